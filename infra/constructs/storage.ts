@@ -1,0 +1,72 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { ARTIFACT_PREFIXES, TABLE } from '../../shared/schema.js';
+
+export interface StorageProps {
+  /** Applies to the table and the artifacts bucket. */
+  readonly removalPolicy: RemovalPolicy;
+  /** DynamoDB deletion protection on the table. */
+  readonly deletionProtection: boolean;
+}
+
+/** Days after which objects under a prefix of the artifacts bucket expire. */
+export const ARTIFACT_EXPIRATION_DAYS = {
+  exports: 7,
+  screenshots: 30,
+} as const satisfies Partial<Record<keyof typeof ARTIFACT_PREFIXES, number>>;
+
+/** The single table and the artifacts bucket, both built from shared/schema.ts. */
+export class Storage extends Construct {
+  readonly table: Table;
+  readonly artifactsBucket: Bucket;
+
+  constructor(scope: Construct, id: string, props: StorageProps) {
+    super(scope, id);
+
+    // All key attributes are strings (KEY_ATTRIBUTE_TYPE in the schema).
+    const key = (name: string) => ({ name, type: AttributeType.STRING });
+
+    this.table = new Table(this, 'Table', {
+      partitionKey: key(TABLE.partitionKey),
+      sortKey: key(TABLE.sortKey),
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: TABLE.ttlAttribute,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: TableEncryption.AWS_MANAGED,
+      removalPolicy: props.removalPolicy,
+      deletionProtection: props.deletionProtection,
+    });
+    for (const gsi of TABLE.globalSecondaryIndexes) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: gsi.indexName,
+        partitionKey: key(gsi.partitionKey),
+        sortKey: key(gsi.sortKey),
+        projectionType: ProjectionType.ALL,
+      });
+    }
+
+    const destroy = props.removalPolicy === RemovalPolicy.DESTROY;
+    this.artifactsBucket = new Bucket(this, 'ArtifactsBucket', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: false,
+      removalPolicy: props.removalPolicy,
+      autoDeleteObjects: destroy,
+      lifecycleRules: [
+        {
+          id: 'expire-exports',
+          prefix: ARTIFACT_PREFIXES.exports,
+          expiration: Duration.days(ARTIFACT_EXPIRATION_DAYS.exports),
+        },
+        {
+          id: 'expire-screenshots',
+          prefix: ARTIFACT_PREFIXES.screenshots,
+          expiration: Duration.days(ARTIFACT_EXPIRATION_DAYS.screenshots),
+        },
+      ],
+    });
+  }
+}

@@ -1,0 +1,233 @@
+import { Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { invokeHttp, setEnv } from '../../test/helpers.js';
+import { logger } from '../logger.js';
+import type { RouteSpec } from '../routes.js';
+import { httpHandler, sameSecret } from './middleware.js';
+import { HttpProblem, validate } from './problem.js';
+
+const routes: RouteSpec[] = [
+  { method: 'POST', path: '/echo', function: 'test', auth: 'none', streaming: false },
+  { method: 'GET', path: '/things/{id}', function: 'test', auth: 'none', streaming: false },
+  { method: 'POST', path: '/protected', function: 'test', auth: 'ingest', streaming: false },
+  { method: 'GET', path: '/stream', function: 'test', auth: 'none', streaming: true },
+];
+
+const echo = httpHandler(
+  async (req) => ({
+    body: { body: req.body, rawBody: req.rawBody, query: req.query, requestId: req.requestId },
+  }),
+  { routes, maxBodyBytes: 100 },
+);
+
+describe('HTTP middleware stack', () => {
+  let restore: (() => void) | undefined;
+  afterEach(() => {
+    restore?.();
+    restore = undefined;
+  });
+
+  it('parses JSON bodies, serialises objects, and tags the answer with the request id and CORS', async () => {
+    const res = await invokeHttp(echo, { method: 'POST', path: '/echo?x=1', body: { a: 1 }, routes });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('application/json');
+    expect(res.headers['access-control-allow-origin']).toBe('*');
+    const body = res.json<{ body: unknown; query: unknown; requestId: string }>();
+    expect(body.body).toEqual({ a: 1 });
+    expect(body.query).toEqual({ x: '1' });
+    expect(res.headers['x-request-id']).toBe(body.requestId);
+    expect(body.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('leaves non-JSON bodies as text', async () => {
+    const res = await invokeHttp(echo, {
+      method: 'POST',
+      path: '/echo',
+      body: '{"a":1}\n{"a":2}',
+      headers: { 'content-type': 'application/x-ndjson' },
+      routes,
+    });
+    expect(res.json<{ rawBody: string; body?: unknown }>()).toEqual({
+      rawBody: '{"a":1}\n{"a":2}',
+      query: {},
+      requestId: expect.any(String),
+    });
+  });
+
+  it('answers invalid JSON with 400 problem+json naming the body', async () => {
+    const res = await invokeHttp(echo, {
+      method: 'POST',
+      path: '/echo',
+      body: '{"a":',
+      headers: { 'content-type': 'application/json' },
+      routes,
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toBe('application/problem+json');
+    expect(res.json()).toMatchObject({ status: 400, title: 'Bad Request', field: 'body', instance: '/echo' });
+    expect(res.json<{ requestId: string }>().requestId).toBe(res.headers['x-request-id']);
+  });
+
+  it('answers a body over the limit with 413', async () => {
+    const res = await invokeHttp(echo, {
+      method: 'POST',
+      path: '/echo',
+      body: { pad: 'x'.repeat(200) },
+      routes,
+    });
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ status: 413, field: 'body' });
+    expect(res.json<{ detail: string }>().detail).toContain('limit of 100 bytes');
+  });
+
+  it('turns validation failures into 400 naming the field', async () => {
+    const handler = httpHandler(
+      async (req) => {
+        const query = validate(z.object({ window: z.coerce.number().int().min(1).max(1440) }), req.query);
+        const params = validate(z.object({ id: z.string().regex(/^\d+$/) }), req.pathParameters, 'path');
+        return { body: { ...query, ...params } };
+      },
+      { routes },
+    );
+    const bad = await invokeHttp(handler, { path: '/things/12?window=0', routes });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ field: 'window', errors: [{ field: 'window' }] });
+    const badPath = await invokeHttp(handler, { path: '/things/abc?window=5', routes });
+    expect(badPath.json()).toMatchObject({ field: 'path.id' });
+    const good = await invokeHttp(handler, { path: '/things/12?window=5', routes });
+    expect(good.json()).toEqual({ window: 5, id: '12' });
+  });
+
+  it('passes HttpProblem status, headers and field through', async () => {
+    const handler = httpHandler(
+      async () => {
+        throw new HttpProblem(429, 'Too Many Requests', 'slow down', {
+          field: 'rate',
+          headers: { 'retry-after': '3' },
+        });
+      },
+      { routes },
+    );
+    const res = await invokeHttp(handler, { method: 'POST', path: '/echo', routes });
+    expect(res.statusCode).toBe(429);
+    expect(res.headers['retry-after']).toBe('3');
+    expect(res.json()).toMatchObject({ status: 429, detail: 'slow down', field: 'rate' });
+  });
+
+  it('hides the text of unexpected errors behind a 500', async () => {
+    const handler = httpHandler(
+      async () => {
+        throw new Error('connection string postgres://admin:hunter2@db');
+      },
+      { routes },
+    );
+    const res = await invokeHttp(handler, { method: 'POST', path: '/echo', routes });
+    expect(res.statusCode).toBe(500);
+    expect(res.text).not.toContain('hunter2');
+    expect(res.json()).toMatchObject({ status: 500, title: 'Internal Server Error' });
+  });
+
+  it('refuses routes that are not in the route table', async () => {
+    const res = await invokeHttp(echo, { method: 'DELETE', path: '/echo', routes });
+    expect(res.statusCode).toBe(404);
+  });
+
+  describe('API-key auth on protected routes', () => {
+    const handler = httpHandler(async () => ({ statusCode: 202, body: { accepted: true } }), { routes });
+
+    it('answers 403 saying how to enable it when no key is configured', async () => {
+      const res = await invokeHttp(handler, { method: 'POST', path: '/protected', routes });
+      expect(res.statusCode).toBe(403);
+      expect(res.json<{ detail: string }>().detail).toContain('INGEST_API_KEY');
+    });
+
+    it('answers 401 for a missing or wrong key, 2xx for x-api-key or Bearer', async () => {
+      restore = setEnv({ INGEST_API_KEY: 'correct-horse' });
+      const missing = await invokeHttp(handler, { method: 'POST', path: '/protected', routes });
+      expect(missing.statusCode).toBe(401);
+      expect(missing.headers['www-authenticate']).toBe('Bearer');
+      const wrong = await invokeHttp(handler, {
+        method: 'POST',
+        path: '/protected',
+        headers: { 'x-api-key': 'correct-horsE' },
+        routes,
+      });
+      expect(wrong.statusCode).toBe(401);
+      expect(wrong.text).not.toContain('correct-horse');
+      const viaHeader = await invokeHttp(handler, {
+        method: 'POST',
+        path: '/protected',
+        headers: { 'X-Api-Key': 'correct-horse' },
+        routes,
+      });
+      expect(viaHeader.statusCode).toBe(202);
+      const viaBearer = await invokeHttp(handler, {
+        method: 'POST',
+        path: '/protected',
+        headers: { authorization: 'Bearer correct-horse' },
+        routes,
+      });
+      expect(viaBearer.statusCode).toBe(202);
+      const publicRoute = await invokeHttp(echo, { method: 'POST', path: '/echo', routes });
+      expect(publicRoute.statusCode).toBe(200);
+    });
+
+    it('compares secrets of any length', () => {
+      expect(sameSecret('a', 'a')).toBe(true);
+      expect(sameSecret('a', 'ab')).toBe(false);
+      expect(sameSecret('', 'x'.repeat(1000))).toBe(false);
+    });
+  });
+
+  it('streams the body of a streaming handler chunk by chunk, with its status and headers', async () => {
+    const handler = httpHandler(
+      async () => ({
+        statusCode: 201,
+        headers: { 'content-type': 'application/x-ndjson' },
+        body: Readable.from(
+          (async function* () {
+            for (const line of ['{"delta":"a"}\n', '{"delta":"b"}\n', '{"done":true}\n']) {
+              yield line;
+              await new Promise((resolve) => setTimeout(resolve, 20));
+            }
+          })(),
+        ),
+      }),
+      { routes, streaming: true },
+    );
+    const res = await invokeHttp(handler, { path: '/stream', routes });
+    expect(res.statusCode).toBe(201);
+    expect(res.headers['content-type']).toBe('application/x-ndjson');
+    expect(res.headers['x-request-id']).toBeDefined();
+    expect(res.chunks.length).toBeGreaterThanOrEqual(3);
+    expect(res.text).toBe('{"delta":"a"}\n{"delta":"b"}\n{"done":true}\n');
+  });
+
+  it('answers errors of a streaming handler as problem+json', async () => {
+    const handler = httpHandler(
+      async () => {
+        throw new HttpProblem(400, 'Bad Request', 'question: required', { field: 'question' });
+      },
+      { routes, streaming: true },
+    );
+    const res = await invokeHttp(handler, { path: '/stream', routes });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toBe('application/problem+json');
+    expect(res.json()).toMatchObject({ field: 'question' });
+  });
+
+  it('logs with the request id as correlation id', async () => {
+    let seen: { correlationId: unknown } | undefined;
+    const handler = httpHandler(
+      async () => {
+        // Read what every log line of this invocation carries (output is silenced in tests).
+        seen = { correlationId: logger.getCorrelationId() };
+        return { body: 'ok' };
+      },
+      { routes },
+    );
+    const res = await invokeHttp(handler, { method: 'POST', path: '/echo', routes });
+    expect(seen?.correlationId).toBe(res.headers['x-request-id']);
+  });
+});

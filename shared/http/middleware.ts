@@ -1,0 +1,285 @@
+/**
+ * The one HTTP middleware stack every API function uses (middy):
+ * Powertools logging with the request id as correlation id, API-key auth for
+ * routes the route table marks protected, JSON bodies with a size limit, CORS,
+ * `x-request-id` on every answer, and every error as problem+json.
+ *
+ * A handler receives an HttpRequest and returns an HttpResponse whose body is
+ * serialised here (objects as JSON), so handlers stay thin.
+ */
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy, { type MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { getConfig } from '../config.js';
+import { logger } from '../logger.js';
+import { ROUTES, type RouteSpec, routeKey } from '../routes.js';
+import { HttpProblem } from './problem.js';
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+export interface HttpRequest {
+  readonly event: APIGatewayProxyEventV2;
+  readonly context: Context;
+  readonly requestId: string;
+  readonly method: string;
+  readonly path: string;
+  /** Lower-cased header names. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly query: Readonly<Record<string, string>>;
+  readonly pathParameters: Readonly<Record<string, string>>;
+  /** The body as text (base64 bodies decoded), if any. */
+  readonly rawBody: string | undefined;
+  /** The parsed body when the request declared a JSON content type. */
+  readonly body: unknown;
+}
+
+export interface HttpResponse {
+  statusCode?: number;
+  headers?: Record<string, string>;
+  /** Objects become JSON; strings are sent as they are; a stream is piped (streaming routes only). */
+  body?: unknown;
+}
+
+export type HttpHandlerFn = (request: HttpRequest) => Promise<HttpResponse>;
+export type LambdaHttpHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface HttpHandlerOptions {
+  /** Largest accepted body in bytes (default 1 MiB); larger gets 413. */
+  maxBodyBytes?: number;
+  /** Use Lambda response streaming; the route must say `streaming: true`. */
+  streaming?: boolean;
+  /** The route table that decides auth (default: the product's; tests pass their own). */
+  routes?: readonly RouteSpec[];
+}
+
+interface StackState {
+  requestId: string;
+  path: string;
+}
+
+const PROBLEM_JSON = 'application/problem+json';
+
+/** Wraps a handler in the HTTP stack. */
+export function httpHandler(handler: HttpHandlerFn, options: HttpHandlerOptions = {}): LambdaHttpHandler {
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const routes = options.routes ?? ROUTES;
+  const state = new WeakMap<object, StackState>();
+
+  const responses: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
+    before: (request) => {
+      const event = request.event;
+      const requestId = event.requestContext?.requestId || randomUUID();
+      state.set(request, { requestId, path: event.rawPath ?? '/' });
+      logger.setCorrelationId(requestId);
+    },
+    after: (request) => {
+      const { requestId } = state.get(request) ?? { requestId: '' };
+      request.response = finishResponse(request.response as HttpResponse, requestId);
+    },
+    onError: (request) => {
+      const { requestId, path } = state.get(request) ?? { requestId: randomUUID(), path: '/' };
+      const error = request.error;
+      let problem: HttpProblem;
+      if (error instanceof HttpProblem) {
+        problem = error;
+        if (problem.status >= 500) logger.error('request failed', { error });
+      } else {
+        // Unknown errors never reach the caller: their text may hold internals or secrets.
+        logger.error('unhandled error', { error: error ?? undefined });
+        problem = new HttpProblem(
+          500,
+          'Internal Server Error',
+          'An unexpected error occurred. Quote the request id when reporting it.',
+        );
+      }
+      request.response = {
+        statusCode: problem.status,
+        headers: {
+          ...corsHeaders(),
+          ...problem.headers,
+          'content-type': PROBLEM_JSON,
+          'x-request-id': requestId,
+        },
+        body: JSON.stringify(problem.toJSON(path, requestId)),
+      };
+    },
+  };
+
+  const auth: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
+    before: (request) => checkApiKey(request.event, routes),
+  };
+
+  const stack = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>({
+    streamifyResponse: options.streaming ?? false,
+    // Lambda's own timeout applies; an early-timeout race would only add a timer per request.
+    timeoutEarlyInMillis: 0,
+  })
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(responses)
+    .use(auth)
+    .handler(async (event, context) => {
+      const request = toHttpRequest(event, context, maxBodyBytes);
+      return (await handler(request)) as APIGatewayProxyStructuredResultV2;
+    });
+  return stack as unknown as LambdaHttpHandler;
+}
+
+function toHttpRequest(event: APIGatewayProxyEventV2, context: Context, maxBodyBytes: number): HttpRequest {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    if (value !== undefined) headers[name.toLowerCase()] = value;
+  }
+  const query: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.queryStringParameters ?? {})) {
+    if (value !== undefined) query[name] = value;
+  }
+  const pathParameters: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event.pathParameters ?? {})) {
+    if (value !== undefined) pathParameters[name] = value;
+  }
+
+  let rawBody: string | undefined;
+  let body: unknown;
+  if (event.body !== undefined && event.body !== null && event.body !== '') {
+    const bytes = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+    if (bytes.byteLength > maxBodyBytes) {
+      throw new HttpProblem(
+        413,
+        'Payload Too Large',
+        `body: ${bytes.byteLength} bytes is over the limit of ${maxBodyBytes} bytes`,
+        { field: 'body' },
+      );
+    }
+    rawBody = bytes.toString('utf8');
+    if (isJsonContentType(headers['content-type'])) {
+      try {
+        body = JSON.parse(rawBody);
+      } catch (error) {
+        throw new HttpProblem(400, 'Bad Request', `body: not valid JSON (${(error as Error).message})`, {
+          field: 'body',
+        });
+      }
+    }
+  }
+
+  return {
+    event,
+    context,
+    requestId: event.requestContext?.requestId ?? '',
+    method: event.requestContext?.http?.method ?? 'GET',
+    path: event.rawPath ?? '/',
+    headers,
+    query,
+    pathParameters,
+    rawBody,
+    body,
+  };
+}
+
+function isJsonContentType(contentType: string | undefined): boolean {
+  if (!contentType) return false;
+  const mediaType = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+  return mediaType === 'application/json' || mediaType.endsWith('+json');
+}
+
+/** Enforces the route table's auth for this route. Unknown routes are refused rather than let through. */
+function checkApiKey(event: APIGatewayProxyEventV2, routes: readonly RouteSpec[]): void {
+  const route = routes.find((r) => routeKey(r) === event.routeKey);
+  if (!route) {
+    throw new HttpProblem(404, 'Not Found', `No route ${event.routeKey ?? ''}`.trim());
+  }
+  if (route.auth === 'none') return;
+
+  const expected = getConfig().ingestApiKey;
+  if (!expected) {
+    throw new HttpProblem(
+      403,
+      'Forbidden',
+      'This route needs an API key, and none is configured: set INGEST_API_KEY on the server to enable it.',
+    );
+  }
+  const presented = presentedApiKey(event.headers ?? {});
+  if (presented === undefined) {
+    throw new HttpProblem(401, 'Unauthorized', 'Send the API key as x-api-key or Authorization: Bearer.', {
+      field: 'x-api-key',
+      headers: { 'www-authenticate': 'Bearer' },
+    });
+  }
+  if (!sameSecret(presented, expected)) {
+    throw new HttpProblem(401, 'Unauthorized', 'The API key is not valid.', {
+      field: 'x-api-key',
+      headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+    });
+  }
+}
+
+function presentedApiKey(headers: Record<string, string | undefined>): string | undefined {
+  let apiKey: string | undefined;
+  let authorization: string | undefined;
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (lower === 'x-api-key') apiKey = value;
+    if (lower === 'authorization') authorization = value;
+  }
+  if (apiKey?.trim()) return apiKey.trim();
+  const bearer = authorization?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
+  return bearer || undefined;
+}
+
+/** Constant-time comparison: hashing first makes the lengths equal, so length is not leaked either. */
+export function sameSecret(presented: string, expected: string): boolean {
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+function corsHeaders(): Record<string, string> {
+  return {
+    'access-control-allow-origin': '*',
+    'access-control-expose-headers': 'x-request-id, content-disposition',
+  };
+}
+
+/** Serialises a handler's HttpResponse into the API Gateway v2 result (or the streaming prelude). */
+function finishResponse(
+  response: HttpResponse | undefined,
+  requestId: string,
+): APIGatewayProxyStructuredResultV2 {
+  const statusCode = response?.statusCode ?? 200;
+  const headers: Record<string, string> = {
+    ...corsHeaders(),
+    ...(response?.headers ?? {}),
+    'x-request-id': requestId,
+  };
+  const body = response?.body;
+  if (body === undefined || body === null) {
+    return { statusCode, headers, body: '' };
+  }
+  if (typeof body === 'string') {
+    headers['content-type'] ??= 'text/plain; charset=utf-8';
+    return { statusCode, headers, body };
+  }
+  if (Buffer.isBuffer(body)) {
+    headers['content-type'] ??= 'application/octet-stream';
+    return { statusCode, headers, body: body.toString('base64'), isBase64Encoded: true };
+  }
+  if (isStream(body)) {
+    // Streaming handlers: middy pipes the stream after writing this prelude.
+    return { statusCode, headers, body: body as unknown as string };
+  }
+  headers['content-type'] ??= 'application/json';
+  return { statusCode, headers, body: JSON.stringify(body) };
+}
+
+function isStream(value: unknown): value is Readable | ReadableStream {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    ('_readableState' in value || (typeof ReadableStream !== 'undefined' && value instanceof ReadableStream))
+  );
+}

@@ -1,0 +1,53 @@
+/**
+ * The route table and the function table: the single source of truth for what
+ * the API serves and which functions exist. The CDK stack makes one Lambda per
+ * function and one HTTP API route per route; the local gateway and scheduler
+ * read the same tables.
+ */
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+
+/** `none`: public. `ingest`: needs INGEST_API_KEY as `x-api-key` or `Authorization: Bearer`. */
+export type RouteAuth = 'none' | 'ingest';
+
+export interface FunctionSpec {
+  /** Folder under `functions/` holding `handler.ts`. */
+  readonly name: string;
+  readonly description: string;
+  /** Lambda timeout. */
+  readonly timeoutSec: number;
+  readonly memoryMb: number;
+  /** Set for functions fired by a schedule; the value names the config field giving the rate in seconds. */
+  readonly schedule?: ScheduleRate;
+}
+
+export type ScheduleRate = 'probeIntervalSec';
+
+export interface RouteSpec {
+  readonly method: HttpMethod;
+  /** API Gateway path syntax: `/synthetics/{id}/run`. */
+  readonly path: string;
+  readonly function: string;
+  readonly auth: RouteAuth;
+  /** Streams its response (Lambda response streaming). */
+  readonly streaming: boolean;
+}
+
+export const FUNCTIONS: readonly FunctionSpec[] = [
+  { name: 'health', description: 'Versions and store state', timeoutSec: 10, memoryMb: 256 },
+];
+
+export const ROUTES: readonly RouteSpec[] = [
+  { method: 'GET', path: '/health', function: 'health', auth: 'none', streaming: false },
+];
+
+export function functionSpec(name: string): FunctionSpec {
+  const spec = FUNCTIONS.find((f) => f.name === name);
+  if (!spec) throw new Error(`Unknown function "${name}"`);
+  return spec;
+}
+
+/** The API Gateway route key of a route, e.g. `GET /health`. */
+export function routeKey(route: Pick<RouteSpec, 'method' | 'path'>): string {
+  return `${route.method} ${route.path}`;
+}

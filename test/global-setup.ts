@@ -1,0 +1,27 @@
+/**
+ * Starts dynalite and s3rver once for the test run, in memory, on free
+ * loopback ports, and creates the table and bucket from the schema.
+ */
+import type { TestProject } from 'vitest/node';
+import { ensureSchema, startLocalStore } from '../infra/local/store.js';
+import { BUCKETS, TABLE } from '../shared/schema.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    dynamodbEndpoint: string;
+    s3Endpoint: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const store = await startLocalStore({ dataDir: undefined });
+  await ensureSchema({
+    dynamodbEndpoint: store.dynamodbEndpoint,
+    s3Endpoint: store.s3Endpoint,
+    tableName: TABLE.defaultName,
+    buckets: [BUCKETS.artifacts.defaultName],
+  });
+  project.provide('dynamodbEndpoint', store.dynamodbEndpoint);
+  project.provide('s3Endpoint', store.s3Endpoint);
+  return () => store.close();
+}

@@ -1,0 +1,191 @@
+/**
+ * `npm start` end to end: the real start script in a child process, as a
+ * user runs it (without the dashboard build step, which has its own script).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import OpenAI from 'openai';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const TSX = join(ROOT, 'node_modules/.bin/tsx');
+const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  url: string;
+  dynamodb: string;
+  s3: string;
+  upstream: string;
+}
+
+/** Environment for the child: the test's own store settings removed, so it boots its own. */
+function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', LOG_LEVEL: 'WARN', ...extra };
+  for (const name of [
+    'DYNAMODB_ENDPOINT',
+    'S3_ENDPOINT',
+    'TABLE_NAME',
+    'ARTIFACTS_BUCKET',
+    'VITEST',
+    'NODE_OPTIONS',
+  ]) {
+    if (!(name in extra)) delete env[name];
+  }
+  return env;
+}
+
+function start(extra: Record<string, string>): Promise<Started> {
+  const child = spawn(TSX, ['infra/local/start.ts'], { cwd: ROOT, env: childEnv(extra) });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  return new Promise((resolveStart, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready in 30 s:\n${out}`)), 30_000);
+    const check = () => {
+      if (!out.includes('Press Ctrl-C')) return;
+      clearTimeout(timer);
+      const field = (name: string) => out.match(new RegExp(`${name}\\s+(http://\\S+)`))?.[1] ?? '';
+      resolveStart({
+        child,
+        output: () => out,
+        url: field('dashboard').replace(/\/$/, ''),
+        dynamodb: field('dynamodb'),
+        s3: field('s3'),
+        upstream: out.match(/upstream\s+(.*)/)?.[1] ?? '',
+      });
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {
+  return new Promise((resolveStop) => {
+    child.removeAllListeners('exit');
+    child.once('exit', (code) => resolveStop(code));
+    child.kill(signal);
+  });
+}
+
+function runToExit(
+  extra: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(TSX, ['infra/local/start.ts'], { cwd: ROOT, env: childEnv(extra) });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((resolveRun) => child.once('exit', (code) => resolveRun({ code, stdout, stderr })));
+}
+
+describe('npm start (local stack)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'openai-status-start-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('serves /health and / , keeps data across a restart, and stops cleanly on Ctrl-C', async () => {
+    const first = await start({ DATA_DIR: dataDir });
+    expect(first.upstream).toContain('SIMULATED');
+    const health = await fetch(`${first.url}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ ok: true, upstream: 'simulated' });
+    const page = await fetch(`${first.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+
+    // The simulator it started answers the official SDK.
+    const simUrl = first.upstream.match(/http:\/\/\S+/)?.[0] as string;
+    const models = await new OpenAI({ apiKey: 'sim', baseURL: simUrl, maxRetries: 0 }).models.list();
+    expect(models.data.length).toBeGreaterThan(0);
+
+    const doc = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint: first.dynamodb, region: 'us-east-1', credentials: CREDENTIALS }),
+    );
+    const s3 = new S3Client({
+      endpoint: first.s3,
+      region: 'us-east-1',
+      credentials: CREDENTIALS,
+      forcePathStyle: true,
+    });
+    await doc.send(
+      new PutCommand({ TableName: 'openai-status', Item: { pk: 'TEST#restart', sk: '1', value: 42 } }),
+    );
+    await s3.send(
+      new PutObjectCommand({ Bucket: 'openai-status-artifacts', Key: 'restart.txt', Body: 'kept' }),
+    );
+    doc.destroy();
+    s3.destroy();
+
+    expect(await stop(first.child)).toBe(0);
+    expect(first.output()).toContain('stopped; data kept in');
+
+    const second = await start({ DATA_DIR: dataDir });
+    try {
+      const doc2 = DynamoDBDocumentClient.from(
+        new DynamoDBClient({ endpoint: second.dynamodb, region: 'us-east-1', credentials: CREDENTIALS }),
+      );
+      const s32 = new S3Client({
+        endpoint: second.s3,
+        region: 'us-east-1',
+        credentials: CREDENTIALS,
+        forcePathStyle: true,
+      });
+      const item = await doc2.send(
+        new GetCommand({ TableName: 'openai-status', Key: { pk: 'TEST#restart', sk: '1' } }),
+      );
+      expect(item.Item?.value).toBe(42);
+      const object = await s32.send(
+        new GetObjectCommand({ Bucket: 'openai-status-artifacts', Key: 'restart.txt' }),
+      );
+      expect(await object.Body?.transformToString()).toBe('kept');
+      doc2.destroy();
+      s32.destroy();
+    } finally {
+      expect(await stop(second.child, 'SIGTERM')).toBe(0);
+    }
+  });
+
+  it.each([
+    ['PROBE_INTERVAL_SEC', 'abc'],
+    ['PROBE_MODE', 'sometimes'],
+    ['HTTP_TIMEOUT_MS', '12s'],
+  ])('exits non-zero with one line naming %s=%s', async (name, value) => {
+    const result = await runToExit({ [name]: value, DATA_DIR: dataDir });
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^error: Invalid ${name}="${value}": expected `));
+  });
+
+  it('does not print the OpenAI key it is given', async () => {
+    const running = await start({
+      ENABLE_DB: '0',
+      OPENAI_API_KEY: 'sk-test-0123456789abcdef',
+      OPENAI_BASE_URL: 'http://127.0.0.1:9/v1',
+    });
+    try {
+      expect(running.upstream).toContain('real key set');
+      expect(running.output()).not.toContain('sk-test-0123456789abcdef');
+      expect(running.output()).toContain('in memory (ENABLE_DB=0)');
+    } finally {
+      await stop(running.child);
+    }
+  });
+});
