@@ -42,7 +42,12 @@ export function matchRoute(
       const segment = segments[i] as string;
       const param = part.match(/^\{(\w+)\}$/)?.[1];
       if (param) {
-        pathParameters[param] = decodeURIComponent(segment);
+        // A malformed escape is kept as sent: the handler's validation answers it with a 400.
+        try {
+          pathParameters[param] = decodeURIComponent(segment);
+        } catch {
+          pathParameters[param] = segment;
+        }
         return true;
       }
       return part === segment;

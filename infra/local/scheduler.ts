@@ -24,14 +24,16 @@ export function startScheduler(jobs: readonly ScheduledJob[], region?: string): 
   const running = new Map<string, Promise<unknown>>();
   let stopped = false;
 
-  const schedule = (job: ScheduledJob) => {
+  // `after` is the tick just fired: timers can fire a millisecond before Date.now() reaches
+  // their time, and the next tick must still be the one after it, not the same one again.
+  const schedule = (job: ScheduledJob, after = 0) => {
     if (stopped) return;
     const now = Date.now();
-    const next = (Math.floor(now / job.intervalMs) + 1) * job.intervalMs;
+    const next = (Math.floor(Math.max(now, after) / job.intervalMs) + 1) * job.intervalMs;
     const timer = setTimeout(() => {
       timers.delete(timer);
       fire(job, next);
-      schedule(job);
+      schedule(job, next);
     }, next - now);
     timers.add(timer);
   };
@@ -41,8 +43,10 @@ export function startScheduler(jobs: readonly ScheduledJob[], region?: string): 
       logger.warn('scheduled run skipped: the previous one is still running', { function: job.name });
       return;
     }
-    const run = job
-      .run(scheduledEvent({ ruleName: `${job.name}-schedule`, time, ...(region ? { region } : {}) }))
+    const run = Promise.resolve()
+      .then(() =>
+        job.run(scheduledEvent({ ruleName: `${job.name}-schedule`, time, ...(region ? { region } : {}) })),
+      )
       .catch((error: unknown) =>
         logger.error('scheduled run failed', { function: job.name, error: error as Error }),
       )
