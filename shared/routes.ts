@@ -35,6 +35,14 @@ export interface RouteSpec {
 
 export const FUNCTIONS: readonly FunctionSpec[] = [
   { name: 'health', description: 'Versions and store state', timeoutSec: 10, memoryMb: 256 },
+  {
+    name: 'probe',
+    description: 'Probes the OpenAI API endpoints and records the results',
+    // Room for a full `all` tick: waves of PROBE_CONCURRENCY probes, each at most HTTP_TIMEOUT_MS.
+    timeoutSec: 60,
+    memoryMb: 512,
+    schedule: 'probeIntervalSec',
+  },
 ];
 
 export const ROUTES: readonly RouteSpec[] = [

@@ -1,0 +1,77 @@
+/**
+ * Micro benchmark and item-size estimate for shared/stats/histogram.ts.
+ * Run: npx tsx bench/histogram.ts
+ */
+import { bucketIndex, histogramFromItem, LogHistogram } from '../shared/stats/histogram.js';
+
+// Deterministic PRNG (mulberry32) so the numbers are reproducible.
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function lognormal(random: () => number, medianMs: number, sigma: number): number {
+  const u = 1 - random();
+  const gauss = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+  return medianMs * Math.exp(sigma * gauss);
+}
+
+/** DynamoDB size of a number: about (significant digits)/2 + 1 bytes. */
+const numberBytes = (n: number): number => Math.ceil(String(n).replace(/^0+|0+$/g, '').length / 2) + 1;
+const attributeBytes = (attributes: Record<string, number>): number =>
+  Object.entries(attributes).reduce((sum, [name, count]) => sum + name.length + numberBytes(count), 0);
+
+function time(label: string, fn: () => void): void {
+  fn(); // warm up
+  const start = performance.now();
+  fn();
+  console.log(`${label.padEnd(48)} ${(performance.now() - start).toFixed(1)} ms`);
+}
+
+console.log(`buckets in (1 ms, 60 s]: ${bucketIndex(60_000) - bucketIndex(1)}`);
+console.log('\nitem size for lognormal latencies, median 300 ms (mean over 200 trials):');
+const random = rng(42);
+for (const sigma of [0.3, 0.5, 0.8]) {
+  for (const n of [60, 1440, 3600]) {
+    let buckets = 0;
+    let bytes = 0;
+    const trials = 200;
+    for (let t = 0; t < trials; t++) {
+      const histogram = LogHistogram.fromValues(
+        Array.from({ length: n }, () => lognormal(random, 300, sigma)),
+      );
+      const attributes = histogram.toAttributes();
+      buckets += Object.keys(attributes).length;
+      bytes += attributeBytes(attributes);
+    }
+    console.log(
+      `  σ=${sigma} n=${String(n).padStart(4)}: ${(buckets / trials).toFixed(1).padStart(6)} buckets, ~${Math.round(bytes / trials)} bytes`,
+    );
+  }
+}
+
+console.log('\ntimings:');
+const values = Array.from({ length: 1_000_000 }, () => lognormal(random, 300, 0.5));
+time('add 1e6 values', () => {
+  LogHistogram.fromValues(values);
+});
+const minutes = Array.from({ length: 1440 }, (_, m) =>
+  LogHistogram.fromValues(values.slice(m * 60, m * 60 + 60)).toAttributes(),
+);
+time('read + merge 1440 minute items (60 values each)', () => {
+  const day = new LogHistogram();
+  for (const item of minutes) day.merge(histogramFromItem(item));
+});
+const day = LogHistogram.fromValues(values);
+time('10k x quantiles([0.5, 0.95, 0.99])', () => {
+  for (let k = 0; k < 10_000; k++) day.quantiles([0.5, 0.95, 0.99]);
+});
+time('10k x toLogBins(40)', () => {
+  for (let k = 0; k < 10_000; k++) day.toLogBins(40);
+});

@@ -1,0 +1,114 @@
+/**
+ * The trace event: one call to the OpenAI API, made by a probe or reported by
+ * a user's app. Probes and ingestion produce the same shape, through the same
+ * span mapping (shared/telemetry/span-event.ts), and it is what `/traces` returns.
+ */
+
+/**
+ * Why a call failed. One taxonomy for probes and ingested traces:
+ * - `timeout`: no complete answer within the timeout;
+ * - `network`: DNS, refused or reset connection, TLS failure;
+ * - `auth`: 401 or 403 (bad, revoked or unprivileged key);
+ * - `rate_limited`: 429 (requests, tokens or quota);
+ * - `client_error`: any other 4xx (bad request, unknown model, …);
+ * - `server_error`: 5xx;
+ * - `invalid_response`: a 2xx whose body is not what the API documents;
+ * - `unknown`: anything else (reported by a client we cannot classify).
+ */
+export const ERROR_TYPES = [
+  'timeout',
+  'network',
+  'auth',
+  'rate_limited',
+  'client_error',
+  'server_error',
+  'invalid_response',
+  'unknown',
+] as const;
+export type ErrorType = (typeof ERROR_TYPES)[number];
+
+export const SOURCES = ['probe', 'ingest'] as const;
+export type Source = (typeof SOURCES)[number];
+
+export type Upstream = 'real' | 'simulated';
+
+/** Phases of the request, in ms (see shared/probes/timed-fetch.ts). Absent phases did not happen. */
+export interface EventTiming {
+  dnsMs?: number;
+  connectMs?: number;
+  tlsMs?: number;
+  ttfbMs?: number;
+  transferMs?: number;
+  /** Time to first token of a streamed answer. */
+  ttftMs?: number;
+  /** The request went over a kept-alive connection (no DNS, connect or TLS). */
+  reused?: boolean;
+}
+
+export interface EventUsage {
+  input?: number;
+  output?: number;
+  /** Part of input. */
+  cached?: number;
+  /** Part of output. */
+  reasoning?: number;
+}
+
+/** Headroom from the `x-ratelimit-*` headers; absent headers stay absent (never 0). */
+export interface RateLimitHeadroom {
+  limitRequests?: number;
+  remainingRequests?: number;
+  resetRequestsMs?: number;
+  limitTokens?: number;
+  remainingTokens?: number;
+  resetTokensMs?: number;
+}
+
+export interface TraceEvent {
+  /** Unique per call; the same id always means the same call (retries overwrite, never duplicate). */
+  id: string;
+  /** Start of the call, epoch ms UTC. */
+  ts: number;
+  source: Source;
+  /** Probe key for probes (`chat`, `embeddings`, …); the operation for ingested calls. */
+  endpoint: string;
+  model?: string;
+  region?: string;
+  upstream?: Upstream;
+  ok: boolean;
+  /** HTTP status; absent when no answer came (timeout, network). */
+  status?: number;
+  errorType?: ErrorType;
+  /** Short, secret-free description of the failure. */
+  errorMessage?: string;
+  /** Request start to the full body, ms (monotonic clock). */
+  latencyMs: number;
+  timing?: EventTiming;
+  usage?: EventUsage;
+  responseBytes?: number;
+  /** Estimated USD from the price table; absent when the model has no price. */
+  costUsd?: number;
+  /** `x-request-id`, for OpenAI support. */
+  requestId?: string;
+  /** `openai-processing-ms`: time spent inside OpenAI. */
+  processingMs?: number;
+  rateLimit?: RateLimitHeadroom;
+  traceId?: string;
+  spanId?: string;
+  /** Free-form string attributes (ingestion), bounded in count and length. */
+  attributes?: Record<string, string>;
+}
+
+/** The error type an HTTP status implies (undefined for success). */
+export function errorTypeForStatus(status: number | undefined): ErrorType | undefined {
+  if (status === undefined) return undefined;
+  if (status === 401 || status === 403) return 'auth';
+  if (status === 429) return 'rate_limited';
+  if (status >= 500) return 'server_error';
+  if (status >= 400) return 'client_error';
+  return undefined;
+}
+
+export function isErrorType(value: unknown): value is ErrorType {
+  return typeof value === 'string' && (ERROR_TYPES as readonly string[]).includes(value);
+}
