@@ -8,9 +8,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_PROBE_KEYS } from '../shared/config.js';
+import { hourOf } from '../shared/store/keys.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const TSX = join(ROOT, 'node_modules/.bin/tsx');
@@ -188,4 +190,85 @@ describe('npm start (local stack)', () => {
       await stop(running.child);
     }
   });
+
+  /** Probe events stored in the last two hours, oldest first. */
+  async function probeEvents(endpoint: string): Promise<{ endpoint: string; ts: number; ok: boolean }[]> {
+    const doc = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: CREDENTIALS }),
+    );
+    try {
+      const items: { endpoint: string; ts: number; ok: boolean }[] = [];
+      for (const hour of new Set([hourOf(Date.now() - 3_600_000), hourOf(Date.now())])) {
+        const page = await doc.send(
+          new QueryCommand({
+            TableName: 'openai-status',
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': `EV#${hour}` },
+          }),
+        );
+        items.push(...((page.Items ?? []) as { endpoint: string; ts: number; ok: boolean }[]));
+      }
+      return items.sort((a, b) => a.ts - b.ts);
+    } finally {
+      doc.destroy();
+    }
+  }
+
+  async function waitFor<T>(
+    what: () => Promise<T>,
+    done: (value: T) => boolean,
+    timeoutMs: number,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await what();
+      if (done(value) || Date.now() > deadline) return value;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  it('probes every default endpoint within 30 s with PROBE_MODE=all PROBE_INTERVAL_SEC=5', async () => {
+    const running = await start({
+      ENABLE_DB: '0',
+      PROBE_MODE: 'all',
+      PROBE_INTERVAL_SEC: '5',
+      SIM_LATENCY: 'none',
+    });
+    try {
+      const events = await waitFor(
+        () => probeEvents(running.dynamodb),
+        (items) => DEFAULT_PROBE_KEYS.every((key) => items.some((e) => e.endpoint === key)),
+        30_000,
+      );
+      const seen = new Set(events.map((e) => e.endpoint));
+      expect([...seen].sort()).toEqual([...DEFAULT_PROBE_KEYS].sort());
+      expect(events.every((e) => e.ok)).toBe(true);
+    } finally {
+      await stop(running.child);
+    }
+  }, 40_000);
+
+  it('cycles through the probes in order with PROBE_MODE=roundrobin', async () => {
+    const running = await start({
+      ENABLE_DB: '0',
+      PROBE_MODE: 'roundrobin',
+      PROBE_INTERVAL_SEC: '1',
+      SIM_LATENCY: 'none',
+    });
+    try {
+      const events = await waitFor(
+        () => probeEvents(running.dynamodb),
+        (items) => items.length >= 5,
+        20_000,
+      );
+      expect(events.length).toBeGreaterThanOrEqual(5);
+      const order = [...DEFAULT_PROBE_KEYS];
+      for (let i = 1; i < events.length; i++) {
+        const previous = order.indexOf(events[i - 1]?.endpoint as (typeof order)[number]);
+        expect(events[i]?.endpoint).toBe(order[(previous + 1) % order.length]);
+      }
+    } finally {
+      await stop(running.child);
+    }
+  }, 30_000);
 });

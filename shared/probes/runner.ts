@@ -136,7 +136,9 @@ export async function runProbe(definition: ProbeDefinition, options: RunProbeOpt
     const classified = classifyError(failure);
     span.setAttribute(ATTR.errorType, classified.errorType);
     span.setAttribute(ATTR.errorMessage, classified.message);
-    if (classified.status !== undefined) span.setAttribute(ATTR.httpStatus, classified.status);
+    // A body that failed to parse (or arrive in time) still came with a status line.
+    const status = classified.status ?? timing?.status;
+    if (status !== undefined) span.setAttribute(ATTR.httpStatus, status);
     if (classified.headers) span.setAttributes(headerAttributes(classified.headers));
     if (timing?.responseBytes) span.setAttribute(ATTR.responseBodySize, timing.responseBytes);
     span.setStatus({ code: SpanStatusCode.ERROR, message: classified.message });

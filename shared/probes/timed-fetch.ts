@@ -154,11 +154,13 @@ export function createTimedFetch(options: TimedFetchOptions = {}): TimedFetch {
           if (req.reusedSocket || !socket.connecting) return;
           let lookupAt: number | undefined;
           let connectAt: number | undefined;
-          socket.once('lookup', () => {
+          const onLookup = () => {
             lookupAt = performance.now();
             timing.dnsMs = lookupAt - attemptStart;
-          });
+          };
+          socket.once('lookup', onLookup); // never fires for an IP literal: dropped at connect, not left on the pooled socket
           socket.once('connect', () => {
+            socket.off('lookup', onLookup);
             connectAt = performance.now();
             timing.connectMs = connectAt - (lookupAt ?? attemptStart);
           });

@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Simulator } from '../../infra/local/simulator.js';
+import { invokeScheduled, setEnv, startSimulator, useFreshStore } from '../../test/helpers.js';
+import { handler } from './handler.js';
+
+describe('probe function', () => {
+  let sim: Simulator;
+  let restore: () => void;
+  beforeAll(async () => {
+    sim = await startSimulator({ latency: 'none' });
+    await useFreshStore();
+    restore = setEnv({ OPENAI_BASE_URL: sim.url, PROBE_MODE: 'all', PROBE_ENDPOINTS: 'chat,models,files' });
+  });
+  afterAll(async () => {
+    restore();
+    await sim.close();
+  });
+
+  it('runs the tick of a scheduled event and reports it', async () => {
+    const summary = await invokeScheduled(handler as never, { functionName: 'probe', time: Date.now() });
+    expect(summary).toMatchObject({
+      probes: ['chat', 'models', 'files'],
+      ok: 3,
+      failed: [],
+      skipped: [],
+      writeRequests: 9,
+    });
+  });
+
+  it('reports failed calls as data, not as a failed invocation', async () => {
+    sim.setFaults({ serverErrorRate: 1 });
+    try {
+      const summary = (await invokeScheduled(handler as never, {
+        functionName: 'probe',
+        time: Date.now(),
+      })) as {
+        ok: number;
+        failed: string[];
+      };
+      expect(summary.ok).toBe(0);
+      expect([...summary.failed].sort()).toEqual([
+        'chat:server_error',
+        'files:server_error',
+        'models:server_error',
+      ]);
+    } finally {
+      sim.setFaults({});
+    }
+  });
+});

@@ -1,0 +1,331 @@
+import { createServer } from 'node:net';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Simulator } from '../../infra/local/simulator.js';
+import { startSimulator, useFreshStore } from '../../test/helpers.js';
+import { dynamoClient } from '../aws.js';
+import { type Config, DEFAULT_PROBE_KEYS, PROBE_KEYS, parseConfig } from '../config.js';
+import { histogramFromItem } from '../stats/histogram.js';
+import { eventKey, rollupKey } from '../store/keys.js';
+import { PROBES } from './registry.js';
+import { type ProbeClient, probeClient, runProbe, runProbeTick, selectProbes } from './runner.js';
+import { createTimedFetch } from './timed-fetch.js';
+
+let sim: Simulator;
+let config: Config;
+let tableName: string;
+
+beforeAll(async () => {
+  sim = await startSimulator({ latency: 'none' });
+  ({ tableName } = await useFreshStore());
+  config = parseConfig({
+    OPENAI_BASE_URL: sim.url,
+    PROBE_ENDPOINTS: [...PROBE_KEYS].join(','),
+    PROBE_HEAVY: '1',
+    PROBE_REGION: 'eu-test-1',
+    TABLE_NAME: tableName,
+  });
+});
+afterAll(() => sim.close());
+
+/** A client whose requests carry simulator fault headers, optionally only for some paths. */
+function faultyClient(fault: string, onlyPath?: string, baseURL = sim.url): ProbeClient {
+  const timed = createTimedFetch();
+  const fetch: typeof timed.fetch = (input, init = {}) => {
+    const url = String(input instanceof Request ? input.url : input);
+    if (onlyPath && !url.includes(onlyPath)) return timed.fetch(input, init);
+    const headers = new Headers(init.headers);
+    headers.set('x-sim-fault', fault);
+    return timed.fetch(input, { ...init, headers });
+  };
+  return { client: new OpenAI({ apiKey: 'sim', baseURL, maxRetries: 0, fetch }), timed };
+}
+
+const lastBody = (path: string) => [...sim.requests].reverse().find((r) => r.path === `/v1${path}`)?.body;
+
+describe('probe registry', () => {
+  it('has one entry per probe key, and only images is heavy', () => {
+    expect(Object.keys(PROBES).sort()).toEqual([...PROBE_KEYS].sort());
+    for (const key of PROBE_KEYS) expect(PROBES[key].key).toBe(key);
+    expect(PROBE_KEYS.filter((k) => PROBES[k].heavy)).toEqual(['images']);
+    expect(DEFAULT_PROBE_KEYS).not.toContain('chat_stream');
+  });
+});
+
+describe('runProbe against the simulator', () => {
+  it('sends tiny requests', async () => {
+    const client = probeClient(config);
+    for (const key of ['chat', 'responses', 'embeddings', 'moderations', 'chat_stream'] as const) {
+      await runProbe(PROBES[key], { config, probeClient: client, timeoutMs: 5000 });
+    }
+    expect(lastBody('/chat/completions')).toMatchObject({
+      model: 'gpt-4o-mini',
+      max_completion_tokens: 5,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chat = sim.requests.find((r) => r.path === '/v1/chat/completions')?.body as { messages: unknown[] };
+    expect(chat.messages).toHaveLength(1);
+    expect(lastBody('/responses')).toMatchObject({ model: 'gpt-4o-mini', max_output_tokens: 16 });
+    expect(lastBody('/embeddings')).toMatchObject({ model: 'text-embedding-3-small', input: 'ping' });
+    expect(lastBody('/moderations')).toMatchObject({ model: 'omni-moderation-latest', input: 'ping' });
+    for (const body of [lastBody('/chat/completions'), lastBody('/responses'), lastBody('/embeddings')]) {
+      expect(JSON.stringify(body).length).toBeLessThan(300);
+    }
+  });
+
+  it('records every field of a successful chat call', async () => {
+    const { event, span } = await runProbe(PROBES.chat, {
+      config,
+      probeClient: probeClient(config),
+      timeoutMs: 5000,
+    });
+    expect(event).toMatchObject({
+      source: 'probe',
+      endpoint: 'chat',
+      model: 'gpt-4o-mini',
+      region: 'eu-test-1',
+      upstream: 'simulated',
+      ok: true,
+      status: 200,
+      usage: { input: expect.any(Number), output: expect.any(Number), cached: 0, reasoning: 0 },
+      requestId: expect.stringMatching(/^req_/),
+      processingMs: expect.any(Number),
+      rateLimit: {
+        limitRequests: expect.any(Number),
+        remainingRequests: expect.any(Number),
+        resetRequestsMs: expect.any(Number),
+        limitTokens: expect.any(Number),
+        remainingTokens: expect.any(Number),
+        resetTokensMs: expect.any(Number),
+      },
+    });
+    expect(event.errorType).toBeUndefined();
+    expect(event.latencyMs).toBeGreaterThan(0);
+    expect(event.responseBytes).toBeGreaterThan(50);
+    expect(event.costUsd).toBeGreaterThan(0);
+    expect(event.timing?.ttfbMs).toBeGreaterThan(0);
+    expect(event.timing?.transferMs).toBeGreaterThanOrEqual(0);
+    expect(Math.abs(Date.now() - event.ts)).toBeLessThan(5000);
+    expect(event.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(event.spanId).toMatch(/^[0-9a-f]{16}$/);
+
+    // The span speaks the GenAI semantic conventions.
+    expect(span.name).toBe('chat gpt-4o-mini');
+    expect(span.attributes).toMatchObject({
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.request.model': 'gpt-4o-mini',
+      'gen_ai.response.model': 'gpt-4o-mini',
+      'gen_ai.usage.input_tokens': event.usage?.input,
+      'gen_ai.usage.output_tokens': event.usage?.output,
+      'openai.api.type': 'chat_completions',
+      'server.address': '127.0.0.1',
+      'http.response.status_code': 200,
+    });
+    expect(span.statusCode).toBe(1);
+  });
+
+  it('reports a reused connection on the second call', async () => {
+    const client = faultyClient('none-such', '/never');
+    const first = await runProbe(PROBES.models, { config, probeClient: client, timeoutMs: 5000 });
+    const second = await runProbe(PROBES.models, { config, probeClient: client, timeoutMs: 5000 });
+    expect(first.event.timing).toMatchObject({ reused: false, connectMs: expect.any(Number) });
+    expect(second.event.timing?.reused).toBe(true);
+    expect(second.event.timing?.connectMs).toBeUndefined();
+    client.timed.close();
+  });
+
+  it.each([
+    'responses',
+    'embeddings',
+    'moderations',
+    'models',
+    'files',
+    'fine_tunes',
+    'batches',
+    'assistants',
+    'images',
+  ] as const)('probes %s', async (key) => {
+    const { event } = await runProbe(PROBES[key], {
+      config,
+      probeClient: probeClient(config),
+      timeoutMs: 5000,
+    });
+    expect(event).toMatchObject({ endpoint: key, ok: true, status: 200 });
+    expect(event.responseBytes).toBeGreaterThan(0);
+    if (key === 'responses' || key === 'embeddings' || key === 'images') {
+      expect(event.usage?.input).toBeGreaterThan(0);
+    }
+  });
+
+  it('records time to first token for chat_stream', async () => {
+    const { event } = await runProbe(PROBES.chat_stream, {
+      config,
+      probeClient: probeClient(config),
+      timeoutMs: 5000,
+    });
+    expect(event).toMatchObject({ endpoint: 'chat_stream', ok: true, status: 200 });
+    expect(event.timing?.ttftMs).toBeGreaterThan(0);
+    expect(event.timing?.ttftMs).toBeLessThanOrEqual(event.latencyMs + 1);
+    expect(event.usage?.output).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['500', 'server_error', 500],
+    ['503', 'server_error', 503],
+    ['429', 'rate_limited', 429],
+    ['401', 'auth', 401],
+    ['malformed', 'invalid_response', 200],
+    ['slow', 'timeout', undefined],
+    ['drop', 'network', undefined],
+  ] as const)('classifies a forced %s as %s', async (fault, errorType, status) => {
+    const client = faultyClient(fault);
+    const { event, span } = await runProbe(PROBES.chat, { config, probeClient: client, timeoutMs: 300 });
+    expect(event.ok).toBe(false);
+    expect(event.errorType).toBe(errorType);
+    expect(event.status).toBe(status);
+    expect(event.errorMessage).toBeTruthy();
+    expect(span.statusCode).toBe(2);
+    expect(span.attributes['error.type']).toBe(errorType);
+    if (fault === '429') expect(event.requestId).toMatch(/^req_/);
+    if (fault === 'slow') expect(event.latencyMs).toBeGreaterThanOrEqual(290);
+    client.timed.close();
+  });
+
+  it('classifies a refused connection as network', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const client = faultyClient('none', '/never', `http://127.0.0.1:${port}/v1`);
+    const { event } = await runProbe(PROBES.models, { config, probeClient: client, timeoutMs: 2000 });
+    expect(event).toMatchObject({ ok: false, errorType: 'network' });
+    expect(event.status).toBeUndefined();
+  });
+});
+
+describe('scheduling', () => {
+  it('round robin gives every key its turn, in order, from the tick time alone', () => {
+    const rr = parseConfig({ PROBE_INTERVAL_SEC: '60', OPENAI_BASE_URL: sim.url });
+    const start = Date.UTC(2026, 10, 27, 12, 0, 7);
+    const seen = Array.from({ length: 18 }, (_, i) => selectProbes(rr, start + i * 60_000));
+    expect(seen.every((s) => s.length === 1)).toBe(true);
+    const order = seen.map((s) => s[0]);
+    const first = rr.probeEndpoints.indexOf(order[0] as (typeof rr.probeEndpoints)[number]);
+    expect(order).toEqual(
+      Array.from({ length: 18 }, (_, i) => rr.probeEndpoints[(first + i) % rr.probeEndpoints.length]),
+    );
+    // Jitter within the interval keeps the same turn.
+    expect(selectProbes(rr, start + 30_000)).toEqual(seen[0]);
+  });
+
+  it('all mode runs every selected probe', () => {
+    const all = parseConfig({ PROBE_MODE: 'all', PROBE_ENDPOINTS: 'chat,models' });
+    expect(selectProbes(all, Date.now())).toEqual(['chat', 'models']);
+  });
+});
+
+describe('a probe tick', () => {
+  it('records every probe with 3 write requests each, and the rollups add up', async () => {
+    const tickConfig: Config = {
+      ...config,
+      probeMode: 'all',
+      probeEndpoints: ['chat', 'models', 'embeddings'],
+    };
+    const result = await runProbeTick({ config: tickConfig, tickTime: Date.now(), budgetMs: 10_000 });
+    expect(result.events.map((e) => e.endpoint).sort()).toEqual(['chat', 'embeddings', 'models']);
+    expect(result.stored).toEqual({ stored: 3, duplicates: 0, writeRequests: 9 });
+
+    for (const event of result.events) {
+      const { pk, sk } = eventKey(event.ts, event.id);
+      const stored = await dynamoClient().send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk AND sk = :sk',
+          ExpressionAttributeValues: { ':pk': pk, ':sk': sk },
+        }),
+      );
+      const item = stored.Items?.[0];
+      expect(item).toMatchObject({ endpoint: event.endpoint, ok: true, status: 200, source: 'probe' });
+      expect(item?.expiresAt).toBe(Math.ceil((event.ts + 30 * 86_400_000) / 1000));
+
+      for (const resolution of ['minute', 'hour'] as const) {
+        const key = rollupKey(resolution, event.ts, event);
+        const rollup = await dynamoClient().send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: 'pk = :pk AND sk = :sk',
+            ExpressionAttributeValues: { ':pk': key.pk, ':sk': key.sk },
+          }),
+        );
+        const r = rollup.Items?.[0] as Record<string, unknown>;
+        expect(r).toMatchObject({ n: 1, ok: 1, sim: 1, s_2xx: 1, endpoint: event.endpoint, resolution });
+        expect(r.lat).toBeCloseTo(event.latencyMs, 6);
+        expect(histogramFromItem(r).count).toBe(1);
+        expect(r.bytes).toBe(event.responseBytes);
+      }
+    }
+  });
+
+  it('does not count a retried delivery twice, and never loses counts to concurrent writers', async () => {
+    const { recordEvents } = await import('../store/events.js');
+    const options = { tableName, retentionDays: 30, rollupRetentionDays: 400 };
+    const ts = Date.UTC(2026, 0, 2, 3, 4, 5);
+    const event = (i: number) => ({
+      id: `dup-${i}`,
+      ts: ts + i,
+      source: 'probe' as const,
+      endpoint: 'dedupe-check',
+      model: 'gpt-4o-mini',
+      region: 'eu-test-1',
+      ok: i % 4 !== 0,
+      ...(i % 4 === 0 ? { errorType: 'server_error' as const, status: 500 } : { status: 200 }),
+      latencyMs: 100 + i,
+    });
+    expect(await recordEvents([event(0)], options)).toEqual({ stored: 1, duplicates: 0, writeRequests: 3 });
+    expect(await recordEvents([event(0)], options)).toEqual({ stored: 0, duplicates: 1, writeRequests: 1 });
+    // 20 writers at once, each with its own event, all adding to the same rollups.
+    await Promise.all(Array.from({ length: 20 }, (_, i) => recordEvents([event(i + 1)], options)));
+    for (const resolution of ['minute', 'hour'] as const) {
+      const key = rollupKey(resolution, ts, event(0));
+      const rollup = await dynamoClient().send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk AND sk = :sk',
+          ExpressionAttributeValues: { ':pk': key.pk, ':sk': key.sk },
+        }),
+      );
+      const r = rollup.Items?.[0] as Record<string, unknown>;
+      expect(r).toMatchObject({ n: 21, ok: 15, e_server_error: 6, s_2xx: 15, s_5xx: 6 });
+      expect(r.lat).toBe(Array.from({ length: 21 }, (_, i) => 100 + i).reduce((a, b) => a + b));
+      expect(histogramFromItem(r).count).toBe(21);
+    }
+  });
+
+  it('keeps recording the others when one probe hangs, and ends within its budget', async () => {
+    const tickConfig: Config = {
+      ...config,
+      probeMode: 'all',
+      probeEndpoints: ['embeddings', 'chat', 'models', 'files', 'batches'],
+      httpTimeoutMs: 60_000,
+    };
+    const started = performance.now();
+    const result = await runProbeTick({
+      config: tickConfig,
+      tickTime: Date.now(),
+      budgetMs: 1500,
+      probeClient: faultyClient('slow', '/embeddings'),
+    });
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeLessThan(4000);
+    const byEndpoint = Object.fromEntries(result.events.map((e) => [e.endpoint, e]));
+    expect(byEndpoint.embeddings).toMatchObject({ ok: false, errorType: 'timeout' });
+    for (const key of ['chat', 'models', 'files', 'batches']) expect(byEndpoint[key]?.ok).toBe(true);
+    expect(result.stored.stored).toBe(5);
+  });
+});
