@@ -19,24 +19,12 @@ describe('parseGoDuration', () => {
     expect(parseGoDuration(text)).toBe(ms);
   });
 
-  it.each([
-    '',
-    '   ',
-    'abc',
-    '5',
-    '1.5',
-    's',
-    '-1s',
-    '+1s',
-    '.5s',
-    '1d',
-    '1 s',
-    '1sx',
-    '1s garbage',
-    'ms',
-  ])('%j is not a duration', (text) => {
-    expect(parseGoDuration(text)).toBeUndefined();
-  });
+  it.each(['', '   ', 'abc', '5', '1.5', 's', '-1s', '+1s', '.5s', '1d', '1 s', '1sx', '1s garbage', 'ms'])(
+    '%j is not a duration',
+    (text) => {
+      expect(parseGoDuration(text)).toBeUndefined();
+    },
+  );
 
   it('treats null and undefined as absent', () => {
     expect(parseGoDuration(null)).toBeUndefined();
@@ -81,7 +69,9 @@ describe('readOpenAIHeaders', () => {
 
   it('keeps zero when the header says zero', () => {
     expect(
-      readOpenAIHeaders(lookup({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '0s' })),
+      readOpenAIHeaders(
+        lookup({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '0s' }),
+      ),
     ).toEqual({ rateLimit: { remainingRequests: 0, resetRequestsMs: 0 } });
   });
 

@@ -87,6 +87,8 @@ export async function runProbe(definition: ProbeDefinition, options: RunProbeOpt
   const controller = new AbortController();
   const abort = () => controller.abort();
   options.signal?.addEventListener('abort', abort, { once: true });
+  // The SDK's own timeout stops at the response headers; this one also covers a body that stalls.
+  const timeout = setTimeout(abort, options.timeoutMs);
 
   const wallStart = clock.now();
   const monoStart = performance.now();
@@ -103,6 +105,7 @@ export async function runProbe(definition: ProbeDefinition, options: RunProbeOpt
   } catch (error) {
     failure = error;
   } finally {
+    clearTimeout(timeout);
     options.signal?.removeEventListener('abort', abort);
   }
   const monoEnd = performance.now();
