@@ -11,6 +11,7 @@ import {
 } from 'openai';
 import type { ErrorType } from '../events/model.js';
 import { errorTypeForStatus } from '../events/model.js';
+import { redactSecrets } from '../redact.js';
 
 export interface ClassifiedError {
   errorType: ErrorType;
@@ -18,13 +19,6 @@ export interface ClassifiedError {
   message: string;
   /** Response headers of an HTTP error (request id, retry-after, rate limits). */
   headers?: Headers;
-}
-
-/** OpenAI echoes part of a rejected key ("Incorrect API key provided: sk-abc***xyz"): never store it. */
-export function redactSecrets(text: string): string {
-  return text
-    .replace(/\b(sk|sess|rk)-[A-Za-z0-9_*.-]{3,}/g, '$1-[redacted]')
-    .replace(/Bearer\s+\S+/gi, 'Bearer [redacted]');
 }
 
 export function classifyError(error: unknown): ClassifiedError {

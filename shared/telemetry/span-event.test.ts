@@ -390,9 +390,9 @@ describe('eventFromSpan: absent, unknown and bad values', () => {
   it('ignores a negative or NaN cost and estimates instead', () => {
     const base = { [ATTR.responseModel]: 'gpt-4o-mini', [ATTR.inputTokens]: 1_000_000 };
     expect(eventFromSpan(withAttributes({ ...base, [ATTR.costUsd]: -1 }), ingest).costUsd).toBeCloseTo(0.15);
-    expect(eventFromSpan(withAttributes({ ...base, [ATTR.costUsd]: Number.NaN }), ingest).costUsd).toBeCloseTo(
-      0.15,
-    );
+    expect(
+      eventFromSpan(withAttributes({ ...base, [ATTR.costUsd]: Number.NaN }), ingest).costUsd,
+    ).toBeCloseTo(0.15);
   });
 
   it('ignores negative timings and a non-boolean reuse flag', () => {
@@ -431,7 +431,8 @@ describe('eventFromSpan: absent, unknown and bad values', () => {
 describe('eventFromSpan: ids, source and upstream', () => {
   it('takes the id from openai_status.event_id, then defaults.id, then the span id, else a UUID', () => {
     expect(
-      eventFromSpan(withAttributes({ [ATTR.eventId]: 'evt-1' }, 0, { spanId: 's1' }), { ...ingest, id: 'd' }).id,
+      eventFromSpan(withAttributes({ [ATTR.eventId]: 'evt-1' }, 0, { spanId: 's1' }), { ...ingest, id: 'd' })
+        .id,
     ).toBe('evt-1');
     expect(eventFromSpan(span({ spanId: 's1' }), { ...ingest, id: 'd' }).id).toBe('d');
     expect(eventFromSpan(span({ spanId: 's1' }), ingest).id).toBe('s1');

@@ -15,12 +15,14 @@ import {
   type EventUsage,
   errorTypeForStatus,
   isErrorType,
+  SOURCES,
   type Source,
   type TraceEvent,
   type Upstream,
 } from '../events/model.js';
 import { estimateCost } from '../pricing.js';
 import { readOpenAIHeaders } from '../probes/headers.js';
+import { redactSecrets } from '../redact.js';
 
 export type AttributeValue =
   | string
@@ -136,9 +138,14 @@ function errorTypeOf(span: SpanLike, status: number | undefined): ErrorType | un
   if (isErrorType(declared)) return declared;
   const fromStatus = errorTypeForStatus(status);
   if (fromStatus) return fromStatus;
-  // Instrumentations put exception class names here (APIConnectionTimeoutError, ETIMEDOUT, …).
-  if (declared && /timeout|timedout/i.test(declared)) return 'timeout';
-  if (declared && /connection|network|econn|enotfound|socket/i.test(declared)) return 'network';
+  // Instrumentations put exception class names here (APIConnectionTimeoutError, RateLimitError, ETIMEDOUT, …).
+  if (!declared) return 'unknown';
+  if (/timeout|timedout|abort/i.test(declared)) return 'timeout';
+  if (/connection|network|econn|enotfound|socket/i.test(declared)) return 'network';
+  if (/ratelimit/i.test(declared)) return 'rate_limited';
+  if (/authentication|permissiondenied/i.test(declared)) return 'auth';
+  if (/badrequest|notfound|conflict|unprocessable/i.test(declared)) return 'client_error';
+  if (/internalserver/i.test(declared)) return 'server_error';
   return 'unknown';
 }
 
@@ -151,7 +158,10 @@ export function eventFromSpan(span: SpanLike, defaults: SpanMappingDefaults): Tr
   const errorType = errorTypeOf(span, status);
   const model = str(a[ATTR.responseModel]) ?? str(a[ATTR.requestModel]);
   const region = str(a[ATTR.region]) ?? str(a[ATTR.cloudRegion]) ?? str(span.resource?.[ATTR.cloudRegion]);
-  const source = (str(a[ATTR.source]) as Source | undefined) ?? defaults.source;
+  const declaredSource = str(a[ATTR.source]);
+  const source = (SOURCES as readonly string[]).includes(declaredSource ?? '')
+    ? (declaredSource as Source)
+    : defaults.source;
   const upstream = str(a[ATTR.upstream]) as Upstream | undefined;
 
   const usage: EventUsage = {};
@@ -181,9 +191,9 @@ export function eventFromSpan(span: SpanLike, defaults: SpanMappingDefaults): Tr
   const hasUsage = Object.keys(usage).length > 0;
   const costUsd = nonNegative(a[ATTR.costUsd]) ?? (hasUsage ? estimateCost(model, usage) : undefined);
   const responseBytes = nonNegative(a[ATTR.responseBodySize]);
-  const errorMessage = errorType
-    ? (str(a[ATTR.errorMessage]) ?? span.statusMessage)?.slice(0, ERROR_MESSAGE_MAX)
-    : undefined;
+  // Messages can quote a key (OpenAI echoes part of a rejected one): redact before storing.
+  const rawMessage = errorType ? (str(a[ATTR.errorMessage]) ?? str(span.statusMessage)) : undefined;
+  const errorMessage = rawMessage ? redactSecrets(rawMessage).slice(0, ERROR_MESSAGE_MAX) : undefined;
   const requestId = facts.requestId;
 
   return {

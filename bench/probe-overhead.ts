@@ -1,0 +1,155 @@
+/**
+ * What the probe harness costs on top of the HTTP request it measures, and
+ * how many DynamoDB writes a probe makes. Against the simulator with no
+ * latency on loopback, so the figures are the harness's own overhead.
+ *
+ * (a) bare request: native fetch GET /models with an Authorization header, body read;
+ * (b) probe harness: runProbe(PROBES.models) through the SDK, timed fetch,
+ *     span creation and span → event mapping (no storage).
+ * (c) write requests per probe: runProbeTick (PROBE_MODE=all) against a local
+ *     dynalite/s3rver, stored.writeRequests / events.length (expected 3).
+ *
+ * Run: npx tsx bench/probe-overhead.ts [iterations]
+ */
+
+import { startSimulator } from '../infra/local/simulator.js';
+import { ensureSchema, startLocalStore } from '../infra/local/store.js';
+import { resetClients } from '../shared/aws.js';
+import { parseConfig, resetConfig } from '../shared/config.js';
+import { PROBES } from '../shared/probes/registry.js';
+import { probeClient, runProbe, runProbeTick } from '../shared/probes/runner.js';
+
+const ITERATIONS = Number(process.argv[2] ?? 300);
+const WARMUP = 50;
+const TARGET_MS = 2;
+
+function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  if (sorted.length === 0) return Number.NaN;
+  // Nearest rank.
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[index] as number;
+}
+
+const ms = (value: number) => `${value.toFixed(3).padStart(8)} ms`;
+
+const sim = await startSimulator({ latency: 'none', host: '127.0.0.1' });
+const store = await startLocalStore({ dataDir: undefined });
+let exitCode = 0;
+try {
+  const config = parseConfig({ OPENAI_BASE_URL: sim.url, LOG_LEVEL: 'SILENT' });
+  const client = probeClient(config);
+  const authorization = `Bearer ${config.openaiApiKey ?? 'simulated'}`;
+
+  const bare = async (): Promise<number> => {
+    const start = performance.now();
+    const response = await fetch(`${sim.url}/models`, { headers: { authorization } });
+    await response.arrayBuffer();
+    const elapsed = performance.now() - start;
+    if (!response.ok) throw new Error(`bare request answered ${response.status}`);
+    return elapsed;
+  };
+  const harness = async (): Promise<number> => {
+    const start = performance.now();
+    const { event } = await runProbe(PROBES.models, {
+      config,
+      probeClient: client,
+      timeoutMs: config.httpTimeoutMs,
+    });
+    const elapsed = performance.now() - start;
+    if (!event.ok) throw new Error(`probe failed: ${event.errorType} ${event.errorMessage ?? ''}`);
+    return elapsed;
+  };
+
+  // Warm up both paths: JIT, connection pools (both keep-alive), the tracer provider.
+  for (let i = 0; i < WARMUP; i++) {
+    await bare();
+    await harness();
+  }
+
+  const a: number[] = [];
+  const b: number[] = [];
+  const extra: number[] = [];
+  for (let i = 0; i < ITERATIONS; i++) {
+    // Alternate which goes first so neither always follows the other.
+    let ta: number;
+    let tb: number;
+    if (i % 2 === 0) {
+      ta = await bare();
+      tb = await harness();
+    } else {
+      tb = await harness();
+      ta = await bare();
+    }
+    a.push(ta);
+    b.push(tb);
+    extra.push(tb - ta);
+  }
+
+  console.log(`probe overhead, ${ITERATIONS} alternating iterations after ${WARMUP} warm-up pairs`);
+  console.log(`simulator ${sim.url} (latency: none), Node ${process.version}\n`);
+  console.log(`                              median          p95`);
+  console.log(`(a) bare fetch GET /models  ${ms(quantile(a, 0.5))}  ${ms(quantile(a, 0.95))}`);
+  console.log(`(b) runProbe(models)        ${ms(quantile(b, 0.5))}  ${ms(quantile(b, 0.95))}`);
+  const medianExtra = quantile(extra, 0.5);
+  console.log(`(b − a) per pair            ${ms(medianExtra)}  ${ms(quantile(extra, 0.95))}`);
+  console.log(
+    `median extra latency ${medianExtra.toFixed(3)} ms (target ≤ ${TARGET_MS} ms): ${medianExtra <= TARGET_MS ? 'OK' : 'OVER TARGET'}`,
+  );
+  if (medianExtra > TARGET_MS) exitCode = 1;
+
+  // (c) Write requests per probe.
+  const tableName = `bench-${Date.now().toString(36)}`;
+  await ensureSchema({
+    dynamodbEndpoint: store.dynamodbEndpoint,
+    s3Endpoint: store.s3Endpoint,
+    tableName,
+    buckets: [tableName],
+  });
+  process.env.DYNAMODB_ENDPOINT = store.dynamodbEndpoint;
+  process.env.S3_ENDPOINT = store.s3Endpoint;
+  process.env.AWS_REGION = 'us-east-1';
+  process.env.TABLE_NAME = tableName;
+  process.env.ARTIFACTS_BUCKET = tableName;
+  resetConfig();
+  resetClients();
+  const tickConfig = parseConfig({
+    OPENAI_BASE_URL: sim.url,
+    PROBE_MODE: 'all',
+    TABLE_NAME: tableName,
+    ARTIFACTS_BUCKET: tableName,
+    DYNAMODB_ENDPOINT: store.dynamodbEndpoint,
+    S3_ENDPOINT: store.s3Endpoint,
+  });
+  console.log(`\nwrite requests per probe (PROBE_MODE=all, ${tickConfig.probeEndpoints.join(', ')}):`);
+  const ticks = 3;
+  let totalWrites = 0;
+  let totalEvents = 0;
+  for (let tick = 0; tick < ticks; tick++) {
+    const start = performance.now();
+    const result = await runProbeTick({ config: tickConfig, tickTime: Date.now(), budgetMs: 30_000 });
+    const elapsed = performance.now() - start;
+    const failed = result.events.filter((event) => !event.ok);
+    totalWrites += result.stored.writeRequests;
+    totalEvents += result.events.length;
+    console.log(
+      `  tick ${tick + 1}: ${result.events.length} events (${failed.length} failed, ${result.skipped.length} skipped), ` +
+        `${result.stored.stored} stored, ${result.stored.writeRequests} write requests → ` +
+        `${(result.stored.writeRequests / result.events.length).toFixed(2)} per probe, tick ${elapsed.toFixed(1)} ms`,
+    );
+  }
+  const perProbe = totalWrites / totalEvents;
+  console.log(`  overall: ${perProbe.toFixed(2)} write requests per probe (expected 3)`);
+  if (perProbe !== 3) exitCode = 1;
+} catch (error) {
+  console.error(error);
+  exitCode = 1;
+} finally {
+  // Close everything that holds the event loop open: pooled sockets, SDK clients, servers.
+  const closing = parseConfig({ OPENAI_BASE_URL: sim.url });
+  probeClient(closing).timed.close();
+  resetClients();
+  await sim.close();
+  await store.close();
+}
+process.exitCode = exitCode;
