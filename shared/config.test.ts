@@ -102,6 +102,17 @@ describe('configuration', () => {
     expect(error.message).not.toContain('\n');
   });
 
+  it('parses the SLO exclusions and incident thresholds', () => {
+    expect(parseConfig({}).sloExcludeErrors).toEqual(['rate_limited']);
+    expect(parseConfig({ SLO_EXCLUDE_ERRORS: 'none' }).sloExcludeErrors).toEqual([]);
+    expect(parseConfig({ SLO_EXCLUDE_ERRORS: 'rate_limited, auth' }).sloExcludeErrors).toEqual([
+      'rate_limited',
+      'auth',
+    ]);
+    expect(errorOf({ SLO_EXCLUDE_ERRORS: 'meteor' }).variable).toBe('SLO_EXCLUDE_ERRORS');
+    expect(parseConfig({}).incidents).toEqual({ successRatePercent: 90, p95Ms: 10000, minMinutes: 3 });
+  });
+
   it('names every valid probe key when one is unknown', () => {
     const error = errorOf({ PROBE_ENDPOINTS: 'chat,teleport' });
     for (const key of PROBE_KEYS) expect(error.message).toContain(key);

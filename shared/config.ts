@@ -6,7 +6,9 @@
  *
  * `.env.example` is checked against VARIABLES by a test, so the two cannot drift.
  */
-import { z } from 'zod';
+// Namespace import: lets esbuild tree-shake zod (the `z` object pulls in every locale, ~370 KB minified).
+import * as z from 'zod';
+import { ERROR_TYPES, type ErrorType } from './events/model.js';
 
 /** Probe keys that exist. `images` is heavy (opt-in) and `chat_stream` is available but not default. */
 export const PROBE_KEYS = [
@@ -245,6 +247,62 @@ export const VARIABLES = [
     expected: 'a percentage above 0 and below 100, such as 99.5',
     schema: number(0, 100).refine((v) => v > 0 && v < 100),
   },
+  {
+    name: 'SLO_EXCLUDE_ERRORS',
+    default: 'rate_limited',
+    description:
+      'Error types that do not count against the SLO (default: 429s, which follow your own quota, not OpenAI availability). "none": every failure counts.',
+    expected: `a comma-separated list of ${ERROR_TYPES.join(', ')}, or "none"`,
+    schema: z
+      .string()
+      .transform((v) =>
+        v.trim().toLowerCase() === 'none'
+          ? []
+          : v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+      )
+      .pipe(z.array(z.enum(ERROR_TYPES))),
+  },
+  {
+    name: 'INCIDENT_SUCCESS_RATE',
+    default: '90',
+    description:
+      'Detected incidents: an endpoint whose success rate (percent) stays below this for INCIDENT_MIN_MINUTES.',
+    expected: 'a percentage from 0 to 100',
+    schema: number(0, 100),
+  },
+  {
+    name: 'INCIDENT_P95_MS',
+    default: '10000',
+    description:
+      'Detected incidents: an endpoint whose p95 latency (ms) stays above this for INCIDENT_MIN_MINUTES.',
+    expected: 'a whole number of milliseconds from 1 to 600000',
+    schema: int(1, 600_000),
+  },
+  {
+    name: 'INCIDENT_MIN_MINUTES',
+    default: '3',
+    description: 'Detected incidents: how many consecutive measured minutes must breach a threshold.',
+    expected: 'a whole number of minutes from 1 to 1440',
+    schema: int(1, 1440),
+  },
+  {
+    name: 'CURSOR_SECRET',
+    description: 'Key that signs pagination cursors. Unset: derived from the table name (integrity only).',
+    expected: 'a string of at least 16 characters',
+    secret: true,
+    schema: z.string().trim().min(16),
+  },
+  // Cloud
+  {
+    name: 'ALARM_EMAIL',
+    description:
+      'Cloud only: e-mail address subscribed to the alarm topic (confirm the mail AWS sends). Unset: no subscription.',
+    expected: 'an e-mail address',
+    schema: z.string().trim().pipe(z.email()),
+  },
   // Local runner
   {
     name: 'PORT',
@@ -396,6 +454,12 @@ export interface Config {
   retentionDays: number;
   rollupRetentionDays: number;
   sloTarget: number;
+  /** Error types that count neither as good nor as bad for the SLO. */
+  sloExcludeErrors: ErrorType[];
+  incidents: { successRatePercent: number; p95Ms: number; minMinutes: number };
+  cursorSecret: string | undefined;
+  /** Where the cloud stack sends alarm e-mails. */
+  alarmEmail: string | undefined;
   port: number;
   host: string;
   /** Local data directory, or undefined when ENABLE_DB=0 (in-memory). */
@@ -469,6 +533,14 @@ export function parseConfig(env: Env = process.env): Config {
     retentionDays: r('RETENTION_DAYS'),
     rollupRetentionDays: r('ROLLUP_RETENTION_DAYS'),
     sloTarget: r('SLO_TARGET'),
+    sloExcludeErrors: r('SLO_EXCLUDE_ERRORS'),
+    incidents: {
+      successRatePercent: r('INCIDENT_SUCCESS_RATE'),
+      p95Ms: r('INCIDENT_P95_MS'),
+      minMinutes: r('INCIDENT_MIN_MINUTES'),
+    },
+    cursorSecret: r<string | undefined>('CURSOR_SECRET'),
+    alarmEmail: r<string | undefined>('ALARM_EMAIL'),
     port: r('PORT'),
     host: r('HOST'),
     dataDir: enableDb ? dataDir : undefined,
@@ -503,6 +575,11 @@ export function resetConfig(): void {
 
 /** The configuration with secrets replaced by whether they are set: safe to log or return. */
 export function redactedConfig(config: Config): Record<string, unknown> {
-  const { openaiApiKey, ingestApiKey, ...rest } = config;
-  return { ...rest, openaiApiKeySet: Boolean(openaiApiKey), ingestApiKeySet: Boolean(ingestApiKey) };
+  const { openaiApiKey, ingestApiKey, cursorSecret, ...rest } = config;
+  return {
+    ...rest,
+    openaiApiKeySet: Boolean(openaiApiKey),
+    ingestApiKeySet: Boolean(ingestApiKey),
+    cursorSecretSet: Boolean(cursorSecret),
+  };
 }

@@ -19,6 +19,20 @@ export interface FunctionSpec {
   readonly memoryMb: number;
   /** Set for functions fired by a schedule; the value names the config field giving the rate in seconds. */
   readonly schedule?: ScheduleRate;
+  /**
+   * What the function touches in the cloud; the stack grants exactly this (least privilege).
+   * A function serving a route with `auth: 'ingest'` also gets the secret, as it needs INGEST_API_KEY.
+   */
+  readonly access?: FunctionAccess;
+}
+
+export interface FunctionAccess {
+  /** `read`: DescribeTable, GetItem, Query…; `readWrite`: also PutItem, UpdateItem, DeleteItem, BatchWriteItem. */
+  readonly table?: 'read' | 'readWrite';
+  /** `read`: HeadBucket, GetObject, List; `readWrite`: also PutObject, DeleteObject. */
+  readonly artifacts?: 'read' | 'readWrite';
+  /** Reads OPENAI_API_KEY and INGEST_API_KEY from Secrets Manager (shared/secrets.ts). */
+  readonly secrets?: boolean;
 }
 
 export type ScheduleRate = 'probeIntervalSec';
@@ -34,7 +48,13 @@ export interface RouteSpec {
 }
 
 export const FUNCTIONS: readonly FunctionSpec[] = [
-  { name: 'health', description: 'Versions and store state', timeoutSec: 10, memoryMb: 256 },
+  {
+    name: 'health',
+    description: 'Versions and store state',
+    timeoutSec: 10,
+    memoryMb: 256,
+    access: { table: 'read', artifacts: 'read' },
+  },
   {
     name: 'probe',
     description: 'Probes the OpenAI API endpoints and records the results',
@@ -42,11 +62,52 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     timeoutSec: 60,
     memoryMb: 512,
     schedule: 'probeIntervalSec',
+    access: { table: 'readWrite', secrets: true },
+  },
+  {
+    name: 'status',
+    description: 'Success rate, latency percentiles and SLO per endpoint',
+    timeoutSec: 29,
+    memoryMb: 512,
+    access: { table: 'read' },
+  },
+  {
+    name: 'timeseries',
+    description: 'Bucketed volumes, success rate, percentiles, tokens and cost',
+    timeoutSec: 29,
+    memoryMb: 512,
+    access: { table: 'read' },
+  },
+  {
+    name: 'latency_histogram',
+    description: 'Latency distribution with percentiles',
+    timeoutSec: 29,
+    memoryMb: 512,
+    access: { table: 'read' },
+  },
+  { name: 'config', description: 'Non-sensitive runtime settings', timeoutSec: 10, memoryMb: 256 },
+  {
+    name: 'traces',
+    description: 'Raw trace events newest first, filtered, paged; CSV and NDJSON export',
+    timeoutSec: 29,
+    memoryMb: 512,
+    access: { table: 'read' },
   },
 ];
 
 export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/health', function: 'health', auth: 'none', streaming: false },
+  { method: 'GET', path: '/status', function: 'status', auth: 'none', streaming: false },
+  { method: 'GET', path: '/timeseries', function: 'timeseries', auth: 'none', streaming: false },
+  {
+    method: 'GET',
+    path: '/latency_histogram',
+    function: 'latency_histogram',
+    auth: 'none',
+    streaming: false,
+  },
+  { method: 'GET', path: '/config', function: 'config', auth: 'none', streaming: false },
+  { method: 'GET', path: '/traces', function: 'traces', auth: 'none', streaming: false },
 ];
 
 export function functionSpec(name: string): FunctionSpec {

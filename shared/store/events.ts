@@ -71,9 +71,17 @@ export function statusClass(status: number | undefined): (typeof STATUS_CLASSES)
 interface RollupDelta {
   pk: string;
   sk: string;
-  identity: Record<string, string | number>;
+  identity: Record<string, string | number | boolean>;
   counters: Map<string, number>;
 }
+
+/** The latest result in a rollup, for "last result" without reading raw events. */
+export const ROLLUP_LAST = {
+  ts: 'lastTs',
+  ok: 'lastOk',
+  status: 'lastStatus',
+  errorType: 'lastError',
+} as const;
 
 /** Adds one event's contribution to a delta's counters. */
 function addEvent(counters: Map<string, number>, event: TraceEvent): void {
@@ -158,6 +166,13 @@ export function rollupDeltas(events: readonly TraceEvent[], options: RecordOptio
         deltas.set(id, delta);
       }
       addEvent(delta.counters, event);
+      // Within one batch the latest event wins; across concurrent writers the last write does.
+      if (event.ts >= ((delta.identity[ROLLUP_LAST.ts] as number | undefined) ?? Number.NEGATIVE_INFINITY)) {
+        delta.identity[ROLLUP_LAST.ts] = event.ts;
+        delta.identity[ROLLUP_LAST.ok] = event.ok;
+        delta.identity[ROLLUP_LAST.status] = event.status ?? 0;
+        delta.identity[ROLLUP_LAST.errorType] = event.errorType ?? '';
+      }
     }
   }
   return [...deltas.values()];

@@ -1,0 +1,42 @@
+/**
+ * `GET /config`: the runtime settings the dashboard needs, and nothing secret
+ * (keys are reported only as set or not set).
+ */
+import pkg from '../package.json' with { type: 'json' };
+import type { Config } from './config.js';
+import { ERROR_TYPES, SOURCES } from './events/model.js';
+import { PRICE_TABLE } from './pricing.js';
+
+export function publicConfig(config: Config) {
+  return {
+    version: pkg.version,
+    upstream: config.upstream,
+    probes: {
+      endpoints: config.probeEndpoints,
+      mode: config.probeMode,
+      intervalSec: config.probeIntervalSec,
+      timeoutMs: config.httpTimeoutMs,
+      region: config.probeRegion,
+      heavy: config.probeHeavy,
+      models: {
+        chat: config.openaiModel,
+        embeddings: config.openaiEmbeddingsModel,
+        moderation: config.openaiModerationModel,
+      },
+    },
+    slo: { objectivePercent: config.sloTarget, excludedErrors: config.sloExcludeErrors },
+    incidents: config.incidents,
+    retention: { eventsDays: config.retentionDays, rollupsDays: config.rollupRetentionDays },
+    features: {
+      ai: config.enableAi,
+      db: true,
+      ingest: Boolean(config.ingestApiKey),
+      logSimulator: config.logSimEnabled,
+    },
+    intervals: { logSimMs: config.logSimIntervalMs, embeddingIndexMs: config.embIndexIntervalMs },
+    embeddingModel: config.embeddingModel,
+    errorTypes: ERROR_TYPES,
+    sources: SOURCES,
+    prices: PRICE_TABLE,
+  };
+}

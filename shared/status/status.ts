@@ -1,0 +1,146 @@
+/**
+ * `/status`: per endpoint and overall, over a window, from rollups only:
+ * volumes, success rate, latency percentiles, error types, last result,
+ * tokens and cost, mean phase times, and the SLO view (SLI, error budget,
+ * burn rates over 1 h and 6 h). The answer carries the definitions it used.
+ */
+import type { Config } from '../config.js';
+import type { ErrorType } from '../events/model.js';
+import {
+  type Aggregate,
+  addRollupItem,
+  emptyAggregate,
+  mergeAggregate,
+  summarize,
+} from '../stats/aggregate.js';
+import { HOUR_MS, MINUTE_MS } from '../store/keys.js';
+import { type RollupItem, RollupReader } from '../store/rollups.js';
+import type { Filters, TimeRange } from './params.js';
+
+export const DEFINITIONS = {
+  successRate: 'ok / all executions in the window; every failure counts, whatever its type.',
+  latency:
+    'Request start to the last body byte. Percentiles come from log-bucket histograms merged across rollups: within 1% of the exact value.',
+  sli: 'good / valid over the window: valid = all executions minus those whose error type is in excludedErrors; good = ok.',
+  errorBudgetRemaining:
+    '1 − (1 − SLI) / (1 − objective): 1 = untouched, 0 = spent, negative = overspent. Null without valid executions.',
+  burnRate:
+    '(1 − SLI over the period) / (1 − objective): 1 spends the budget exactly over the SLO period; 14.4 over 1 h is the usual page threshold.',
+  phases:
+    'Mean ms per phase over the executions that had it (a reused connection has no DNS, connect or TLS).',
+  costUsd:
+    'Estimated from token counts and the price table (see /config); calls of models without a price are not included.',
+} as const;
+
+export interface SloFigures {
+  good: number;
+  valid: number;
+  sli: number | null;
+  errorBudgetRemaining: number | null;
+}
+
+/** SLI and error budget of an aggregate, leaving out the excluded error types. */
+export function sloOf(
+  aggregate: Aggregate,
+  objectivePercent: number,
+  excluded: readonly ErrorType[],
+): SloFigures {
+  const excludedCount = excluded.reduce((sum, type) => sum + aggregate.errors[type], 0);
+  const valid = aggregate.total - excludedCount;
+  const good = aggregate.ok;
+  const budget = 1 - objectivePercent / 100;
+  const sli = valid > 0 ? good / valid : null;
+  return { good, valid, sli, errorBudgetRemaining: sli === null ? null : 1 - (1 - sli) / budget };
+}
+
+export function burnRate(
+  aggregate: Aggregate,
+  objectivePercent: number,
+  excluded: readonly ErrorType[],
+): number | null {
+  const { sli } = sloOf(aggregate, objectivePercent, excluded);
+  return sli === null ? null : (1 - sli) / (1 - objectivePercent / 100);
+}
+
+function byEndpoint(items: readonly RollupItem[]): Map<string, Aggregate> {
+  const groups = new Map<string, Aggregate>();
+  for (const item of items) {
+    let aggregate = groups.get(item.endpoint);
+    if (!aggregate) {
+      aggregate = emptyAggregate();
+      groups.set(item.endpoint, aggregate);
+    }
+    addRollupItem(aggregate, item);
+  }
+  return groups;
+}
+
+/** Everything in the groups together: exact, since every figure is a sum. */
+function total(groups: Map<string, Aggregate>): Aggregate {
+  const all = emptyAggregate();
+  for (const aggregate of groups.values()) mergeAggregate(all, aggregate);
+  return all;
+}
+
+export async function computeStatus(input: {
+  config: Config;
+  range: TimeRange;
+  filters: Filters;
+  now: number;
+}) {
+  const { config, range, filters, now } = input;
+  const reader = new RollupReader(config.tableName, now);
+  const read = (from: number, to: number) =>
+    reader.read({ sources: filters.sources, from, to, filter: filters.filter });
+  const currentMinuteEnd = Math.floor(now / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
+  const [windowItems, hourItems, sixHourItems] = await Promise.all([
+    read(range.from, range.to),
+    read(currentMinuteEnd - HOUR_MS, now),
+    read(currentMinuteEnd - 6 * HOUR_MS, now),
+  ]);
+
+  const windowGroups = byEndpoint(windowItems);
+  const hourGroups = byEndpoint(hourItems);
+  const sixHourGroups = byEndpoint(sixHourItems);
+  const objective = config.sloTarget;
+  const excluded = config.sloExcludeErrors;
+
+  const view = (window: Aggregate, hour: Aggregate, sixHours: Aggregate) => ({
+    ...summarize(window),
+    slo: {
+      ...sloOf(window, objective, excluded),
+      burnRate: { '1h': burnRate(hour, objective, excluded), '6h': burnRate(sixHours, objective, excluded) },
+    },
+  });
+
+  const endpoints = [...new Set([...windowGroups.keys()])].sort().map((endpoint) => ({
+    endpoint,
+    ...view(
+      windowGroups.get(endpoint) ?? emptyAggregate(),
+      hourGroups.get(endpoint) ?? emptyAggregate(),
+      sixHourGroups.get(endpoint) ?? emptyAggregate(),
+    ),
+  }));
+  const overallWindow = total(windowGroups);
+  const overall = view(overallWindow, total(hourGroups), total(sixHourGroups));
+
+  return {
+    generatedAt: now,
+    window: {
+      from: range.from,
+      to: range.to,
+      minutes: range.windowMinutes ?? Math.ceil((range.to - range.from) / MINUTE_MS),
+    },
+    filters: filters.echo,
+    upstream: config.upstream,
+    /** Share of the window's executions that were made against the simulator. */
+    simulatedShare: overallWindow.total > 0 ? overallWindow.simulated / overallWindow.total : null,
+    slo: { objectivePercent: objective, excludedErrors: excluded },
+    overall,
+    endpoints,
+    definitions: DEFINITIONS,
+    meta: { itemsRead: reader.itemsRead, queries: reader.queries },
+  };
+}
+
+export type StatusAnswer = Awaited<ReturnType<typeof computeStatus>>;
