@@ -93,9 +93,19 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     memoryMb: 512,
     access: { table: 'read' },
   },
+
+  {
+    name: 'ingest',
+    description: 'Trace ingestion: JSON, NDJSON and OTLP/HTTP JSON',
+    timeoutSec: 29,
+    memoryMb: 1024,
+    access: { table: 'readWrite', secrets: true },
+  },
 ];
 
 export const ROUTES: readonly RouteSpec[] = [
+  { method: 'POST', path: '/ingest/trace', function: 'ingest', auth: 'ingest', streaming: false },
+  { method: 'POST', path: '/v1/traces', function: 'ingest', auth: 'ingest', streaming: false },
   { method: 'GET', path: '/health', function: 'health', auth: 'none', streaming: false },
   { method: 'GET', path: '/status', function: 'status', auth: 'none', streaming: false },
   { method: 'GET', path: '/timeseries', function: 'timeseries', auth: 'none', streaming: false },

@@ -9,12 +9,14 @@
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { gunzipSync, inflateSync } from 'node:zlib';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { getConfig } from '../config.js';
 import { logger } from '../logger.js';
 import { ROUTES, type RouteSpec, routeKey } from '../routes.js';
+import { loadSecrets } from '../secrets.js';
 import { HttpProblem } from './problem.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -110,6 +112,13 @@ export function httpHandler(handler: HttpHandlerFn, options: HttpHandlerOptions 
     },
   };
 
+  // In the cloud, INGEST_API_KEY (and the other secrets) come from Secrets Manager: load them before auth.
+  const secrets: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
+    before: async () => {
+      await loadSecrets();
+    },
+  };
+
   const auth: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
     before: (request) => checkApiKey(request.event, routes),
   };
@@ -121,6 +130,7 @@ export function httpHandler(handler: HttpHandlerFn, options: HttpHandlerOptions 
   })
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(responses)
+    .use(secrets)
     .use(auth)
     .handler(async (event, context) => {
       const request = toHttpRequest(event, context, maxBodyBytes);
@@ -146,7 +156,8 @@ function toHttpRequest(event: APIGatewayProxyEventV2, context: Context, maxBodyB
   let rawBody: string | undefined;
   let body: unknown;
   if (event.body !== undefined && event.body !== null && event.body !== '') {
-    const bytes = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+    const sent = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+    const bytes = decodeContent(sent, headers['content-encoding'], maxBodyBytes);
     if (bytes.byteLength > maxBodyBytes) {
       throw new HttpProblem(
         413,
@@ -179,6 +190,42 @@ function toHttpRequest(event: APIGatewayProxyEventV2, context: Context, maxBodyB
     rawBody,
     body,
   };
+}
+
+/**
+ * Undoes a gzip/deflate Content-Encoding (OTLP exporters compress). The limit
+ * applies to the decompressed size, so a small bomb cannot blow up memory.
+ */
+function decodeContent(bytes: Buffer, encoding: string | undefined, maxBodyBytes: number): Buffer {
+  const coding = encoding?.trim().toLowerCase();
+  if (!coding || coding === 'identity') return bytes;
+  if (coding !== 'gzip' && coding !== 'deflate') {
+    throw new HttpProblem(
+      415,
+      'Unsupported Media Type',
+      `content-encoding: ${coding} is not supported (use gzip)`,
+      {
+        field: 'content-encoding',
+      },
+    );
+  }
+  try {
+    const options = { maxOutputLength: maxBodyBytes + 1 };
+    const decoded = coding === 'gzip' ? gunzipSync(bytes, options) : inflateSync(bytes, options);
+    return decoded;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new HttpProblem(
+        413,
+        'Payload Too Large',
+        `body: over the limit of ${maxBodyBytes} bytes once decompressed`,
+        {
+          field: 'body',
+        },
+      );
+    }
+    throw new HttpProblem(400, 'Bad Request', `body: not valid ${coding} data`, { field: 'body' });
+  }
 }
 
 function isJsonContentType(contentType: string | undefined): boolean {
@@ -241,7 +288,8 @@ export function sameSecret(presented: string, expected: string): boolean {
 function corsHeaders(): Record<string, string> {
   return {
     'access-control-allow-origin': '*',
-    'access-control-expose-headers': 'x-request-id, content-disposition',
+    'access-control-expose-headers':
+      'x-request-id, content-disposition, idempotent-replayed, x-export-capped, x-export-cap-reason, x-export-rows, x-export-next-cursor',
   };
 }
 

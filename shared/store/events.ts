@@ -9,7 +9,7 @@
  * writers never lose counts.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamoClient } from '../aws.js';
 import { ERROR_TYPES, type TraceEvent } from '../events/model.js';
 import { TABLE } from '../schema.js';
@@ -251,3 +251,99 @@ export async function recordEvents(
 
 /** Every error type has a counter name; exported for readers. */
 export const ERROR_COUNTERS = ERROR_TYPES.map((type) => `${ROLLUP_COUNTERS.errorPrefix}${type}`);
+
+const BATCH_GET_MAX = 100;
+const BATCH_WRITE_MAX = 25;
+const MAX_ATTEMPTS = 8;
+
+const pause = (attempt: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+
+/** Which of these event keys already exist (BatchGet, projection of the key only). */
+async function existingKeys(tableName: string, keys: { pk: string; sk: string }[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (let i = 0; i < keys.length; i += BATCH_GET_MAX) {
+    let request: Record<string, unknown>[] | undefined = keys
+      .slice(i, i + BATCH_GET_MAX)
+      .map((k) => ({ [TABLE.partitionKey]: k.pk, [TABLE.sortKey]: k.sk }));
+    for (let attempt = 0; request?.length; attempt++) {
+      if (attempt >= MAX_ATTEMPTS) throw new Error('BatchGetItem kept returning unprocessed keys');
+      if (attempt > 0) await pause(attempt);
+      const answer = await dynamoClient().send(
+        new BatchGetCommand({
+          RequestItems: {
+            [tableName]: {
+              Keys: request,
+              ProjectionExpression: '#pk, #sk',
+              ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
+            },
+          },
+        }),
+      );
+      for (const item of answer.Responses?.[tableName] ?? []) {
+        found.add(`${item[TABLE.partitionKey]}|${item[TABLE.sortKey]}`);
+      }
+      request = answer.UnprocessedKeys?.[tableName]?.Keys as Record<string, unknown>[] | undefined;
+    }
+  }
+  return found;
+}
+
+/** BatchWrite puts in chunks of 25, retrying unprocessed items with backoff. Returns the requests made. */
+async function batchPut(tableName: string, items: Record<string, unknown>[]): Promise<number> {
+  let requests = 0;
+  for (let i = 0; i < items.length; i += BATCH_WRITE_MAX) {
+    let pending: { PutRequest: { Item: Record<string, unknown> } }[] | undefined = items
+      .slice(i, i + BATCH_WRITE_MAX)
+      .map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 0; pending?.length; attempt++) {
+      if (attempt >= MAX_ATTEMPTS) throw new Error('BatchWriteItem kept returning unprocessed items');
+      if (attempt > 0) await pause(attempt);
+      requests++;
+      const answer = await dynamoClient().send(
+        new BatchWriteCommand({ RequestItems: { [tableName]: pending } }),
+      );
+      pending = answer.UnprocessedItems?.[tableName] as typeof pending;
+    }
+  }
+  return requests;
+}
+
+/**
+ * Stores a batch of events cheaply (ingestion): 25 events per BatchWrite, and
+ * one rollup update per distinct (rollup key, minute/hour) for the whole batch.
+ *
+ * An event whose key (time and id) is already stored is written again (the
+ * raw event is overwritten, never duplicated) but does not add to the rollups
+ * a second time. Two deliveries of the same new event racing each other could
+ * both count; the request-level idempotency of ingestion covers retries.
+ */
+export async function recordEventBatch(
+  events: readonly TraceEvent[],
+  options: RecordOptions,
+): Promise<RecordResult> {
+  // Within one batch the last copy of a key wins.
+  const byKey = new Map<string, TraceEvent>();
+  for (const event of events) {
+    const { pk, sk } = eventKey(event.ts, event.id);
+    byKey.set(`${pk}|${sk}`, event);
+  }
+  const keys = [...byKey.keys()].map((k) => {
+    const [pk, sk] = k.split('|') as [string, string];
+    return { pk, sk };
+  });
+  const existing = await existingKeys(options.tableName, keys);
+  const unique = [...byKey.values()];
+  let writeRequests = await batchPut(
+    options.tableName,
+    unique.map((event) => eventItem(event, options.retentionDays)),
+  );
+  const fresh = [...byKey.entries()].filter(([key]) => !existing.has(key)).map(([, event]) => event);
+  const deltas = rollupDeltas(fresh, options);
+  // A handful at a time: a large batch can touch many keys.
+  for (let i = 0; i < deltas.length; i += 16) {
+    await Promise.all(deltas.slice(i, i + 16).map((delta) => applyDelta(options.tableName, delta)));
+  }
+  writeRequests += deltas.length;
+  return { stored: fresh.length, duplicates: events.length - fresh.length, writeRequests };
+}

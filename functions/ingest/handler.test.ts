@@ -1,0 +1,383 @@
+import { gzipSync } from 'node:zlib';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Gateway, startGateway } from '../../infra/local/gateway.js';
+import type { Simulator } from '../../infra/local/simulator.js';
+import { dynamoClient } from '../../shared/aws.js';
+import { instrumentOpenAI } from '../../shared/client/index.js';
+import { getConfig } from '../../shared/config.js';
+import { ROUTES } from '../../shared/routes.js';
+import { eventKey, rollupKey } from '../../shared/store/keys.js';
+import { invokeHttp, setEnv, startSimulator, useFreshStore } from '../../test/helpers.js';
+import { handler } from './handler.js';
+
+const KEY = 'ingest-test-key';
+const auth = { 'x-api-key': KEY };
+const NOW = Date.now();
+let seq = 0;
+const trace = (extra: Record<string, unknown> = {}) => ({
+  ts: NOW - 60_000 - seq++ * 10,
+  endpoint: 'chat',
+  ok: true,
+  latencyMs: 321.5,
+  model: 'gpt-4o-mini',
+  inputTokens: 100,
+  outputTokens: 20,
+  ...extra,
+});
+
+type Body = Record<string, unknown> & {
+  accepted?: number;
+  duplicates?: number;
+  rejected?: { index: number; field: string; reason: string }[];
+};
+const post = async (body: unknown, headers: Record<string, string> = {}, path = '/ingest/trace') => {
+  const res = await invokeHttp(handler, { method: 'POST', path, body, headers: { ...auth, ...headers } });
+  return { status: res.statusCode, body: res.json<Body>(), headers: res.headers };
+};
+
+async function rollupCount(endpoint: string, ts: number, model = 'gpt-4o-mini'): Promise<number> {
+  const key = rollupKey('minute', ts, { source: 'ingest', endpoint, model, region: undefined });
+  const res = await dynamoClient().send(
+    new QueryCommand({
+      TableName: getConfig().tableName,
+      KeyConditionExpression: 'pk = :pk AND sk = :sk',
+      ExpressionAttributeValues: { ':pk': key.pk, ':sk': key.sk },
+    }),
+  );
+  return (res.Items?.[0]?.n as number | undefined) ?? 0;
+}
+
+let restore: () => void;
+beforeAll(async () => {
+  await useFreshStore();
+  restore = setEnv({ INGEST_API_KEY: KEY });
+});
+afterAll(() => restore());
+
+describe('POST /ingest/trace', () => {
+  it('accepts one trace, an array, and NDJSON, and stores them as source ingest', async () => {
+    const one = trace({ id: 'one-1' });
+    expect((await post(one)).body).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+    expect((await post([trace(), trace()])).body).toMatchObject({ accepted: 2, rejected: [] });
+    const ndjson = [trace(), trace(), trace()].map((t) => JSON.stringify(t)).join('\n');
+    expect((await post(ndjson, { 'content-type': 'application/x-ndjson' })).body).toMatchObject({
+      accepted: 3,
+    });
+
+    const { pk, sk } = eventKey(one.ts, 'one-1');
+    const stored = await dynamoClient().send(
+      new QueryCommand({
+        TableName: getConfig().tableName,
+        KeyConditionExpression: 'pk = :pk AND sk = :sk',
+        ExpressionAttributeValues: { ':pk': pk, ':sk': sk },
+      }),
+    );
+    expect(stored.Items?.[0]).toMatchObject({
+      id: 'one-1',
+      source: 'ingest',
+      endpoint: 'chat',
+      ok: true,
+      latencyMs: 321.5,
+      usage: { input: 100, output: 20 },
+    });
+    expect(stored.Items?.[0]?.costUsd).toBeCloseTo((100 * 0.15 + 20 * 0.6) / 1e6, 12);
+  });
+
+  it.each([
+    ['ts', { ts: undefined }],
+    ['ts', { ts: 'yesterday' }],
+    ['ts', { ts: NOW - 40 * 86_400_000 }],
+    ['ts', { ts: NOW + 3_600_000 }],
+    ['endpoint', { endpoint: undefined }],
+    ['endpoint', { endpoint: '' }],
+    ['ok', { ok: undefined }],
+    ['ok', { ok: 'yes' }],
+    ['latencyMs', { latencyMs: undefined }],
+    ['latencyMs', { latencyMs: -1 }],
+    ['status', { status: 700 }],
+    ['errorType', { ok: false, errorType: 'meteor' }],
+    ['errorType', { ok: false }],
+    ['cachedTokens', { cachedTokens: 500 }],
+    ['attributes', { attributes: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, 'v'])) }],
+    ['surprise', { surprise: 1 }],
+  ])('rejects an item whose %s is missing or wrong, and stores the valid ones', async (field, change) => {
+    const bad = { ...trace(), ...change };
+    const res = await post([trace(), bad, trace()]);
+    expect(res.status).toBe(200);
+    expect(res.body.accepted).toBe(2);
+    expect(res.body.rejected).toHaveLength(1);
+    expect(res.body.rejected?.[0]).toMatchObject({ index: 1, field: expect.stringContaining(field) });
+  });
+
+  it('answers 400 naming the field when no item is valid', async () => {
+    const res = await post([{ ...trace(), latencyMs: 'fast' }]);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ field: '0.latencyMs' });
+  });
+
+  it('reports a bad NDJSON line by its index and keeps the others', async () => {
+    const body = [JSON.stringify(trace()), '{"ts": oops', JSON.stringify(trace())].join('\n');
+    const res = await post(body, { 'content-type': 'application/x-ndjson' });
+    expect(res.body).toMatchObject({ accepted: 2, rejected: [{ index: 1, field: '(line)' }] });
+  });
+
+  it('refuses invalid JSON, more than 1000 items, and bodies over 1 MB', async () => {
+    const invalid = await post('{"ts": 1,', { 'content-type': 'application/json' });
+    expect(invalid.status).toBe(400);
+    expect(invalid.body.field).toBe('body');
+    const many = await post(Array.from({ length: 1001 }, () => trace()));
+    expect(many.status).toBe(413);
+    const big = await post(
+      Array.from({ length: 990 }, () => ({ ...trace(), errorMessage: 'x'.repeat(1000) })),
+    );
+    expect(big.status).toBe(413);
+  });
+
+  it('needs the key: 401 when wrong, 403 when none is configured', async () => {
+    const wrong = await invokeHttp(handler, {
+      method: 'POST',
+      path: '/ingest/trace',
+      body: trace(),
+      headers: { authorization: 'Bearer nope' },
+    });
+    expect(wrong.statusCode).toBe(401);
+    const unset = setEnv({ INGEST_API_KEY: undefined });
+    try {
+      const res = await invokeHttp(handler, {
+        method: 'POST',
+        path: '/ingest/trace',
+        body: trace(),
+        headers: auth,
+      });
+      expect(res.statusCode).toBe(403);
+    } finally {
+      unset();
+    }
+  });
+
+  it('counts a retried delivery once (same body, or same Idempotency-Key) and answers as the first time', async () => {
+    const batch = [trace({ endpoint: 'retry-body' }), trace({ endpoint: 'retry-body' })];
+    const first = await post(batch);
+    const again = await post(batch);
+    expect(again.body).toEqual(first.body);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(await rollupCount('retry-body', batch[0]?.ts as number)).toBe(2);
+
+    const keyed = [trace({ endpoint: 'retry-key' })];
+    const a = await post(keyed, { 'idempotency-key': 'k-123' });
+    const b = await post(keyed, { 'idempotency-key': 'k-123' });
+    expect(b.body).toEqual(a.body);
+    expect(await rollupCount('retry-key', keyed[0]?.ts as number)).toBe(1);
+    const misuse = await post([trace({ endpoint: 'retry-key' })], { 'idempotency-key': 'k-123' });
+    expect(misuse.status).toBe(422);
+  });
+
+  it('overwrites an item id seen again instead of duplicating it', async () => {
+    const item = trace({ id: 'dup-id-1', endpoint: 'id-check' });
+    await post([item]);
+    // A different body (another item alongside) carrying the same item again.
+    const res = await post([item, trace({ endpoint: 'id-check-other' })]);
+    expect(res.body).toMatchObject({ accepted: 2, duplicates: 1 });
+    expect(await rollupCount('id-check', item.ts)).toBe(1);
+  });
+
+  it('accepts a gzip body', async () => {
+    const body = gzipSync(JSON.stringify([trace({ endpoint: 'gzipped' })]));
+    const res = await invokeHttp(handler, {
+      method: 'POST',
+      path: '/ingest/trace',
+      body,
+      headers: { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ accepted: 1 });
+  });
+});
+
+describe('POST /v1/traces (OTLP)', () => {
+  let gateway: Gateway;
+  beforeAll(async () => {
+    gateway = await startGateway({
+      host: '127.0.0.1',
+      port: 0,
+      routes: ROUTES,
+      loadHandler: async () => handler as never,
+      timeoutSec: () => 30,
+      webDir: '/nonexistent',
+    });
+  });
+  afterAll(() => gateway.close());
+
+  it('stores GenAI spans sent by the official OTLP exporter and skips the others', async () => {
+    const exporter = new OTLPTraceExporter({
+      url: `${gateway.url}/v1/traces`,
+      headers: { 'x-api-key': KEY },
+    });
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const tracer = provider.getTracer('my-app');
+    const span = tracer.startSpan('chat gpt-4o-mini', {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.provider.name': 'openai',
+        'gen_ai.request.model': 'gpt-4o-mini',
+        'gen_ai.usage.input_tokens': 42,
+        'gen_ai.usage.output_tokens': 7,
+        'http.response.status_code': 200,
+        'openai_status.source': 'probe',
+        'cloud.region': 'eu-central-1',
+      },
+    });
+    span.end();
+    const failed = tracer.startSpan('embeddings text-embedding-3-small', {
+      kind: SpanKind.CLIENT,
+      attributes: { 'gen_ai.operation.name': 'embeddings', 'gen_ai.request.model': 'text-embedding-3-small' },
+    });
+    failed.setAttribute('error.type', 'RateLimitError');
+    failed.setStatus({ code: SpanStatusCode.ERROR, message: 'Rate limit reached' });
+    failed.end();
+    tracer.startSpan('GET /healthz').end();
+    await provider.forceFlush();
+    await provider.shutdown();
+
+    const { traceId, spanId } = span.spanContext();
+    const key = eventKey(Math.floor(Date.now() / 1000) * 1000, 'x');
+    const res = await dynamoClient().send(
+      new QueryCommand({
+        TableName: getConfig().tableName,
+        KeyConditionExpression: 'pk = :pk',
+        FilterExpression: 'traceId IN (:t, :t2)',
+        ExpressionAttributeValues: { ':pk': key.pk, ':t': traceId, ':t2': failed.spanContext().traceId },
+      }),
+    );
+    const events = (res.Items ?? []).sort((a, b) => String(a.endpoint).localeCompare(String(b.endpoint)));
+    expect(events).toHaveLength(2);
+    expect(events[0]).toMatchObject({
+      id: `otlp-${traceId}-${spanId}`,
+      source: 'ingest',
+      endpoint: 'chat',
+      model: 'gpt-4o-mini',
+      region: 'eu-central-1',
+      ok: true,
+      usage: { input: 42, output: 7 },
+    });
+    expect(events[1]).toMatchObject({ endpoint: 'embeddings', ok: false, errorType: 'rate_limited' });
+  });
+
+  it('reports unreadable GenAI spans as partial success, and refuses protobuf and malformed bodies', async () => {
+    const body = {
+      resourceSpans: [
+        {
+          scopeSpans: [
+            {
+              spans: [
+                {
+                  traceId: 'not-hex',
+                  spanId: '0102030405060708',
+                  startTimeUnixNano: '1',
+                  endTimeUnixNano: '2',
+                  attributes: [{ key: 'gen_ai.operation.name', value: { stringValue: 'chat' } }],
+                },
+                {
+                  traceId: '0102030405060708090a0b0c0d0e0f10',
+                  spanId: '0102030405060708',
+                  startTimeUnixNano: String(BigInt(NOW) * 1_000_000n),
+                  endTimeUnixNano: String(BigInt(NOW + 250) * 1_000_000n),
+                  attributes: [
+                    { key: 'gen_ai.operation.name', value: { stringValue: 'chat' } },
+                    { key: 'gen_ai.usage.input_tokens', value: { intValue: '12' } },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const res = await post(body, {}, '/v1/traces');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ partialSuccess: { rejectedSpans: 1 } });
+    const protobuf = await post('\x0a\x00', { 'content-type': 'application/x-protobuf' }, '/v1/traces');
+    expect(protobuf.status).toBe(415);
+    const malformed = await post({ resourceSpans: 'nope' }, {}, '/v1/traces');
+    expect(malformed.status).toBe(400);
+  });
+});
+
+describe('the Node client', () => {
+  let sim: Simulator;
+  let gateway: Gateway;
+  beforeAll(async () => {
+    sim = await startSimulator({ latency: 'none' });
+    gateway = await startGateway({
+      host: '127.0.0.1',
+      port: 0,
+      routes: ROUTES,
+      loadHandler: async () => handler as never,
+      timeoutSec: () => 30,
+      webDir: '/nonexistent',
+    });
+  });
+  afterAll(async () => {
+    await gateway.close();
+    await sim.close();
+  });
+
+  it('records the calls of a wrapped openai client and posts them in batches', async () => {
+    const wrapped = instrumentOpenAI(new OpenAI({ apiKey: 'sk-app', baseURL: sim.url, maxRetries: 0 }), {
+      url: gateway.url,
+      apiKey: KEY,
+      region: 'client-region',
+      batchSize: 2,
+      flushIntervalMs: 50,
+    });
+    const completion = await wrapped.client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(completion.choices.length).toBeGreaterThan(0);
+    await wrapped.client.embeddings.create({ model: 'text-embedding-3-small', input: 'client check' });
+    await wrapped.client.models.list();
+    await expect(
+      wrapped.client.chat.completions.create(
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] },
+        {
+          headers: { 'x-sim-fault': '500' },
+        },
+      ),
+    ).rejects.toThrow();
+    // Records are made when the copies of the bodies have been read.
+    await new Promise((r) => setTimeout(r, 100));
+    await wrapped.close();
+    expect(wrapped.stats()).toMatchObject({ recorded: 4, sent: 4, dropped: 0, failed: 0, queued: 0 });
+
+    const status = await invokeHttp((await import('../status/handler.js')).handler, {
+      path: '/status',
+      query: { source: 'ingest', region: 'client-region' },
+    });
+    const body = status.json<{ overall: { total: number; ok: number }; endpoints: { endpoint: string }[] }>();
+    expect(body.overall).toMatchObject({ total: 4, ok: 3 });
+    expect(body.endpoints.map((e) => e.endpoint).sort()).toEqual(['chat', 'embeddings', 'models']);
+  });
+
+  it('drops and counts when its queue is full, and never fails the app when ingest is down', async () => {
+    const wrapped = instrumentOpenAI(new OpenAI({ apiKey: 'sk-app', baseURL: sim.url, maxRetries: 0 }), {
+      url: 'http://127.0.0.1:9',
+      apiKey: KEY,
+      maxQueue: 2,
+      batchSize: 100,
+      flushIntervalMs: 10_000,
+      timeoutMs: 500,
+    });
+    for (let i = 0; i < 4; i++) await wrapped.client.models.list();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(wrapped.stats()).toMatchObject({ recorded: 4, dropped: 2, queued: 2 });
+    await wrapped.close();
+    expect(wrapped.stats()).toMatchObject({ failed: 2, sent: 0 });
+  });
+});

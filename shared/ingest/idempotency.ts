@@ -1,0 +1,121 @@
+/**
+ * Request-level idempotency for ingestion: a request retried with the same
+ * `Idempotency-Key` header, or with exactly the same body, within 24 hours is
+ * answered with the first answer and changes nothing.
+ *
+ * One item per key: a conditional put claims it ("pending"), the answer is
+ * saved on it when done. A concurrent duplicate gets 409; a claim older than
+ * the function timeout is treated as abandoned (its Lambda died) and taken over.
+ */
+import { createHash } from 'node:crypto';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { dynamoClient } from '../aws.js';
+import { HttpProblem } from '../http/problem.js';
+import { TABLE } from '../schema.js';
+
+export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+/** A pending claim older than this belongs to an invocation that died. */
+const ABANDONED_AFTER_MS = 2 * 60_000;
+
+export interface StoredAnswer {
+  statusCode: number;
+  body: unknown;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export interface IdempotencyScope {
+  tableName: string;
+  /** The route, so the same key on two routes does not collide. */
+  route: string;
+  /** The client's Idempotency-Key header, if any. */
+  key: string | undefined;
+  body: string;
+  now: number;
+}
+
+/**
+ * Runs `work` once per (route, key or body). Returns its answer, or the saved
+ * answer of the first run with `replayed: true`.
+ */
+export async function once(
+  scope: IdempotencyScope,
+  work: () => Promise<StoredAnswer>,
+): Promise<StoredAnswer & { replayed: boolean }> {
+  if (scope.key !== undefined && !/^[\x21-\x7e]{1,255}$/.test(scope.key)) {
+    throw new HttpProblem(400, 'Bad Request', 'Idempotency-Key: must be 1 to 255 visible ASCII characters', {
+      field: 'Idempotency-Key',
+    });
+  }
+  const bodyHash = sha256(scope.body);
+  const id = sha256(`${scope.route}\n${scope.key === undefined ? `body:${bodyHash}` : `key:${scope.key}`}`);
+  const key = { [TABLE.partitionKey]: `IDEM#${id}`, [TABLE.sortKey]: 'IDEM' };
+  const db = dynamoClient();
+
+  try {
+    await db.send(
+      new PutCommand({
+        TableName: scope.tableName,
+        Item: {
+          ...key,
+          state: 'pending',
+          bodyHash,
+          createdAt: scope.now,
+          [TABLE.ttlAttribute]: Math.ceil((scope.now + IDEMPOTENCY_TTL_MS) / 1000),
+        },
+        // Free, expired (TTL deletes lazily) or abandoned claims can be taken.
+        ConditionExpression:
+          'attribute_not_exists(#pk) OR #ttl < :nowSec OR (#state = :pending AND createdAt < :abandoned)',
+        ExpressionAttributeNames: {
+          '#pk': TABLE.partitionKey,
+          '#ttl': TABLE.ttlAttribute,
+          '#state': 'state',
+        },
+        ExpressionAttributeValues: {
+          ':nowSec': Math.floor(scope.now / 1000),
+          ':pending': 'pending',
+          ':abandoned': scope.now - ABANDONED_AFTER_MS,
+        },
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    const { Item } = await db.send(
+      new GetCommand({ TableName: scope.tableName, Key: key, ConsistentRead: true }),
+    );
+    if (Item?.bodyHash !== bodyHash) {
+      throw new HttpProblem(
+        422,
+        'Unprocessable Content',
+        'Idempotency-Key: was already used with a different body; use a new key for a new request',
+        { field: 'Idempotency-Key' },
+      );
+    }
+    if (Item?.state !== 'done') {
+      throw new HttpProblem(409, 'Conflict', 'The same request is being processed; retry in a few seconds.', {
+        headers: { 'retry-after': '2' },
+      });
+    }
+    return { ...(JSON.parse(Item.answer as string) as StoredAnswer), replayed: true };
+  }
+
+  let answer: StoredAnswer;
+  try {
+    answer = await work();
+  } catch (error) {
+    // Release the claim so that a retry can do the work.
+    await db.send(new DeleteCommand({ TableName: scope.tableName, Key: key })).catch(() => undefined);
+    throw error;
+  }
+  await db.send(
+    new UpdateCommand({
+      TableName: scope.tableName,
+      Key: key,
+      UpdateExpression: 'SET #state = :done, answer = :answer',
+      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: { ':done': 'done', ':answer': JSON.stringify(answer) },
+    }),
+  );
+  return { ...answer, replayed: false };
+}

@@ -1,0 +1,202 @@
+/**
+ * Exports of `GET /traces?format=csv|ndjson`: the whole filtered range (from
+ * the cursor, if any), read page by page with shared/traces/query.ts and
+ * returned as one download.
+ *
+ * API Gateway and Lambda answer at most 6 MB, so an export is capped — by
+ * rows, bytes, items read, and the time left — and says so in headers
+ * (`x-export-capped`, `x-export-rows`, `x-export-next-cursor`); the next
+ * cursor continues exactly after the last row written, with the same query.
+ *
+ * CSV follows RFC 4180 (CRLF line ends, quotes around values holding a quote,
+ * comma or line break, quotes doubled) and neutralizes spreadsheet formula
+ * injection: a text cell starting with `=`, `+`, `-`, `@`, tab or CR gets a
+ * leading `'`. Numbers are written as numbers and are never altered.
+ */
+import type { TraceEvent } from '../events/model.js';
+import { hourOf } from '../store/keys.js';
+import { type Position, positionAfter, readTraces, type TraceQuery } from './query.js';
+
+export const EXPORT_MAX_ROWS = 50_000;
+/** Under API Gateway's and Lambda's 6 MB response limit, with room for headers. */
+export const EXPORT_MAX_BYTES = 5_000_000;
+/** Items read per export at most (bounds the time of a selective filter over a long range). */
+export const EXPORT_MAX_SCAN = 100_000;
+/** Rows asked of one page read. */
+const EXPORT_PAGE_ROWS = 1000;
+
+export type ExportFormat = 'csv' | 'ndjson';
+export type CapReason = 'rows' | 'bytes' | 'scan' | 'time';
+
+type Column = readonly [name: string, value: (event: TraceEvent) => unknown];
+
+const isoTime = (ts: number) => {
+  const date = new Date(ts);
+  return Number.isFinite(date.getTime()) ? date.toISOString() : undefined;
+};
+
+/** The CSV columns, in order: one flat value per event. */
+export const CSV_COLUMNS: readonly Column[] = [
+  ['id', (e) => e.id],
+  ['ts', (e) => e.ts],
+  ['time', (e) => isoTime(e.ts)],
+  ['source', (e) => e.source],
+  ['endpoint', (e) => e.endpoint],
+  ['model', (e) => e.model],
+  ['region', (e) => e.region],
+  ['upstream', (e) => e.upstream],
+  ['ok', (e) => e.ok],
+  ['status', (e) => e.status],
+  ['errorType', (e) => e.errorType],
+  ['errorMessage', (e) => e.errorMessage],
+  ['latencyMs', (e) => e.latencyMs],
+  ['dnsMs', (e) => e.timing?.dnsMs],
+  ['connectMs', (e) => e.timing?.connectMs],
+  ['tlsMs', (e) => e.timing?.tlsMs],
+  ['ttfbMs', (e) => e.timing?.ttfbMs],
+  ['transferMs', (e) => e.timing?.transferMs],
+  ['ttftMs', (e) => e.timing?.ttftMs],
+  ['reused', (e) => e.timing?.reused],
+  ['inputTokens', (e) => e.usage?.input],
+  ['outputTokens', (e) => e.usage?.output],
+  ['cachedTokens', (e) => e.usage?.cached],
+  ['reasoningTokens', (e) => e.usage?.reasoning],
+  ['responseBytes', (e) => e.responseBytes],
+  ['costUsd', (e) => e.costUsd],
+  ['requestId', (e) => e.requestId],
+  ['processingMs', (e) => e.processingMs],
+  ['remainingRequests', (e) => e.rateLimit?.remainingRequests],
+  ['remainingTokens', (e) => e.rateLimit?.remainingTokens],
+  ['traceId', (e) => e.traceId],
+  ['spanId', (e) => e.spanId],
+];
+
+const FORMULA_START = /^[=+\-@\t\r]/;
+const NEEDS_QUOTES = /[",\r\n]/;
+
+/** One CSV cell: empty for absent values, numbers as they are, text neutralized and quoted as needed. */
+export function csvCell(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  let text = typeof value === 'string' ? value : JSON.stringify(value);
+  if (FORMULA_START.test(text)) text = `'${text}`;
+  return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+export const CSV_HEADER = `${CSV_COLUMNS.map(([name]) => name).join(',')}\r\n`;
+
+export function csvRow(event: TraceEvent): string {
+  return `${CSV_COLUMNS.map(([, value]) => csvCell(value(event))).join(',')}\r\n`;
+}
+
+export function ndjsonLine(event: TraceEvent): string {
+  return `${JSON.stringify(event)}\n`;
+}
+
+export interface ExportOptions {
+  tableName: string;
+  /** Epoch ms (TTL filter). */
+  now: number;
+  format: ExportFormat;
+  /** Resume position (from a cursor). */
+  start?: Position | undefined;
+  maxRows?: number;
+  maxBytes?: number;
+  /** Items read at most over the whole export. */
+  maxScan?: number;
+  /** Items read per page read (passed to readTraces). */
+  maxScanPerPage?: number;
+  /** Milliseconds the export may take; it stops (capped) when they are spent. */
+  budgetMs?: number;
+}
+
+export interface ExportResult {
+  body: string;
+  rows: number;
+  bytes: number;
+  scanned: number;
+  /** Why the export stopped early, or null when it holds the whole range. */
+  cappedBy: CapReason | null;
+  /** Where a follow-up export (or page) continues; null when the range is exhausted. */
+  next: Position | null;
+}
+
+/** Reads `query` page by page into a CSV or NDJSON document, until the range ends or a cap is hit. */
+export async function exportTraces(query: TraceQuery, options: ExportOptions): Promise<ExportResult> {
+  const maxRows = options.maxRows ?? EXPORT_MAX_ROWS;
+  const maxBytes = options.maxBytes ?? EXPORT_MAX_BYTES;
+  const maxScan = options.maxScan ?? EXPORT_MAX_SCAN;
+  const budgetMs = options.budgetMs ?? Number.POSITIVE_INFINITY;
+  const started = performance.now();
+  const line = options.format === 'csv' ? csvRow : ndjsonLine;
+  const chunks: string[] = options.format === 'csv' ? [CSV_HEADER] : [];
+  let bytes = Buffer.byteLength(chunks.join(''));
+  let rows = 0;
+  let scanned = 0;
+  let position: Position | undefined = options.start;
+  const done = (cappedBy: CapReason | null, next: Position | null): ExportResult => ({
+    body: chunks.join(''),
+    rows,
+    bytes,
+    scanned,
+    cappedBy,
+    next,
+  });
+  // Where the export begins when no cursor was given: the top of the newest hour.
+  const here = (): Position => position ?? { pk: `EV#${hourOf(query.to)}`, sk: null };
+
+  for (;;) {
+    if (rows >= maxRows) return done('rows', here());
+    if (scanned >= maxScan) return done('scan', here());
+    if (performance.now() - started >= budgetMs) return done('time', here());
+    const page = await readTraces(query, {
+      tableName: options.tableName,
+      now: options.now,
+      limit: Math.min(EXPORT_PAGE_ROWS, maxRows - rows),
+      start: position,
+      maxScan: Math.min(options.maxScanPerPage ?? maxScan, maxScan - scanned),
+    });
+    scanned += page.scanned;
+    for (const event of page.items) {
+      const text = line(event);
+      const size = Buffer.byteLength(text);
+      if (bytes + size > maxBytes) return done('bytes', here());
+      chunks.push(text);
+      bytes += size;
+      rows++;
+      position = positionAfter(event);
+    }
+    if (page.next === null) return done(null, null);
+    position = page.next;
+  }
+}
+
+export interface ExportHeadersInput {
+  format: ExportFormat;
+  from: number;
+  to: number;
+  rows: number;
+  cappedBy: CapReason | null;
+  /** The cursor continuing the export, when capped. */
+  nextCursor: string | null;
+}
+
+/** The download headers of an export. */
+export function exportHeaders(input: ExportHeadersInput): Record<string, string> {
+  const extension = input.format === 'csv' ? 'csv' : 'ndjson';
+  const headers: Record<string, string> = {
+    'content-type': input.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson',
+    'content-disposition': `attachment; filename="traces-${input.from}-${input.to}.${extension}"`,
+    'cache-control': 'no-store',
+    'x-export-capped': input.cappedBy === null ? 'false' : 'true',
+    'x-export-rows': String(input.rows),
+    // Browsers only let scripts read response headers that are exposed.
+    'access-control-expose-headers':
+      'x-request-id, content-disposition, x-export-capped, x-export-cap-reason, x-export-rows, x-export-next-cursor',
+  };
+  if (input.cappedBy !== null) headers['x-export-cap-reason'] = input.cappedBy;
+  if (input.cappedBy !== null && input.nextCursor !== null)
+    headers['x-export-next-cursor'] = input.nextCursor;
+  return headers;
+}

@@ -1,0 +1,457 @@
+/**
+ * Reading raw trace events for `GET /traces`: newest first, filtered, paged
+ * with an opaque cursor, and bounded per request.
+ *
+ * Raw events live in hour partitions (`EV#<yyyy-mm-ddThh>`, sort key
+ * `<13-digit ts>#<id>`, see shared/store/keys.ts). A read walks the hours from
+ * the hour of `to` down to the hour of `from`, one Query each (newest first,
+ * sort key between `padTs(from)` and `padTs(to)~`), with the filters and the
+ * TTL (`expiresAt > now`: DynamoDB deletes lazily and dynalite never does) as a
+ * FilterExpression. There is never a Scan.
+ *
+ * Work per request is bounded twice: at most `maxScan` items read (DynamoDB
+ * applies `Limit` before filtering, so the Query Limit is what bounds reads)
+ * and at most `maxQueries` Query calls (empty hours cost a call each). When a
+ * bound stops a read, the page comes back short — possibly empty — with a
+ * cursor: a very selective filter over 30 days pages instead of timing out.
+ * Callers page until `nextCursor` is null.
+ *
+ * The position a page stops at is the sort key of the last item handed out
+ * (or, when a bound stopped the read, the last item read), used as
+ * ExclusiveStartKey; the sort key holds the id, so events sharing a timestamp
+ * are never duplicated or skipped.
+ */
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { dynamoClient } from '../aws.js';
+import { ERROR_TYPES, type ErrorType, SOURCES, type Source, type TraceEvent } from '../events/model.js';
+import { badRequest, validate } from '../http/problem.js';
+import { TABLE } from '../schema.js';
+import { DAY_MS, floorTo, HOUR_MS, hourOf, padTs } from '../store/keys.js';
+import { CursorError, decodeCursor, encodeCursor, queryHash, type TraceCursor } from './cursor.js';
+
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 1000;
+/** Default range when `from` is not given: the 24 hours up to `to`. */
+export const DEFAULT_RANGE_MS = DAY_MS;
+/** How far in the future `to` may be (clock skew); beyond that every hour walked would be empty. */
+export const MAX_FUTURE_MS = DAY_MS;
+/** Items read (ScannedCount) per request at most. */
+export const MAX_SCAN_PER_REQUEST = 5000;
+/** Query calls per request at most (an empty hour still costs one). */
+export const MAX_QUERIES_PER_REQUEST = 200;
+/** Values in one comma-separated filter at most (DynamoDB's IN takes up to 100). */
+export const MAX_FILTER_VALUES = 50;
+export const MAX_LABEL_LENGTH = 200;
+/** Largest Limit of one Query call (DynamoDB also stops each page at 1 MB). */
+const MAX_QUERY_LIMIT = 1000;
+/** First Query Limit when filters make most items miss. */
+const FILTERED_QUERY_LIMIT = 200;
+
+export const FORMATS = ['json', 'csv', 'ndjson'] as const;
+export type TraceFormat = (typeof FORMATS)[number];
+
+export interface TraceFilters {
+  endpoint?: string[];
+  model?: string[];
+  region?: string[];
+  source?: Source[];
+  ok?: boolean;
+  errorType?: ErrorType[];
+  status?: number[];
+}
+
+/** What to read: an inclusive range of event times (epoch ms) and filters. */
+export interface TraceQuery {
+  from: number;
+  to: number;
+  filters: TraceFilters;
+}
+
+/** Where a read resumes: after sort key `sk` of partition `pk`, or at the top of `pk` when `sk` is null. */
+export interface Position {
+  pk: string;
+  sk: string | null;
+}
+
+export interface TracesRequest {
+  query: TraceQuery;
+  limit: number;
+  format: TraceFormat;
+  /** The resume position of the request's cursor. */
+  start: Position | undefined;
+}
+
+// ---------------------------------------------------------------- parameters
+
+const PARAMETERS = [
+  'from',
+  'to',
+  'endpoint',
+  'model',
+  'region',
+  'source',
+  'ok',
+  'errorType',
+  'status',
+  'limit',
+  'cursor',
+  'format',
+] as const;
+
+const quote = (value: string) => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+
+/** A comma-separated list whose values `parse` accepts (undefined rejects); duplicates dropped. */
+function list<T>(parse: (value: string) => T | undefined, expected: string) {
+  return z.string().transform((raw, ctx) => {
+    const parts = raw.split(',').map((part) => part.trim());
+    if (parts.length > MAX_FILTER_VALUES) {
+      ctx.addIssue({ code: 'custom', message: `at most ${MAX_FILTER_VALUES} comma-separated values` });
+      return z.NEVER;
+    }
+    const values: T[] = [];
+    for (const part of parts) {
+      const value = parse(part);
+      if (value === undefined) {
+        ctx.addIssue({ code: 'custom', message: `${quote(part)} is not ${expected}` });
+        return z.NEVER;
+      }
+      if (!values.includes(value)) values.push(value);
+    }
+    return values;
+  });
+}
+
+const label = list(
+  (v) => (v.length > 0 && v.length <= MAX_LABEL_LENGTH ? v : undefined),
+  `a non-empty value of at most ${MAX_LABEL_LENGTH} characters`,
+);
+const oneOf = <T extends string>(allowed: readonly T[]) =>
+  list(
+    (v) => ((allowed as readonly string[]).includes(v) ? (v as T) : undefined),
+    `one of ${allowed.join(', ')}`,
+  );
+const epochMs = z
+  .string()
+  .trim()
+  .regex(/^\d{1,13}$/, 'expected epoch milliseconds (a whole number)')
+  .transform(Number);
+
+const paramsSchema = z.object({
+  from: epochMs.optional(),
+  to: epochMs.optional(),
+  endpoint: label.optional(),
+  model: label.optional(),
+  region: label.optional(),
+  source: oneOf(SOURCES).optional(),
+  ok: z.enum(['true', 'false'], { message: 'expected true or false' }).optional(),
+  errorType: oneOf(ERROR_TYPES).optional(),
+  status: list((v) => {
+    if (!/^\d{3}$/.test(v)) return undefined;
+    const n = Number(v);
+    return n >= 100 && n <= 599 ? n : undefined;
+  }, 'an HTTP status from 100 to 599').optional(),
+  limit: z
+    .string()
+    .trim()
+    .regex(/^\d{1,7}$/, `expected a whole number from 1 to ${MAX_LIMIT}`)
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(1, `expected a whole number from 1 to ${MAX_LIMIT}`)
+        .max(MAX_LIMIT, `expected a whole number from 1 to ${MAX_LIMIT}`),
+    )
+    .optional(),
+  cursor: z.string().min(1, 'empty cursor').optional(),
+  format: z.enum(FORMATS, { message: `expected one of ${FORMATS.join(', ')}` }).optional(),
+});
+
+export interface ParseContext {
+  /** Epoch ms. */
+  now: number;
+  retentionDays: number;
+  /** Cursor signing key (shared/traces/cursor.ts). */
+  secret: string;
+}
+
+/**
+ * Validates the query string of `GET /traces` and resolves defaults and the
+ * cursor. Every bad value throws a 400 HttpProblem naming the parameter.
+ *
+ * With a cursor, `from` and `to` may be omitted (the cursor carries its
+ * query's resolved range, so "the last 24 hours" keeps meaning the same 24
+ * hours while paging); the filters must be repeated, and a cursor used with a
+ * different range or filters is refused. The retention check applies to a
+ * fresh query, not to the pages of one already accepted.
+ */
+export function parseTracesRequest(
+  params: Readonly<Record<string, string>>,
+  ctx: ParseContext,
+): TracesRequest {
+  for (const name of Object.keys(params)) {
+    if (!(PARAMETERS as readonly string[]).includes(name)) {
+      throw badRequest(name, `unknown parameter; expected one of ${PARAMETERS.join(', ')}`);
+    }
+  }
+  const p = validate(paramsSchema, params);
+  const filters: TraceFilters = {
+    ...(p.endpoint ? { endpoint: p.endpoint } : {}),
+    ...(p.model ? { model: p.model } : {}),
+    ...(p.region ? { region: p.region } : {}),
+    ...(p.source ? { source: p.source } : {}),
+    ...(p.ok === undefined ? {} : { ok: p.ok === 'true' }),
+    ...(p.errorType ? { errorType: p.errorType } : {}),
+    ...(p.status ? { status: p.status } : {}),
+  };
+
+  let cursor: TraceCursor | undefined;
+  if (p.cursor !== undefined) {
+    try {
+      cursor = decodeCursor(p.cursor, ctx.secret);
+    } catch (error) {
+      if (error instanceof CursorError) throw badRequest('cursor', `not a valid cursor (${error.message})`);
+      throw error;
+    }
+  }
+
+  const retentionStart = ctx.now - ctx.retentionDays * DAY_MS;
+  const to = p.to ?? cursor?.to ?? ctx.now;
+  const from = p.from ?? cursor?.from ?? Math.max(to - DEFAULT_RANGE_MS, retentionStart);
+  if (!cursor) {
+    if (p.from !== undefined && from < retentionStart) {
+      throw badRequest(
+        'from',
+        `past retention: events are kept ${ctx.retentionDays} days, so from must be at least ${retentionStart}`,
+      );
+    }
+    if (to < retentionStart) {
+      throw badRequest('to', `past retention: events are kept ${ctx.retentionDays} days`);
+    }
+    if (to > ctx.now + MAX_FUTURE_MS) {
+      throw badRequest('to', 'more than a day in the future');
+    }
+  }
+  if (from > to) throw badRequest('from', `must not be after to (${to})`);
+
+  const query: TraceQuery = { from, to, filters };
+  let start: Position | undefined;
+  if (cursor) {
+    if (cursor.q !== traceQueryHash(query)) {
+      throw badRequest('cursor', 'belongs to a different query (range or filters changed)');
+    }
+    start = { pk: cursor.pk, sk: cursor.sk };
+    if (!positionInRange(start, query)) throw badRequest('cursor', 'position outside the query range');
+  }
+  return { query, limit: p.limit ?? DEFAULT_LIMIT, format: p.format ?? 'json', start };
+}
+
+/** The query in a canonical form (lists sorted), independent of format, page size and parameter order. */
+export function normalizeQuery(query: TraceQuery): unknown[] {
+  const f = query.filters;
+  const sorted = <T extends string | number>(values: T[] | undefined) =>
+    values ? [...new Set(values)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : null;
+  return [
+    query.from,
+    query.to,
+    sorted(f.endpoint),
+    sorted(f.model),
+    sorted(f.region),
+    sorted(f.source),
+    f.ok ?? null,
+    sorted(f.errorType),
+    sorted(f.status),
+  ];
+}
+
+export function traceQueryHash(query: TraceQuery): string {
+  return queryHash(normalizeQuery(query));
+}
+
+/** The opaque cursor that resumes `query` at `position`. */
+export function traceCursor(query: TraceQuery, position: Position, secret: string): string {
+  return encodeCursor(
+    { pk: position.pk, sk: position.sk, q: traceQueryHash(query), from: query.from, to: query.to },
+    secret,
+  );
+}
+
+// ---------------------------------------------------------------- partitions and positions
+
+/** The hour partitions of a range, newest first. */
+export function hourPartitions(from: number, to: number): string[] {
+  const partitions: string[] = [];
+  for (let hour = floorTo(to, HOUR_MS); hour >= floorTo(from, HOUR_MS); hour -= HOUR_MS) {
+    partitions.push(`EV#${hourOf(hour)}`);
+  }
+  return partitions;
+}
+
+/** The start of the hour a partition key names, or undefined if it is not an `EV#` hour key. */
+function partitionHour(pk: string): number | undefined {
+  const match = /^EV#(\d{4}-\d{2}-\d{2}T\d{2})$/.exec(pk);
+  if (!match) return undefined;
+  const hour = Date.parse(`${match[1]}:00:00.000Z`);
+  return Number.isFinite(hour) && `EV#${hourOf(hour)}` === pk ? hour : undefined;
+}
+
+/** A resume position must be an `EV#` hour of the range and a sort key of that hour inside the range. */
+export function positionInRange(position: Position, query: TraceQuery): boolean {
+  const hour = partitionHour(position.pk);
+  if (hour === undefined || hour < floorTo(query.from, HOUR_MS) || hour > floorTo(query.to, HOUR_MS)) {
+    return false;
+  }
+  if (position.sk === null) return true;
+  const match = /^(\d{13})#.+$/s.exec(position.sk);
+  if (!match || position.sk.length > 1024) return false;
+  const ts = Number(match[1]);
+  return ts >= query.from && ts <= query.to && floorTo(ts, HOUR_MS) === hour;
+}
+
+/** The position just after an event (resuming there returns the events older than it). */
+export function positionAfter(event: Pick<TraceEvent, 'ts' | 'id'>): Position {
+  return { pk: `EV#${hourOf(event.ts)}`, sk: `${padTs(event.ts)}#${event.id}` };
+}
+
+// ---------------------------------------------------------------- reading
+
+export interface ReadOptions {
+  tableName: string;
+  /** Epoch ms: items whose TTL has passed are left out. */
+  now: number;
+  /** Items to return at most. */
+  limit: number;
+  start?: Position | undefined;
+  /** Items to read (ScannedCount) at most; default MAX_SCAN_PER_REQUEST. */
+  maxScan?: number;
+  /** Query calls at most; default MAX_QUERIES_PER_REQUEST. */
+  maxQueries?: number;
+}
+
+export interface TracePage {
+  items: TraceEvent[];
+  /** Where the next page starts; null when the range is exhausted. */
+  next: Position | null;
+  /** Items DynamoDB read (before filtering). */
+  scanned: number;
+  queries: number;
+}
+
+interface Filter {
+  expression: string;
+  names: Record<string, string>;
+  values: Record<string, unknown>;
+}
+
+function hasFilters(filters: TraceFilters): boolean {
+  return Object.values(filters).some((value) => value !== undefined);
+}
+
+/** The FilterExpression: every given filter, and the TTL. Lists become IN, single values `=`. */
+export function filterExpression(filters: TraceFilters, nowSec: number): Filter {
+  const names: Record<string, string> = { '#exp': TABLE.ttlAttribute };
+  const values: Record<string, unknown> = { ':now': nowSec };
+  const parts = ['#exp > :now'];
+  const match = (attribute: keyof TraceFilters, wanted: readonly unknown[] | undefined) => {
+    if (!wanted || wanted.length === 0) return;
+    names[`#${attribute}`] = attribute;
+    const keys = wanted.map((value, i) => {
+      values[`:${attribute}${i}`] = value;
+      return `:${attribute}${i}`;
+    });
+    parts.push(keys.length === 1 ? `#${attribute} = ${keys[0]}` : `#${attribute} IN (${keys.join(', ')})`);
+  };
+  match('endpoint', filters.endpoint);
+  match('model', filters.model);
+  match('region', filters.region);
+  match('source', filters.source);
+  match('ok', filters.ok === undefined ? undefined : [filters.ok]);
+  match('errorType', filters.errorType);
+  match('status', filters.status);
+  return { expression: parts.join(' AND '), names, values };
+}
+
+const INTERNAL_ATTRIBUTES: readonly string[] = [
+  TABLE.partitionKey,
+  TABLE.sortKey,
+  TABLE.ttlAttribute,
+  ...TABLE.globalSecondaryIndexes.flatMap((index) => [index.partitionKey, index.sortKey]),
+];
+
+/** The stored item without its keys and TTL: the event as it was recorded. */
+function toEvent(item: Record<string, unknown>): TraceEvent {
+  const event: Record<string, unknown> = { ...item };
+  for (const name of INTERNAL_ATTRIBUTES) delete event[name];
+  return event as unknown as TraceEvent;
+}
+
+/**
+ * Reads one page of `query`, newest first, starting at `options.start` (or
+ * the newest end of the range). Returns fewer than `limit` items, with a
+ * `next` position, when the scan or query bound stopped it first.
+ */
+export async function readTraces(query: TraceQuery, options: ReadOptions): Promise<TracePage> {
+  const maxScan = options.maxScan ?? MAX_SCAN_PER_REQUEST;
+  const maxQueries = options.maxQueries ?? MAX_QUERIES_PER_REQUEST;
+  const limit = options.limit;
+  const partitions = hourPartitions(query.from, query.to);
+  let index = 0;
+  let startSk: string | null = null;
+  if (options.start) {
+    index = partitions.indexOf(options.start.pk);
+    if (index < 0) throw new RangeError(`start partition ${options.start.pk} is outside the query range`);
+    startSk = options.start.sk;
+  }
+  const filter = filterExpression(query.filters, Math.floor(options.now / 1000));
+  const low = padTs(query.from);
+  const high = `${padTs(query.to)}~`;
+  const items: TraceEvent[] = [];
+  let scanned = 0;
+  let queries = 0;
+  // Unfiltered reads match (almost) every item: ask for what the page needs, plus one to see the end.
+  // Filtered reads grow their Limit per call, so a rare match does not take many round trips.
+  let hint = hasFilters(query.filters) ? FILTERED_QUERY_LIMIT : 0;
+  const page = (next: Position | null): TracePage => ({ items, next, scanned, queries });
+
+  for (; index < partitions.length; index++) {
+    const pk = partitions[index] as string;
+    let after = startSk;
+    startSk = null;
+    for (;;) {
+      if (scanned >= maxScan || queries >= maxQueries) return page({ pk, sk: after });
+      const needed = limit - items.length;
+      const queryLimit = Math.min(maxScan - scanned, MAX_QUERY_LIMIT, Math.max(needed + 1, hint));
+      hint = Math.min(MAX_QUERY_LIMIT, Math.max(hint, needed + 1) * 2);
+      const result = await dynamoClient().send(
+        new QueryCommand({
+          TableName: options.tableName,
+          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :low AND :high',
+          FilterExpression: filter.expression,
+          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey, ...filter.names },
+          ExpressionAttributeValues: { ':pk': pk, ':low': low, ':high': high, ...filter.values },
+          ScanIndexForward: false,
+          Limit: queryLimit,
+          ...(after === null
+            ? {}
+            : { ExclusiveStartKey: { [TABLE.partitionKey]: pk, [TABLE.sortKey]: after } }),
+        }),
+      );
+      queries++;
+      scanned += result.ScannedCount ?? 0;
+      const found = result.Items ?? [];
+      for (let i = 0; i < found.length; i++) {
+        const item = found[i] as Record<string, unknown>;
+        items.push(toEvent(item));
+        if (items.length < limit) continue;
+        const partitionDone = i === found.length - 1 && !result.LastEvaluatedKey;
+        if (!partitionDone) return page({ pk, sk: String(item[TABLE.sortKey]) });
+        const nextPk = partitions[index + 1];
+        return page(nextPk === undefined ? null : { pk: nextPk, sk: null });
+      }
+      const last = result.LastEvaluatedKey?.[TABLE.sortKey];
+      if (last === undefined) break;
+      after = String(last);
+    }
+  }
+  return page(null);
+}
