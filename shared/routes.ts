@@ -93,7 +93,13 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     memoryMb: 512,
     access: { table: 'read' },
   },
-
+  {
+    name: 'incidents',
+    description: 'Declared and detected incidents; replacing the declared ones (incidents.json)',
+    timeoutSec: 29,
+    memoryMb: 512,
+    access: { table: 'read', artifacts: 'readWrite' },
+  },
   {
     name: 'ingest',
     description: 'Trace ingestion: JSON, NDJSON and OTLP/HTTP JSON',
@@ -118,6 +124,8 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   { method: 'GET', path: '/config', function: 'config', auth: 'none', streaming: false },
   { method: 'GET', path: '/traces', function: 'traces', auth: 'none', streaming: false },
+  { method: 'GET', path: '/incidents', function: 'incidents', auth: 'none', streaming: false },
+  { method: 'PUT', path: '/incidents', function: 'incidents', auth: 'ingest', streaming: false },
 ];
 
 export function functionSpec(name: string): FunctionSpec {

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resetClients } from '../../shared/aws.js';
 import { type Config, parseConfig, resetConfig } from '../../shared/config.js';
+import { seedDeclaredIncidents } from '../../shared/incidents/store.js';
 import { FUNCTIONS, functionSpec, ROUTES } from '../../shared/routes.js';
 import { type Gateway, startGateway } from './gateway.js';
 import { type AnyHandler, installAwsLambdaGlobal, lambdaContext } from './lambda.js';
@@ -83,6 +84,11 @@ export async function startLocalStack(env: NodeJS.ProcessEnv = process.env): Pro
   resetConfig();
   resetClients();
   const config = parseConfig(env);
+  // An example declared incident for a fresh local bucket (never overwrites one already there).
+  await seedDeclaredIncidents({
+    bucket: config.artifactsBucket,
+    file: resolve(PROJECT_ROOT, 'web/public/incidents.json'),
+  });
 
   installAwsLambdaGlobal();
   const gateway = await startGateway({

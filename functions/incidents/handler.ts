@@ -1,0 +1,44 @@
+import { clock } from '../../shared/clock.js';
+import { getConfig } from '../../shared/config.js';
+import { httpHandler } from '../../shared/http/middleware.js';
+import { badRequest, HttpProblem } from '../../shared/http/problem.js';
+import { computeIncidents, saveIncidents } from '../../shared/incidents/incidents.js';
+import { rejectUnknown, resolveFilters, resolveRange } from '../../shared/status/params.js';
+
+/**
+ * GET /incidents?from=&to=&source=&endpoint=: declared and detected incidents, newest first.
+ * PUT /incidents (API key): replaces the declared incidents with the JSON array in the body.
+ */
+export const handler = httpHandler(async (request) => {
+  const config = getConfig();
+  switch (request.method) {
+    case 'GET': {
+      const now = clock.now();
+      rejectUnknown(request.query, ['window', 'from', 'to', 'source', 'endpoint', 'model', 'region']);
+      const range = resolveRange(request.query, config, now, 1440);
+      const filters = resolveFilters(request.query, 'probe');
+      const body = await computeIncidents({ config, range, filters, now });
+      return { headers: { 'cache-control': 'public, max-age=0, s-maxage=10' }, body };
+    }
+    case 'PUT': {
+      rejectUnknown(request.query, []);
+      const body = await saveIncidents(config, jsonBody(request.body, request.rawBody));
+      return { headers: { 'cache-control': 'no-store' }, body };
+    }
+    default:
+      throw new HttpProblem(405, 'Method Not Allowed', `${request.method} is not allowed on /incidents`, {
+        headers: { allow: 'GET, PUT' },
+      });
+  }
+});
+
+/** The parsed JSON body; a body sent without a JSON content type is parsed too. */
+function jsonBody(parsed: unknown, raw: string | undefined): unknown {
+  if (parsed !== undefined) return parsed;
+  if (raw === undefined) throw badRequest('body', 'required: a JSON array of incidents');
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    throw badRequest('body', `not valid JSON (${(error as Error).message})`);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Declared incidents: what an operator says happened, kept as `incidents.json`
+ * in the artifacts bucket and replaced whole by `PUT /incidents`. One zod
+ * definition, exported for clients and used by the server, the local seeding
+ * and the reader of the stored file alike.
+ */
+// Namespace import: lets esbuild tree-shake zod (see shared/config.ts).
+import * as z from 'zod';
+
+export const INCIDENT_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type IncidentSeverity = (typeof INCIDENT_SEVERITIES)[number];
+
+export const INCIDENT_LIMITS = {
+  items: 1000,
+  idLength: 100,
+  titleLength: 200,
+  descriptionLength: 2000,
+  endpoints: 50,
+  endpointLength: 100,
+} as const;
+
+/** Ids of detected incidents start with this; declared ones may not, so the two never collide. */
+export const DETECTED_ID_PREFIX = 'detected:';
+
+const epochMs = z
+  .number({ error: 'must be epoch milliseconds' })
+  .int('must be whole epoch milliseconds')
+  .min(0, 'must be epoch milliseconds')
+  .max(8.64e15, 'must be epoch milliseconds');
+
+const text = (min: number, max: number) =>
+  z
+    .string({ error: 'must be a string' })
+    .trim()
+    .min(min, 'must not be empty')
+    .max(max, `must be at most ${max} characters`);
+
+export const declaredIncidentSchema = z
+  .object({
+    id: text(1, INCIDENT_LIMITS.idLength).refine(
+      (id) => !id.startsWith(DETECTED_ID_PREFIX),
+      `must not start with "${DETECTED_ID_PREFIX}" (reserved for detected incidents)`,
+    ),
+    /** Epoch ms UTC. */
+    start: epochMs,
+    /** Epoch ms UTC; null or absent: still ongoing. */
+    end: epochMs.nullable().optional(),
+    severity: z.enum(INCIDENT_SEVERITIES, { error: `must be one of ${INCIDENT_SEVERITIES.join(', ')}` }),
+    title: text(1, INCIDENT_LIMITS.titleLength),
+    description: text(0, INCIDENT_LIMITS.descriptionLength).optional(),
+    /** Endpoints (probe keys such as `chat`) affected; absent: all of them. */
+    endpoints: z
+      .array(text(1, INCIDENT_LIMITS.endpointLength))
+      .max(INCIDENT_LIMITS.endpoints, `at most ${INCIDENT_LIMITS.endpoints} endpoints`)
+      .optional(),
+    /** Accepted so that items read from `GET /incidents` can be sent back as they are; not stored. */
+    kind: z.literal('declared', { error: 'must be "declared" when given' }).optional(),
+  })
+  .strict()
+  .superRefine((incident, ctx) => {
+    if (incident.end !== undefined && incident.end !== null && incident.end < incident.start) {
+      ctx.addIssue({ code: 'custom', path: ['end'], message: 'must not be before start' });
+    }
+  })
+  .transform(({ kind: _kind, ...incident }) => incident);
+
+export const declaredIncidentsSchema = z
+  .array(declaredIncidentSchema, { error: 'must be a JSON array of incidents' })
+  .max(INCIDENT_LIMITS.items, `at most ${INCIDENT_LIMITS.items} incidents`)
+  .superRefine((incidents, ctx) => {
+    const seen = new Map<string, number>();
+    incidents.forEach((incident, index) => {
+      const first = seen.get(incident.id);
+      if (first === undefined) seen.set(incident.id, index);
+      else ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicates the id at ${first}` });
+    });
+  });
+
+export type DeclaredIncidentInput = z.input<typeof declaredIncidentSchema>;
+export type DeclaredIncident = z.output<typeof declaredIncidentSchema>;
