@@ -1,9 +1,8 @@
-import { clock } from '../../shared/clock.js';
 import { getConfig } from '../../shared/config.js';
 import { httpHandler } from '../../shared/http/middleware.js';
 import { badRequest, HttpProblem } from '../../shared/http/problem.js';
 import { computeIncidents, saveIncidents } from '../../shared/incidents/incidents.js';
-import { rejectUnknown, resolveFilters, resolveRange } from '../../shared/status/params.js';
+import { readRangeQuery, rejectUnknown } from '../../shared/status/params.js';
 
 /**
  * GET /incidents?from=&to=&source=&endpoint=: declared and detected incidents, newest first.
@@ -13,10 +12,10 @@ export const handler = httpHandler(async (request) => {
   const config = getConfig();
   switch (request.method) {
     case 'GET': {
-      const now = clock.now();
-      rejectUnknown(request.query, ['window', 'from', 'to', 'source', 'endpoint', 'model', 'region']);
-      const range = resolveRange(request.query, config, now, 1440);
-      const filters = resolveFilters(request.query, 'probe');
+      const { now, range, filters } = readRangeQuery(request.query, {
+        defaultWindowMinutes: 1440,
+        defaultSource: 'probe',
+      });
       const body = await computeIncidents({ config, range, filters, now });
       return { headers: { 'cache-control': 'public, max-age=0, s-maxage=10' }, body };
     }

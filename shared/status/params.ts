@@ -4,7 +4,8 @@
  * filters. Every bad value becomes a 400 naming the parameter.
  */
 import { z } from 'zod';
-import type { Config } from '../config.js';
+import { clock } from '../clock.js';
+import { type Config, getConfig } from '../config.js';
 import { SOURCES, type Source } from '../events/model.js';
 import { badRequest, validate } from '../http/problem.js';
 import { MINUTE_MS } from '../store/keys.js';
@@ -125,4 +126,34 @@ export function rejectUnknown(query: Record<string, string>, known: readonly str
 
 function pick(query: Record<string, string>, names: readonly string[]): Record<string, string> {
   return Object.fromEntries(names.filter((n) => query[n] !== undefined).map((n) => [n, query[n] as string]));
+}
+
+/** The parameters every ranged read takes. */
+export const RANGE_AND_FILTER_PARAMS = [
+  'window',
+  'from',
+  'to',
+  'source',
+  'endpoint',
+  'model',
+  'region',
+] as const;
+
+/**
+ * What a ranged read starts with: the configuration, the time, the range and
+ * the filters, with unknown parameters refused (`extra` names the route's own).
+ */
+export function readRangeQuery(
+  query: Record<string, string>,
+  options: { defaultWindowMinutes: number; defaultSource: Source | 'all'; extra?: readonly string[] },
+): { config: Config; now: number; range: TimeRange; filters: Filters } {
+  const config = getConfig();
+  const now = clock.now();
+  rejectUnknown(query, [...RANGE_AND_FILTER_PARAMS, ...(options.extra ?? [])]);
+  return {
+    config,
+    now,
+    range: resolveRange(query, config, now, options.defaultWindowMinutes),
+    filters: resolveFilters(query, options.defaultSource),
+  };
 }
