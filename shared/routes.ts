@@ -31,7 +31,7 @@ export interface FunctionAccess {
   readonly table?: 'read' | 'readWrite';
   /** `read`: HeadBucket, GetObject, List; `readWrite`: also PutObject, DeleteObject. */
   readonly artifacts?: 'read' | 'readWrite';
-  /** Reads OPENAI_API_KEY and INGEST_API_KEY from Secrets Manager (shared/secrets.ts). */
+  /** Reads the secret variables (OPENAI_API_KEY, INGEST_API_KEY, CURSOR_SECRET) from Secrets Manager (shared/secrets.ts). */
   readonly secrets?: boolean;
 }
 
@@ -91,7 +91,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     description: 'Raw trace events newest first, filtered, paged; CSV and NDJSON export',
     timeoutSec: 29,
     memoryMb: 512,
-    access: { table: 'read' },
+    // secrets: CURSOR_SECRET signs the pagination cursors.
+    access: { table: 'read', secrets: true },
   },
   {
     name: 'incidents',

@@ -1,0 +1,127 @@
+/**
+ * Function bundles: synthesizes the stack (esbuild, exactly the options of
+ * `cdk synth`), then prints each function's bundle size, gzip size, what
+ * weighs most in it, and its cold initialisation time: importing the bundle
+ * in a fresh Node 22 process, median of several runs, with and without
+ * `--enable-source-maps` (Lambda runs with it).
+ *
+ * Run: npx tsx bench/bundles.ts [runs]   (default 7 runs)
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { App } from 'aws-cdk-lib';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { PROJECT_ROOT } from '../infra/constructs/functions.js';
+import { OpenAiStatusStack } from '../infra/stack.js';
+import { cdkJson, testWebAssets } from '../infra/testing.js';
+import { FUNCTIONS, ROUTES } from '../shared/routes.js';
+
+const TARGET_HTTP_BYTES = 500 * 1024;
+const TARGET_INIT_MS = 150;
+const runs = Number(process.argv[2] ?? 7);
+const node = join(PROJECT_ROOT, 'node_modules', '.bin', 'node');
+
+const outdir = mkdtempSync(join(tmpdir(), 'openai-status-bundles-'));
+const started = performance.now();
+const app = new App({ context: cdkJson.context, outdir });
+const stack = new OpenAiStatusStack(app, 'Bench', { webAssetPath: testWebAssets() });
+app.synth();
+console.log(
+  `synthesized ${FUNCTIONS.length} functions in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+);
+console.log(
+  `node ${spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()}, ${runs} runs each\n`,
+);
+
+/** Milliseconds from start of import to module evaluated, in a fresh process. */
+function initMs(file: string, sourceMaps: boolean): number {
+  const script = `const t = performance.now(); await import(${JSON.stringify(`file://${file}`)}); console.log(performance.now() - t);`;
+  const result = spawnSync(
+    node,
+    [...(sourceMaps ? ['--enable-source-maps'] : []), '--input-type=module', '-e', script],
+    {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', LOG_LEVEL: 'SILENT' },
+    },
+  );
+  if (result.status !== 0) throw new Error(`import failed: ${result.stderr}`);
+  return Number(result.stdout.trim());
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+/** The heaviest packages in a bundle, from esbuild's metafile. */
+function heaviest(dir: string, count: number): string {
+  const meta = JSON.parse(readFileSync(join(dir, 'index.meta.json'), 'utf8')) as {
+    outputs: Record<string, { entryPoint?: string; inputs: Record<string, { bytesInOutput: number }> }>;
+  };
+  const output = Object.values(meta.outputs).find((o) => o.entryPoint);
+  const byPackage = new Map<string, number>();
+  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+    const pkg = input.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/)?.[1] ?? 'app code';
+    byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + bytesInOutput);
+  }
+  return [...byPackage]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([pkg, bytes]) => `${pkg} ${(bytes / 1024).toFixed(0)}`)
+    .join(', ');
+}
+
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+const bundles = FUNCTIONS.map((spec) => {
+  const fn = stack.functions.get(spec.name);
+  const code = stack.resolve((fn.node.defaultChild as CfnFunction).code) as { s3Key: string };
+  const dir = join(outdir, `asset.${code.s3Key.replace(/\.zip$/, '')}`);
+  return { spec, dir, file: join(dir, 'index.mjs'), plain: [] as number[], withMaps: [] as number[] };
+});
+// Interleaved (every bundle, both modes, then again) so a busy moment of the machine spreads over all figures.
+for (const b of bundles) initMs(b.file, false); // warm the file cache
+for (let run = 0; run < runs; run++) {
+  for (const b of bundles) {
+    b.plain.push(initMs(b.file, false));
+    b.withMaps.push(initMs(b.file, true));
+  }
+}
+
+const header = ['function', 'kind', 'bundle', 'gzip', 'init ms', 'init ms (src maps)', 'verdict'];
+const rows: string[][] = [];
+const notes: string[] = [];
+for (const { spec, dir, file, plain, withMaps } of bundles) {
+  const bytes = readFileSync(file);
+  const http = ROUTES.some((r) => r.function === spec.name);
+  const initPlain = median(plain);
+  const initMaps = median(withMaps);
+  const sizeOk = !http || bytes.length <= TARGET_HTTP_BYTES;
+  const initOk = initMaps <= TARGET_INIT_MS;
+  rows.push([
+    spec.name,
+    http ? 'http' : 'scheduled',
+    kb(bytes.length),
+    kb(gzipSync(bytes, { level: 9 }).length),
+    initPlain.toFixed(0),
+    initMaps.toFixed(0),
+    [sizeOk ? 'size ok' : 'SIZE OVER', initOk ? 'init ok' : 'INIT OVER'].join(', '),
+  ]);
+  notes.push(`${spec.name.padEnd(18)} ${heaviest(dir, 5)}`);
+}
+
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ');
+console.log(line(header));
+console.log(line(widths.map((w) => '-'.repeat(w))));
+for (const row of rows) console.log(line(row));
+console.log(
+  `\ntargets: ≤ ${TARGET_HTTP_BYTES / 1024} KB minified per HTTP function; ≤ ${TARGET_INIT_MS} ms init (measured here with source maps on, as in Lambda)`,
+);
+console.log('\nheaviest packages (KB in the bundle):');
+for (const note of notes) console.log(`  ${note}`);

@@ -1,0 +1,109 @@
+/**
+ * The configuration of a deployment: the same variables as a local run
+ * (shared/config.ts), given as CDK context (`cdk deploy -c PROBE_INTERVAL_SEC=120`)
+ * or environment variables (context wins), validated by the same parseConfig.
+ *
+ * Secret variables never pass through here: they live in Secrets Manager and
+ * the functions read them at run time (shared/secrets.ts). Variables that only
+ * make sense locally, or that the stack sets itself, are dropped too.
+ */
+import type { Node } from 'constructs';
+import { type Config, parseConfig, VARIABLES } from '../shared/config.js';
+import type { FunctionSpec, ScheduleRate } from '../shared/routes.js';
+
+type Env = Record<string, string | undefined>;
+
+/** Wired by the stack (table, bucket) or meaningful only on a developer machine. */
+const NOT_FROM_USER = new Set([
+  'TABLE_NAME',
+  'ARTIFACTS_BUCKET',
+  'DYNAMODB_ENDPOINT',
+  'S3_ENDPOINT',
+  'PORT',
+  'HOST',
+  'DATA_DIR',
+  'ENABLE_DB',
+  'DB_FILE',
+]);
+
+/** Variables the stack itself uses and the functions do not need. */
+const STACK_ONLY = new Set(['ALARM_EMAIL']);
+
+const isSecret = (v: (typeof VARIABLES)[number]) => 'secret' in v && v.secret === true;
+const isSimulator = (name: string) => name.startsWith('SIM_');
+
+/** The names a deployment can set (context or environment). */
+export const CLOUD_VARIABLES: readonly string[] = VARIABLES.filter(
+  (v) => !isSecret(v) && !NOT_FROM_USER.has(v.name) && !isSimulator(v.name),
+).map((v) => v.name);
+
+/** The names whose value the functions get as environment variables. */
+export const FUNCTION_VARIABLES: readonly string[] = CLOUD_VARIABLES.filter((name) => !STACK_ONLY.has(name));
+
+/** The secret variables: keys of the Secrets Manager secret, never in the environment. */
+export const SECRET_VARIABLES: readonly string[] = VARIABLES.filter(isSecret).map((v) => v.name);
+
+export interface CloudConfig {
+  /** Parsed and validated, for the stack's own decisions (schedule rates, alarms). */
+  readonly config: Config;
+  /** The functions' environment for the configuration: every cloud variable, set value or default. */
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+/**
+ * Builds the deployment's configuration from raw values (environment merged
+ * with context). Throws the config module's one-line ConfigError on a bad value.
+ */
+export function cloudConfig(raw: Env = {}): CloudConfig {
+  const input: Env = {};
+  for (const name of CLOUD_VARIABLES) {
+    const value = raw[name]?.trim();
+    if (value) input[name] = value;
+  }
+  const config = parseConfig(input);
+  const environment: Record<string, string> = {};
+  for (const name of FUNCTION_VARIABLES) {
+    const spec = VARIABLES.find((v) => v.name === name);
+    const value = input[name] ?? (spec && 'default' in spec ? spec.default : undefined);
+    if (value !== undefined) environment[name] = value;
+  }
+  return { config, environment };
+}
+
+/**
+ * The raw configuration of `cdk synth/deploy`: the process environment, with
+ * CDK context values of the same names (from `-c` or cdk.json) on top.
+ */
+export function rawConfigFromContext(node: Node, env: Env = process.env): Env {
+  const raw: Env = {};
+  for (const name of CLOUD_VARIABLES) {
+    const fromContext = node.tryGetContext(name) as unknown;
+    if (fromContext !== undefined && fromContext !== null) raw[name] = String(fromContext);
+    else if (env[name] !== undefined) raw[name] = env[name];
+  }
+  return raw;
+}
+
+/** EventBridge Scheduler fires at most once a minute, in whole minutes. */
+export function scheduleRateSec(spec: FunctionSpec, config: Config): number {
+  const field: ScheduleRate | undefined = spec.schedule;
+  if (!field) throw new Error(`Function "${spec.name}" has no schedule`);
+  const seconds = config[field];
+  const variable = VARIABLE_OF_RATE[field];
+  if (seconds < 60) {
+    throw new Error(
+      `${variable}=${seconds}: EventBridge schedules run at most once a minute; use 60 or more in the cloud (shorter intervals work locally)`,
+    );
+  }
+  if (seconds % 60 !== 0) {
+    throw new Error(
+      `${variable}=${seconds}: EventBridge schedules run in whole minutes; use a multiple of 60 in the cloud`,
+    );
+  }
+  return seconds;
+}
+
+/** The environment variable behind each schedule field, for error messages. */
+const VARIABLE_OF_RATE: Record<ScheduleRate, string> = {
+  probeIntervalSec: 'PROBE_INTERVAL_SEC',
+};
