@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { invokeHttp, setEnv } from '../../test/helpers.js';
 import { logger } from '../logger.js';
 import type { RouteSpec } from '../routes.js';

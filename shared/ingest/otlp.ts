@@ -5,7 +5,7 @@
  * that claim to be GenAI calls but cannot be read are rejected and reported
  * as partial success, as the OTLP specification says.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { TraceEvent } from '../events/model.js';
 import { HttpProblem } from '../http/problem.js';
 import { ATTR, type Attributes, type AttributeValue, eventFromSpan } from '../telemetry/span-event.js';

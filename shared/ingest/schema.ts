@@ -3,7 +3,7 @@
  * exported for clients (`import { traceInputSchema } from 'openai-status/client'`)
  * and used by the server to validate every item.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ERROR_TYPES } from '../events/model.js';
 
 export const INGEST_LIMITS = {

@@ -2,7 +2,7 @@
  * `/latency_histogram`: the latency distribution of a range as bins (log-scaled
  * by default, or linear), with p50/p95/p99 marked, merged from rollup histograms.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Config } from '../config.js';
 import { addRollupItem, emptyAggregate } from '../stats/aggregate.js';
 import { bucketValue } from '../stats/histogram.js';

@@ -3,7 +3,7 @@
  * minutes ending now, or absolute `from`/`to`), the source and the label
  * filters. Every bad value becomes a 400 naming the parameter.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { clock } from '../clock.js';
 import { type Config, getConfig } from '../config.js';
 import { SOURCES, type Source } from '../events/model.js';

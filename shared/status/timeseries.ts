@@ -3,7 +3,7 @@
  * success rate, latency percentiles, error types, tokens and cost, for one
  * series or one per model, region, endpoint or source.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Config } from '../config.js';
 import { badRequest } from '../http/problem.js';
 import { type Aggregate, addRollupItem, emptyAggregate, summarize } from '../stats/aggregate.js';

@@ -22,7 +22,7 @@
  * are never duplicated or skipped.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { dynamoClient } from '../aws.js';
 import { ERROR_TYPES, type ErrorType, SOURCES, type Source, type TraceEvent } from '../events/model.js';
 import { badRequest, validate } from '../http/problem.js';

@@ -1,0 +1,413 @@
+/**
+ * The dashboard in a real headless Chromium (playwright-core driving the
+ * system's `chromium`) against the local stack, started in-process with its
+ * own in-memory store and seeded with 24 h of results for 10 endpoints (one
+ * named like an XSS payload), a declared incident and a detected one.
+ *
+ * Screenshots of every tab go to test-artifacts/dashboard/ (git-ignored).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../infra/local/runner.js';
+import { HOUR, type SeededStack, startSeededStack, XSS, XSS_ATTRIBUTE } from './seed.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const WEB = join(ROOT, 'web');
+const DIST = join(WEB, 'dist');
+const ARTIFACTS = join(ROOT, 'test-artifacts', 'dashboard');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// Page-side expressions as strings: the test is type-checked without the DOM library.
+const THEME = 'document.documentElement.dataset.theme';
+const PAGE_WIDTH = 'document.documentElement.scrollWidth';
+
+/** The newest modification time under a folder (files only). */
+function newest(dir: string): number {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
+  }
+  return latest;
+}
+
+/** Builds web/dist unless it is newer than every source file (`npm test` builds it first). */
+function ensureBuilt(): void {
+  const index = join(DIST, 'index.html');
+  const sources = Math.max(newest(join(WEB, 'src')), statSync(join(WEB, 'index.html')).mtimeMs);
+  if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
+  const result = spawnSync('npx', ['vite', 'build', 'web', '--logLevel', 'warn'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`vite build failed:\n${result.stdout}\n${result.stderr}`);
+}
+
+interface Collected {
+  errors: string[];
+  dialogs: string[];
+}
+
+function watch(page: Page, collected: Collected): void {
+  page.on('console', (message) => {
+    if (message.type() === 'error') collected.errors.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => collected.errors.push(`pageerror: ${error.message}`));
+  page.on('dialog', (dialog) => {
+    collected.dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+}
+
+describe('dashboard in headless Chromium', () => {
+  let seeded: SeededStack | undefined;
+  let stack: LocalStack;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let base: string;
+  let seededAt: number;
+  const collected: Collected = { errors: [], dialogs: [] };
+  const requests: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    ensureBuilt();
+    seeded = await startSeededStack();
+    stack = seeded.stack;
+    base = stack.gateway.url;
+    seededAt = seeded.seededAt;
+
+    // Warm the functions (the first call of each imports its handler, as a Lambda cold start).
+    await Promise.all(
+      [
+        '/config',
+        '/status?window=1440',
+        '/timeseries?window=1440',
+        '/incidents',
+        '/traces?limit=1',
+        '/latency_histogram',
+      ].map((path) => fetch(`${base}${path}`).then((r) => r.arrayBuffer())),
+    );
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+    page = await context.newPage();
+    watch(page, collected);
+    page.on('request', (request) => requests.push(request.url()));
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await seeded?.stop();
+  }, 30_000);
+
+  it('ships a small bundle', () => {
+    const assets = readdirSync(join(DIST, 'assets'));
+    const js = assets.filter((f) => f.endsWith('.js'));
+    const gzipped = js.reduce(
+      (sum, f) => sum + gzipSync(readFileSync(join(DIST, 'assets', f)), { level: 9 }).length,
+      0,
+    );
+    const css = assets
+      .filter((f) => f.endsWith('.css'))
+      .reduce((sum, f) => sum + gzipSync(readFileSync(join(DIST, 'assets', f)), { level: 9 }).length, 0);
+    console.log(
+      `[dashboard] shipped JavaScript: ${(gzipped / 1024).toFixed(1)} KiB gzipped (CSS ${(css / 1024).toFixed(1)} KiB)`,
+    );
+    expect(gzipped).toBeLessThanOrEqual(150 * 1024);
+  });
+
+  it('status tab: a card per endpoint, charts drawn with 24 h of data, the simulator badge', async () => {
+    // Navigation to the first chart drawn: the app marks `first-chart` after its first uPlot draw with data.
+    const firstChart = async () => {
+      await page.goto(`${base}/?range=24h`);
+      await page.locator('[data-testid="latency-chart"] canvas').waitFor();
+      return page.evaluate(() => Math.round(performance.getEntriesByName('first-chart')[0]?.startTime ?? -1));
+    };
+    const cold = await firstChart();
+    const warm = [await firstChart(), await firstChart(), await firstChart()].sort(
+      (a, b) => a - b,
+    )[1] as number;
+    console.log(
+      `[dashboard] navigation to first chart drawn (24 h, 10 endpoints): ${warm} ms (median of 3; first load ${cold} ms)`,
+    );
+    expect(cold).toBeGreaterThan(0);
+    expect(warm).toBeLessThan(3000);
+    await page.locator('[data-testid="success-chart"] canvas').waitFor();
+    await expect.poll(() => page.locator('[data-testid="endpoint-card"]').count()).toBe(10);
+
+    const points = Number(await page.getAttribute('[data-testid="latency-chart"]', 'data-points'));
+    expect(points).toBeGreaterThanOrEqual(24);
+    await expect
+      .poll(() => page.locator('[data-testid="simulated-badge"]').textContent())
+      .toContain('imulat');
+    const chat = page.locator('[data-testid="endpoint-card"][data-endpoint="chat"]');
+    expect(await chat.locator('.card-rate').textContent()).toMatch(/%$/);
+    expect(await chat.locator('.pcts').textContent()).toMatch(/p50.*ms.*p95.*p99/);
+    expect(await chat.locator('.card-foot').textContent()).toMatch(/ago/);
+    await page.screenshot({ path: join(ARTIFACTS, 'status.png'), fullPage: true });
+  });
+
+  it('the range selector changes what is requested and drawn, and the URL', async () => {
+    await page.goto(`${base}/?range=24h`);
+    await page.locator('[data-testid="latency-chart"] canvas').waitFor();
+    const before = Number(await page.getAttribute('[data-testid="latency-chart"]', 'data-from'));
+    requests.length = 0;
+    await page.click('button[data-range="6h"]');
+    await expect.poll(() => requests.some((u) => u.includes('/timeseries?window=360'))).toBe(true);
+    await expect
+      .poll(async () => Number(await page.getAttribute('[data-testid="latency-chart"]', 'data-from')))
+      .toBeGreaterThan(before + 17 * HOUR);
+    expect(new URL(page.url()).searchParams.get('range')).toBe('6h');
+    await expect
+      .poll(async () => Number(await page.getAttribute('[data-testid="latency-chart"]', 'data-points')))
+      .toBeGreaterThan(100);
+    expect(await page.getAttribute('button[data-range="6h"]', 'aria-pressed')).toBe('true');
+
+    // The range survives a reload (it is in the URL).
+    await page.reload();
+    expect(await page.getAttribute('button[data-range="6h"]', 'aria-pressed')).toBe('true');
+  });
+
+  it('shades the seeded incidents on the charts, with title and severity on hover', async () => {
+    await page.goto(`${base}/?range=24h`);
+    const chart = page.locator('[data-testid="latency-chart"]');
+    await chart.locator('canvas').waitFor();
+    await expect
+      .poll(async () => Number(await chart.getAttribute('data-incident-rects')))
+      .toBeGreaterThanOrEqual(2);
+    const list = page.locator('[data-testid="incident-list"]');
+    await expect.poll(() => list.textContent()).toContain('Seeded outage <b>on chat</b>');
+    expect(await list.locator('.incident-declared').count()).toBe(1);
+    expect(await list.locator('.incident-detected').count()).toBeGreaterThanOrEqual(1);
+
+    // Hover the middle of the declared incident: the tooltip names it and its severity.
+    const from = Number(await chart.getAttribute('data-from'));
+    const to = Number(await chart.getAttribute('data-to'));
+    const over = await chart.locator('.u-over').boundingBox();
+    if (!over) throw new Error('no plot area');
+    const mid = seededAt - 2.5 * HOUR;
+    await page.mouse.move(over.x + (over.width * (mid - from)) / (to - from), over.y + over.height / 2);
+    const tip = chart.locator('.incident-tip');
+    await expect.poll(() => tip.isVisible()).toBe(true);
+    const text = await tip.textContent();
+    expect(text).toContain('Declared');
+    expect(text).toContain('high');
+    expect(text).toContain('Seeded outage <b>on chat</b>');
+    await chart.screenshot({ path: join(ARTIFACTS, 'incident-hover.png') });
+  });
+
+  it('every tab renders with data and is reachable by keyboard', async () => {
+    await page.goto(`${base}/?range=24h`);
+    await page.locator('[data-testid="latency-chart"] canvas').waitFor();
+    const checks: [string, string][] = [
+      ['slo', '[data-testid="slo-row"]'],
+      ['compare', '[data-testid="compare-latency-chart"] canvas'],
+      ['heatmaps', '[data-testid="latency-heatmap"] canvas'],
+      ['cost', '[data-testid="tokens-chart"] canvas'],
+      ['traces', '[data-testid="trace-row"]'],
+    ];
+    // Arrow keys move along the tablist.
+    await page.focus('#tab-status');
+    for (const [tab, selector] of checks) {
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(() => page.getAttribute(`#tab-${tab}`, 'aria-selected')).toBe('true');
+      expect(await page.evaluate<string>('document.activeElement?.id')).toBe(`tab-${tab}`);
+      await page.locator(selector).first().waitFor();
+      expect(new URL(page.url()).searchParams.get('tab')).toBe(tab);
+      await page.waitForTimeout(150);
+      await page.screenshot({ path: join(ARTIFACTS, `${tab}.png`), fullPage: true });
+    }
+    // Tab-specific content.
+    await page.click('#tab-slo');
+    expect(await page.locator('[data-testid="slo-row"]').count()).toBe(10);
+    await page.click('#tab-compare');
+    await page.locator('[data-testid="compare-table"]').waitFor();
+    await page.selectOption('[data-testid="baseline-select"]', 'gpt-4.1-mini');
+    await page.selectOption('[data-testid="canary-select"]', 'gpt-4o-mini');
+    await expect
+      .poll(() => page.locator('[data-testid="delta-Latency p95"]').textContent())
+      .toMatch(/ms|s \(/);
+    expect(new URL(page.url()).searchParams.get('canary')).toBe('gpt-4o-mini');
+    await page.click('#tab-heatmaps');
+    expect(Number(await page.getAttribute('[data-testid="latency-heatmap"]', 'data-rows'))).toBe(10);
+    await page.locator('[data-testid="error-heatmap"] canvas').waitFor();
+    await page.click('#tab-cost');
+    await expect.poll(() => page.locator('[data-testid="cost-total"]').textContent()).toMatch(/^\$/);
+    expect(await page.locator('[data-testid="price-table"]').textContent()).toMatch(
+      /as of \d{4}-\d{2}-\d{2}/,
+    );
+    await page.locator('[data-testid="cost-chart"] canvas').waitFor();
+  });
+
+  it('traces: load more pages by cursor without duplicates, a row opens by keyboard, histogram', async () => {
+    const answers: { ids: string[]; cursor: boolean }[] = [];
+    const onResponse = async (response: import('playwright-core').Response) => {
+      const url = new URL(response.url());
+      if (url.pathname !== '/traces' || url.searchParams.has('format')) return;
+      const body = (await response.json()) as { items: { id: string }[] };
+      answers.push({ ids: body.items.map((i) => i.id), cursor: url.searchParams.has('cursor') });
+    };
+    page.on('response', onResponse);
+    await page.goto(`${base}/?tab=traces&range=24h&limit=50`);
+    await expect.poll(() => page.locator('[data-testid="trace-row"]').count()).toBe(50);
+    await page.click('[data-testid="load-more"]');
+    await expect.poll(() => page.locator('[data-testid="trace-row"]').count()).toBe(100);
+    const ids = await page
+      .locator('[data-testid="trace-row"]')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')));
+    expect(new Set(ids).size).toBe(100);
+    expect(await page.getAttribute('[data-testid="traces-table"]', 'data-duplicates-dropped')).toBe('0');
+    page.off('response', onResponse);
+    const [first, second] = [answers.find((a) => !a.cursor), answers.find((a) => a.cursor)];
+    expect(first?.ids.length).toBe(50);
+    expect(second?.ids.length).toBe(50);
+    expect(second?.ids.filter((id) => first?.ids.includes(id))).toEqual([]);
+
+    // Open the first row from the keyboard.
+    await page.locator('[data-testid="trace-row"] .row-open').first().focus();
+    await page.keyboard.press('Enter');
+    const detail = page.locator('[data-testid="trace-detail"]');
+    await detail.waitFor();
+    expect(await detail.textContent()).toMatch(/Request id.*req_/);
+    expect(await detail.textContent()).toMatch(/HTTP status/);
+    expect(new URL(page.url()).searchParams.get('trace')).toBeTruthy();
+    await page.locator('[data-testid="latency-histogram"]').waitFor();
+    await page.screenshot({ path: join(ARTIFACTS, 'traces-detail.png'), fullPage: true });
+    await page.keyboard.press('Escape');
+    await expect.poll(() => detail.count()).toBe(0);
+  });
+
+  it('exports the traces as CSV and NDJSON downloads', async () => {
+    await page.goto(`${base}/?tab=traces&range=1h`);
+    await page.locator('[data-testid="trace-row"]').first().waitFor();
+    for (const [testId, check] of [
+      ['export-csv', (text: string) => expect(text.split('\n')[0]).toMatch(/id|ts|endpoint/)],
+      [
+        'export-ndjson',
+        (text: string) => expect(JSON.parse(text.split('\n')[0] as string)).toHaveProperty('id'),
+      ],
+    ] as const) {
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.click(`[data-testid="${testId}"]`),
+      ]);
+      const path = join(ARTIFACTS, download.suggestedFilename());
+      await download.saveAs(path);
+      expect(download.suggestedFilename()).toMatch(/^traces-.*\.(csv|ndjson)$/);
+      const text = readFileSync(path, 'utf8');
+      check(text);
+      expect(text.trim().split('\n').length).toBeGreaterThan(10);
+    }
+  });
+
+  it('shows API-provided names and attributes as text, never HTML', async () => {
+    await page.goto(`${base}/?range=24h`);
+    const card = page.locator('[data-testid="endpoint-card"]').filter({ hasText: XSS });
+    await card.waitFor();
+    expect(await card.locator('.card-title').textContent()).toBe(XSS);
+    expect(await card.locator('.card-title').innerHTML()).toBe('&lt;img src=x onerror=alert(1)&gt;');
+    expect(await page.locator('img').count()).toBe(0);
+    await card.screenshot({ path: join(ARTIFACTS, 'xss-card.png') });
+
+    // The endpoint filter and its charts, with the name in the URL.
+    await page.selectOption('[data-testid="endpoint-filter"]', XSS);
+    expect(new URL(page.url()).searchParams.get('endpoint')).toBe(XSS);
+    await page.locator('[data-testid="latency-chart"] canvas').waitFor();
+    await page.click('#tab-heatmaps');
+    await page.locator('[data-testid="latency-heatmap"] canvas').waitFor();
+
+    // Ingested attributes in the trace detail.
+    await page.goto(`${base}/?tab=traces&source=ingest&range=24h`);
+    await page.locator('[data-testid="trace-row"] .row-open').first().click();
+    const attributes = page.locator('[data-testid="trace-attributes"]');
+    await attributes.waitFor();
+    expect(await attributes.textContent()).toContain(XSS_ATTRIBUTE);
+    expect(await page.evaluate<unknown>('window.__pwned')).toBeUndefined();
+    expect(await page.locator('img, script:not([src])').count()).toBe(0);
+    expect(collected.dialogs).toEqual([]);
+  });
+
+  it('designs the empty state, and the error state with the problem detail and a retry', async () => {
+    await page.goto(`${base}/?range=15m&source=ingest`);
+    const empty = page.locator('[data-testid="latency-panel"] [data-state="empty"]');
+    await empty.waitFor();
+    expect(await empty.textContent()).toMatch(/No data in this range yet.*probes run every 3600 s/);
+
+    // A separate page whose API fails: its console errors (failed loads) are expected, so not collected.
+    const failing = await context.newPage();
+    let fail = true;
+    await failing.route('**/status?**', (route) =>
+      fail
+        ? route.fulfill({
+            status: 503,
+            contentType: 'application/problem+json',
+            body: JSON.stringify({
+              title: 'Service Unavailable',
+              status: 503,
+              detail: 'The store did not answer.',
+            }),
+          })
+        : route.continue(),
+    );
+    await failing.goto(`${base}/?range=1h`);
+    const error = failing.locator('[data-testid="endpoints-panel"] [data-state="error"]');
+    await error.waitFor();
+    expect(await error.textContent()).toContain('The store did not answer.');
+    await failing.screenshot({ path: join(ARTIFACTS, 'error-state.png') });
+    fail = false;
+    await error.locator('button', { hasText: 'Retry' }).click();
+    await expect.poll(() => failing.locator('[data-testid="endpoint-card"]').count()).toBe(10);
+    await failing.close();
+  });
+
+  it('works at phone width and in dark mode', async () => {
+    const phone = await browser.newContext({ viewport: { width: 360, height: 780 }, colorScheme: 'dark' });
+    const mobile = await phone.newPage();
+    watch(mobile, collected);
+    await mobile.goto(`${base}/?range=24h`);
+    await mobile.locator('[data-testid="latency-chart"] canvas').waitFor();
+    await expect.poll(() => mobile.locator('[data-testid="endpoint-card"]').count()).toBe(10);
+    await expect.poll(() => mobile.evaluate<string>(THEME)).toBe('dark');
+    expect(await mobile.evaluate<number>(PAGE_WIDTH)).toBeLessThanOrEqual(360);
+    await mobile.waitForTimeout(150);
+    await mobile.screenshot({ path: join(ARTIFACTS, 'status-phone-dark.png'), fullPage: true });
+    await mobile.goto(`${base}/?tab=traces&range=24h`);
+    await mobile.locator('[data-testid="trace-row"]').first().waitFor();
+    expect(await mobile.evaluate<number>(PAGE_WIDTH)).toBeLessThanOrEqual(360);
+    await mobile.screenshot({ path: join(ARTIFACTS, 'traces-phone-dark.png'), fullPage: true });
+    await phone.close();
+
+    // The theme toggle overrides the system preference, and is remembered.
+    await page.goto(`${base}/?range=1h`);
+    await page.click('.theme-toggle');
+    await expect.poll(() => page.evaluate<string>(THEME)).toBe('light');
+    await page.click('.theme-toggle');
+    await expect.poll(() => page.evaluate<string>(THEME)).toBe('dark');
+    await page.locator('[data-testid="latency-chart"] canvas').waitFor();
+    await page.screenshot({ path: join(ARTIFACTS, 'status-dark.png'), fullPage: true });
+    await page.reload();
+    await expect.poll(() => page.evaluate<string>(THEME)).toBe('dark');
+    await page.click('.theme-toggle');
+  });
+
+  it('logged no console errors and no page errors', () => {
+    expect(collected.errors).toEqual([]);
+    expect(collected.dialogs).toEqual([]);
+  });
+});

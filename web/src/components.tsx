@@ -1,0 +1,109 @@
+/** Building blocks: panels, and the designed loading, empty and error states. */
+import type { ComponentChildren, VNode } from 'preact';
+import type { ApiError, ApiState } from './api';
+import { useShared } from './state';
+
+export function Panel(props: {
+  title: string;
+  subtitle?: ComponentChildren;
+  actions?: ComponentChildren;
+  children: ComponentChildren;
+  class?: string;
+  testId?: string;
+}) {
+  return (
+    <section class={`panel ${props.class ?? ''}`} data-testid={props.testId} aria-label={props.title}>
+      <header class="panel-head">
+        <div>
+          <h2 class="panel-title">{props.title}</h2>
+          {props.subtitle ? <p class="panel-sub">{props.subtitle}</p> : null}
+        </div>
+        {props.actions ? <div class="panel-actions">{props.actions}</div> : null}
+      </header>
+      {props.children}
+    </section>
+  );
+}
+
+export function Skeleton(props: { height?: number; lines?: number; label?: string }) {
+  return (
+    <div class="skeleton-wrap" role="status" aria-live="polite" aria-busy="true" data-state="loading">
+      <span class="visually-hidden">{props.label ?? 'Loading…'}</span>
+      {props.lines ? (
+        Array.from({ length: props.lines }, (_, i) => (
+          <div key={i} class="skeleton skeleton-line" style={{ width: `${90 - ((i * 17) % 35)}%` }} />
+        ))
+      ) : (
+        <div class="skeleton" style={{ height: `${props.height ?? 200}px` }} />
+      )}
+    </div>
+  );
+}
+
+export function EmptyState(props: { title?: string; children?: ComponentChildren }) {
+  const { config } = useShared();
+  const every = config ? `probes run every ${config.probes.intervalSec} s` : 'probes run on a schedule';
+  return (
+    <div class="state state-empty" role="status" data-state="empty">
+      <svg class="state-icon" viewBox="0 0 24 24" aria-hidden="true">
+        <path d="M3 12h4l2-5 4 10 2-5h6" fill="none" stroke="currentColor" stroke-width="2" />
+      </svg>
+      <p class="state-title">{props.title ?? 'No data in this range yet'}</p>
+      <p class="state-text">{props.children ?? `Nothing recorded in this range yet — ${every}.`}</p>
+    </div>
+  );
+}
+
+export function ErrorState(props: { error: ApiError; retry: () => void; what?: string }) {
+  const { error } = props;
+  return (
+    <div class="state state-error" role="alert" data-state="error">
+      <p class="state-title">
+        {props.what ? `Could not load ${props.what}` : 'Could not load this'}
+        {error.status ? ` (${error.status} ${error.title})` : ` (${error.title})`}
+      </p>
+      <p class="state-text">{error.detail}</p>
+      {error.requestId ? <p class="state-meta">Request id: {error.requestId}</p> : null}
+      <button type="button" class="btn" onClick={props.retry}>
+        Retry
+      </button>
+    </div>
+  );
+}
+
+/**
+ * The state of a request as UI: skeleton while there is nothing to show, the
+ * error with a retry, the empty state, else the content (dimmed while a new
+ * answer is on its way).
+ */
+export function Async<T>(props: {
+  state: ApiState<T>;
+  what: string;
+  isEmpty?: (data: T) => boolean;
+  empty?: ComponentChildren;
+  height?: number;
+  lines?: number;
+  children: (data: T) => VNode | VNode[] | null;
+}) {
+  const { state } = props;
+  if (state.data === undefined) {
+    if (state.error) return <ErrorState error={state.error} retry={state.retry} what={props.what} />;
+    return <Skeleton height={props.height} lines={props.lines} label={`Loading ${props.what}…`} />;
+  }
+  if (props.isEmpty?.(state.data)) {
+    return props.empty ? (props.empty as VNode) : <EmptyState />;
+  }
+  return (
+    <div class={state.stale ? 'async is-updating' : 'async'} aria-busy={state.loading}>
+      {state.error ? (
+        <p class="inline-warning" role="status">
+          Showing earlier data: the last refresh failed ({state.error.detail}).{' '}
+          <button type="button" class="link" onClick={state.retry}>
+            Retry
+          </button>
+        </p>
+      ) : null}
+      {props.children(state.data)}
+    </div>
+  );
+}

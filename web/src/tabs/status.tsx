@@ -1,0 +1,267 @@
+/** Status: the overall state, latency and success charts with incidents, and a card per endpoint. */
+import { useMemo } from 'preact/hooks';
+import { type ApiState, apiUrl, useApi } from '../api';
+import { type ChartSeries, TimeChart } from '../charts/TimeChart';
+import { Async, EmptyState, Panel, Skeleton } from '../components';
+import { burnSeries, hasData, pointTimes, useIncidents } from '../data';
+import { duration, ms, num, pct } from '../format';
+import { baseQuery, useShared, useStore } from '../state';
+import type { EndpointSummary, StatusAnswer, TimeseriesAnswer } from '../types';
+import {
+  HealthPill,
+  healthOf,
+  IncidentList,
+  LastResultText,
+  Percentiles,
+  SloWidget,
+  Sparkline,
+  Stat,
+} from '../widgets';
+
+function Overview(props: {
+  status: StatusAnswer;
+  endpoint: string | undefined;
+  series: TimeseriesAnswer | undefined;
+}) {
+  const { status } = props;
+  const objective = status.slo.objectivePercent;
+  const chosen = props.endpoint ? status.endpoints.find((e) => e.endpoint === props.endpoint) : undefined;
+  const view = chosen ?? status.overall;
+  const failing = status.endpoints.filter((e) => healthOf(e.successRate, objective) !== 'ok' && e.total > 0);
+  const worst = failing.some((e) => healthOf(e.successRate, objective) === 'down') ? 'down' : 'degraded';
+  const overallHealth = status.overall.total === 0 ? 'none' : failing.length === 0 ? 'ok' : worst;
+  const headline =
+    overallHealth === 'none'
+      ? 'No recent results'
+      : overallHealth === 'ok'
+        ? 'All endpoints operational'
+        : `${failing.length} endpoint${failing.length > 1 ? 's' : ''} below the objective`;
+  const first = props.series?.series[0];
+  const burn = first
+    ? {
+        x: pointTimes(props.series as TimeseriesAnswer),
+        values: burnSeries(first, objective, status.slo.excludedErrors),
+      }
+    : undefined;
+  return (
+    <section class={`overview tone-${overallHealth}`} aria-label="Overall status" data-testid="overview">
+      <div class="overview-head">
+        <HealthPill health={overallHealth} />
+        <h2 class="overview-title">{headline}</h2>
+        {failing.length > 0 ? (
+          <p class="muted small">Below objective: {failing.map((e) => e.endpoint).join(', ')}</p>
+        ) : null}
+      </div>
+      <div class="stats">
+        <Stat
+          label={chosen ? `Success rate · ${chosen.endpoint}` : 'Success rate'}
+          value={pct(view.successRate)}
+          tone={healthOf(view.successRate, objective)}
+        />
+        <Stat label="p50" value={ms(view.latencyMs.p50)} />
+        <Stat label="p95" value={ms(view.latencyMs.p95)} />
+        <Stat label="p99" value={ms(view.latencyMs.p99)} />
+        <Stat label="Calls" value={num(view.total)} note={`${num(view.failed)} failed`} />
+      </div>
+      <SloWidget
+        slo={view.slo}
+        objectivePercent={objective}
+        burn={burn}
+        xRange={props.series ? [props.series.from, props.series.to] : undefined}
+        title={chosen?.endpoint}
+      />
+    </section>
+  );
+}
+
+function EndpointCard(props: {
+  summary: EndpointSummary;
+  objective: number;
+  points: TimeseriesAnswer['series'][number]['points'] | undefined;
+  selected: boolean;
+  onSelect: () => void;
+}) {
+  const { summary } = props;
+  const health = healthOf(summary.successRate, props.objective);
+  const p95 = props.points?.map((p) => p.p95) ?? [];
+  const failures = props.points?.map((p) => p.total > p.ok) ?? [];
+  return (
+    <article
+      class={`card tone-border-${health} ${props.selected ? 'is-selected' : ''}`}
+      data-testid="endpoint-card"
+      data-endpoint={summary.endpoint}
+    >
+      <header class="card-head">
+        <h3 class="card-title">{summary.endpoint}</h3>
+        <HealthPill health={health} />
+      </header>
+      <div class="card-main">
+        <span class={`card-rate tone-text-${health}`}>{pct(summary.successRate)}</span>
+        <span class="muted small">
+          {num(summary.ok)}/{num(summary.total)} ok
+        </span>
+      </div>
+      <Percentiles p50={summary.latencyMs.p50} p95={summary.latencyMs.p95} p99={summary.latencyMs.p99} />
+      <Sparkline
+        values={p95}
+        failures={failures}
+        label={`p95 latency of ${summary.endpoint} over the range`}
+      />
+      <footer class="card-foot">
+        <LastResultText last={summary.last} />
+        <button type="button" class="link" aria-pressed={props.selected} onClick={props.onSelect}>
+          {props.selected ? 'Show all' : 'Focus'}
+        </button>
+      </footer>
+    </article>
+  );
+}
+
+const LATENCY_COLORS = ['--c-p50', '--c-p95', '--c-p99'];
+
+export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
+  const { params, set } = useStore();
+  const { tick, config } = useShared();
+  const overall = useApi<TimeseriesAnswer>(apiUrl('/timeseries', baseQuery(params)), tick);
+  // The charts' series first: the sparklines and the incident overlay follow once it is in, so they
+  // do not compete with it for the API (locally one process; in the cloud, cold starts).
+  const chartsIn = overall.data !== undefined || overall.error !== undefined;
+  const byEndpoint = useApi<TimeseriesAnswer>(
+    chartsIn
+      ? apiUrl('/timeseries', { ...baseQuery(params), endpoint: undefined, groupBy: 'endpoint' })
+      : null,
+    tick,
+  );
+  const incidents = useIncidents(params, chartsIn);
+  const status = props.status;
+  const objective = status.data?.slo.objectivePercent ?? config?.slo.objectivePercent ?? 99.5;
+
+  const charts = useMemo(() => {
+    const data = overall.data;
+    const first = data?.series[0];
+    if (!data || !first) return undefined;
+    const x = pointTimes(data);
+    const latency: ChartSeries[] = (['p50', 'p95', 'p99'] as const).map((k, i) => ({
+      label: k,
+      color: LATENCY_COLORS[i] as string,
+      values: first.points.map((p) => p[k]),
+    }));
+    const success: ChartSeries[] = [
+      { label: 'success rate', color: '--c-ok', values: first.points.map((p) => p.successRate), fill: true },
+    ];
+    const xRange: [number, number] = [data.from, data.to];
+    return { x, latency, success, xRange, bucketMs: data.bucketMs };
+  }, [overall.data]);
+
+  const incidentItems = incidents.items;
+  const incidentError =
+    incidents.error && incidents.error.status !== 404 ? incidents.error.detail : undefined;
+
+  return (
+    <div class="stack">
+      {status.data ? (
+        <Overview status={status.data} endpoint={params.endpoint} series={overall.data} />
+      ) : status.error ? (
+        <Async state={status} what="the status">
+          {() => null}
+        </Async>
+      ) : (
+        <Skeleton height={180} label="Loading the status…" />
+      )}
+
+      <div class="grid-2">
+        <Panel
+          title="Latency"
+          subtitle={
+            charts
+              ? `p50 / p95 / p99 per ${duration(charts.bucketMs)}${params.endpoint ? ` · ${params.endpoint}` : ''}`
+              : 'p50 / p95 / p99'
+          }
+          testId="latency-panel"
+        >
+          <Async state={overall} what="latency" isEmpty={(d) => !hasData(d)} height={260}>
+            {() =>
+              charts ? (
+                <TimeChart
+                  x={charts.x}
+                  series={charts.latency}
+                  xRange={charts.xRange}
+                  format={ms}
+                  yMin={0}
+                  incidents={incidentItems}
+                  label="Latency percentiles over time"
+                  sync="status"
+                  testId="latency-chart"
+                />
+              ) : null
+            }
+          </Async>
+        </Panel>
+        <Panel
+          title="Success rate"
+          subtitle={`objective ${objective}%${params.endpoint ? ` · ${params.endpoint}` : ''}`}
+          testId="success-panel"
+        >
+          <Async state={overall} what="success rate" isEmpty={(d) => !hasData(d)} height={260}>
+            {() =>
+              charts ? (
+                <TimeChart
+                  x={charts.x}
+                  series={charts.success}
+                  xRange={charts.xRange}
+                  format={(v) => pct(v, v >= 0.999 ? 2 : 1)}
+                  softMin={0.9}
+                  yMax={1}
+                  incidents={incidentItems}
+                  label="Success rate over time"
+                  sync="status"
+                  testId="success-chart"
+                />
+              ) : null
+            }
+          </Async>
+        </Panel>
+      </div>
+
+      <Panel
+        title="Incidents"
+        subtitle={
+          <span class="legend-inline">
+            <span class="swatch swatch-declared" aria-hidden="true" /> declared
+            <span class="swatch swatch-detected" aria-hidden="true" /> detected
+          </span>
+        }
+        testId="incidents-panel"
+      >
+        <IncidentList incidents={incidentItems} error={incidentError} />
+      </Panel>
+
+      <Panel title="Endpoints" subtitle="Focus an endpoint to chart it alone" testId="endpoints-panel">
+        {status.data ? (
+          status.data.endpoints.length === 0 ? (
+            <EmptyState />
+          ) : (
+            <div class="cards">
+              {status.data.endpoints.map((e) => (
+                <EndpointCard
+                  key={e.endpoint}
+                  summary={e}
+                  objective={objective}
+                  points={byEndpoint.data?.series.find((s) => s.key === e.endpoint)?.points}
+                  selected={params.endpoint === e.endpoint}
+                  onSelect={() => set({ endpoint: params.endpoint === e.endpoint ? undefined : e.endpoint })}
+                />
+              ))}
+            </div>
+          )
+        ) : status.error ? (
+          <Async state={status} what="the endpoints">
+            {() => null}
+          </Async>
+        ) : (
+          <Skeleton lines={4} label="Loading the endpoints…" />
+        )}
+      </Panel>
+    </div>
+  );
+}
