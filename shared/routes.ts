@@ -139,3 +139,39 @@ export function functionSpec(name: string): FunctionSpec {
 export function routeKey(route: Pick<RouteSpec, 'method' | 'path'>): string {
   return `${route.method} ${route.path}`;
 }
+
+export interface RouteMatch {
+  route: RouteSpec;
+  pathParameters: Record<string, string>;
+}
+
+/** Finds the route for a method and path, API Gateway style: `{name}` matches one path segment. */
+export function matchRoute(
+  routes: readonly RouteSpec[],
+  method: string,
+  path: string,
+): RouteMatch | undefined {
+  const segments = path.split('/').filter(Boolean);
+  for (const route of routes) {
+    if (route.method !== method) continue;
+    const pattern = route.path.split('/').filter(Boolean);
+    if (pattern.length !== segments.length) continue;
+    const pathParameters: Record<string, string> = {};
+    const matches = pattern.every((part, i) => {
+      const segment = segments[i] as string;
+      const param = part.match(/^\{(\w+)\}$/)?.[1];
+      if (param) {
+        // A malformed escape is kept as sent: the handler's validation answers it with a 400.
+        try {
+          pathParameters[param] = decodeURIComponent(segment);
+        } catch {
+          pathParameters[param] = segment;
+        }
+        return true;
+      }
+      return part === segment;
+    });
+    if (matches) return { route, pathParameters };
+  }
+  return undefined;
+}

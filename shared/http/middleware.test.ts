@@ -173,6 +173,21 @@ describe('HTTP middleware stack', () => {
       expect(publicRoute.statusCode).toBe(200);
     });
 
+    it('finds the route by method and path when the event has no route key (Function URL)', async () => {
+      restore = setEnv({ INGEST_API_KEY: 'correct-horse' });
+      const { httpEvent, invokeHttpHandler, lambdaContext } = await import('../../infra/local/lambda.js');
+      const event = httpEvent({ method: 'POST', path: '/protected', headers: {} });
+      expect(event.routeKey).toBe('$default');
+      const refused = await invokeHttpHandler(handler, event, lambdaContext('test', 5));
+      expect(refused.statusCode).toBe(401);
+      const allowed = await invokeHttpHandler(
+        handler,
+        httpEvent({ method: 'POST', path: '/protected', headers: { 'x-api-key': 'correct-horse' } }),
+        lambdaContext('test', 5),
+      );
+      expect(allowed.statusCode).toBe(202);
+    });
+
     it('compares secrets of any length', () => {
       expect(sameSecret('a', 'a')).toBe(true);
       expect(sameSecret('a', 'ab')).toBe(false);

@@ -15,7 +15,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { getConfig } from '../config.js';
 import { logger } from '../logger.js';
-import { ROUTES, type RouteSpec, routeKey } from '../routes.js';
+import { matchRoute, ROUTES, type RouteSpec, routeKey } from '../routes.js';
 import { loadSecrets } from '../secrets.js';
 import { HttpProblem } from './problem.js';
 
@@ -236,7 +236,10 @@ function isJsonContentType(contentType: string | undefined): boolean {
 
 /** Enforces the route table's auth for this route. Unknown routes are refused rather than let through. */
 function checkApiKey(event: APIGatewayProxyEventV2, routes: readonly RouteSpec[]): void {
-  const route = routes.find((r) => routeKey(r) === event.routeKey);
+  // API Gateway names the route; a Function URL (streaming routes) sends `$default`, so match the path.
+  const route =
+    routes.find((r) => routeKey(r) === event.routeKey) ??
+    matchRoute(routes, event.requestContext?.http?.method ?? '', event.rawPath ?? '')?.route;
   if (!route) {
     throw new HttpProblem(404, 'Not Found', `No route ${event.routeKey ?? ''}`.trim());
   }
