@@ -6,7 +6,7 @@
  */
 import { ERROR_TYPES, type ErrorType } from '../events/model.js';
 import { ROLLUP_COUNTERS as C, PHASES, type Phase, ROLLUP_LAST, STATUS_CLASSES } from '../store/events.js';
-import { bucketValue, LogHistogram, parseBucketAttribute } from './histogram.js';
+import { LogHistogram, parseBucketAttribute } from './histogram.js';
 
 export type StatusClass = (typeof STATUS_CLASSES)[number];
 
@@ -75,7 +75,7 @@ export function addRollupItem(aggregate: Aggregate, item: Record<string, unknown
   for (const [name, value] of Object.entries(item)) {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) continue;
     const index = parseBucketAttribute(name);
-    if (index !== undefined) aggregate.latency.add(bucketValue(index), value);
+    if (index !== undefined) aggregate.latency.addBucket(index, value);
   }
   for (const type of ERROR_TYPES) aggregate.errors[type] += num(item, `${C.errorPrefix}${type}`);
   for (const cls of STATUS_CLASSES) aggregate.statusClasses[cls] += num(item, `${C.statusPrefix}${cls}`);

@@ -256,6 +256,22 @@ describe('LogHistogram', () => {
     ]);
   });
 
+  it('adds to a bucket by index exactly as adding its values', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: 0, max: 120_000, noNaN: true }), { maxLength: 200 }),
+        (values) => {
+          const byIndex = new LogHistogram();
+          for (const v of values) byIndex.addBucket(bucketIndex(v), 1);
+          expect(byIndex.equals(LogHistogram.fromValues(values))).toBe(true);
+        },
+      ),
+      RUNS,
+    );
+    expect(() => new LogHistogram().addBucket(MAX_INDEX + 1, 1)).toThrow(RangeError);
+    expect(() => new LogHistogram().addBucket(0, -1)).toThrow(RangeError);
+  });
+
   it('does not let float noise in q·count move the rank', () => {
     const histogram = LogHistogram.fromValues(Array.from({ length: 100 }, (_, i) => i + 1));
     expect(0.07 * 100).toBeGreaterThan(7);

@@ -112,6 +112,16 @@ export class LogHistogram {
     this.total += count;
   }
 
+  /** Adds `count` to a bucket by index (rollup attributes name buckets, not values). */
+  addBucket(index: number, count: number): void {
+    if (!Number.isSafeInteger(count) || count < 0)
+      throw new RangeError(`count must be a non-negative integer, got ${count}`);
+    const slot = index + BUCKET_OFFSET;
+    if (!Number.isInteger(index) || slot < 0 || slot >= SLOTS) throw new RangeError(`no bucket ${index}`);
+    this.counts[slot] = (this.counts[slot] ?? 0) + count;
+    this.total += count;
+  }
+
   merge(other: LogHistogram): this {
     for (let slot = 0; slot < SLOTS; slot++)
       this.counts[slot] = (this.counts[slot] ?? 0) + (other.counts[slot] ?? 0);
