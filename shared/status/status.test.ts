@@ -166,6 +166,24 @@ describe('GET /status', () => {
     expect(body.overall.total).toBe(20);
   });
 
+  it('reads the rollups the burn rates share with the window only once', async () => {
+    const { body } = await get(statusHandler, '/status', { window: 1440 });
+    const { RollupReader } = await import('../store/rollups.js');
+    const { getConfig } = await import('../config.js');
+    const separately = async (from: number, to: number) => {
+      const reader = new RollupReader(getConfig().tableName, NOW);
+      await reader.read({ sources: ['probe'], from, to });
+      return reader.itemsRead;
+    };
+    const minuteEnd = Math.floor(NOW / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
+    const apart =
+      (await separately(body.window.from, NOW)) +
+      (await separately(minuteEnd - HOUR_MS, NOW)) +
+      (await separately(minuteEnd - 6 * HOUR_MS, NOW));
+    expect(body.meta.itemsRead).toBeGreaterThan(0);
+    expect(body.meta.itemsRead).toBeLessThan(apart);
+  });
+
   it('filters by source, endpoint, model and region', async () => {
     const all = (await get(statusHandler, '/status', { source: 'all' })).body;
     expect(all.endpoints.find((e: Body) => e.endpoint === 'chat').total).toBe(11);

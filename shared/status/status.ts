@@ -93,11 +93,27 @@ export async function computeStatus(input: {
   const read = (from: number, to: number) =>
     reader.read({ sources: filters.sources, from, to, filter: filters.filter });
   const currentMinuteEnd = Math.floor(now / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
-  const [windowItems, hourItems, sixHourItems] = await Promise.all([
-    read(range.from, range.to),
-    read(currentMinuteEnd - HOUR_MS, now),
-    read(currentMinuteEnd - 6 * HOUR_MS, now),
-  ]);
+  // Widest range first: the reader cuts the narrower ones out of what it has already asked for.
+  const ranges: [number, number][] = [
+    [range.from, range.to],
+    [currentMinuteEnd - HOUR_MS, now],
+    [currentMinuteEnd - 6 * HOUR_MS, now],
+  ];
+  const order = [0, 1, 2].sort((a, b) => {
+    const [fa, ta] = ranges[a] as [number, number];
+    const [fb, tb] = ranges[b] as [number, number];
+    return tb - fb - (ta - fa);
+  });
+  const pending: Promise<RollupItem[]>[] = [];
+  for (const i of order) {
+    const [from, to] = ranges[i] as [number, number];
+    pending[i] = read(from, to);
+  }
+  const [windowItems, hourItems, sixHourItems] = (await Promise.all(pending)) as [
+    RollupItem[],
+    RollupItem[],
+    RollupItem[],
+  ];
 
   const windowGroups = byEndpoint(windowItems);
   const hourGroups = byEndpoint(hourItems);
