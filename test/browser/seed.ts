@@ -6,25 +6,14 @@
  */
 import { type LocalStack, startLocalStack } from '../../infra/local/runner.js';
 import { resetClients } from '../../shared/aws.js';
-import { resetConfig } from '../../shared/config.js';
+import { DEFAULT_PROBE_KEYS, resetConfig } from '../../shared/config.js';
 import type { ErrorType, TraceEvent } from '../../shared/events/model.js';
 import { estimateCost } from '../../shared/pricing.js';
 import { recordEvents } from '../../shared/store/events.js';
 
 export const XSS = '<img src=x onerror=alert(1)>';
 export const XSS_ATTRIBUTE = '<script>window.__pwned=1</script>';
-export const ENDPOINTS = [
-  'chat',
-  'responses',
-  'embeddings',
-  'moderations',
-  'models',
-  'files',
-  'fine_tunes',
-  'batches',
-  'assistants',
-  XSS,
-];
+export const ENDPOINTS = [...DEFAULT_PROBE_KEYS, XSS];
 const BASE_LATENCY: Record<string, number> = {
   chat: 450,
   responses: 620,

@@ -107,3 +107,33 @@ export function Async<T>(props: {
     </div>
   );
 }
+
+/** A labelled select of plain string options (text only: option labels are never HTML). */
+export function SelectField(props: {
+  id: string;
+  label: string;
+  value: string;
+  options: readonly string[];
+  disabled?: boolean;
+  testId?: string;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <label class="field" for={props.id}>
+      <span>{props.label}</span>
+      <select
+        id={props.id}
+        value={props.value}
+        disabled={props.disabled}
+        onChange={(e) => props.onChange((e.currentTarget as HTMLSelectElement).value)}
+        data-testid={props.testId}
+      >
+        {props.options.map((option) => (
+          <option key={option} value={option}>
+            {option}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}

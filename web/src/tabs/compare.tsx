@@ -2,7 +2,7 @@
 import { useMemo } from 'preact/hooks';
 import { apiUrl, useApi } from '../api';
 import { type ChartSeries, TimeChart } from '../charts/TimeChart';
-import { Async, EmptyState, Panel } from '../components';
+import { Async, EmptyState, Panel, SelectField } from '../components';
 import { hasData, pointTimes, seriesTotals } from '../data';
 import { ms, num, pct, usd } from '../format';
 import { baseQuery, useShared, useStore } from '../state';
@@ -221,38 +221,24 @@ export function CompareTab() {
                 ))}
               </select>
             </label>
-            <label class="field" for={selectId('baseline')}>
-              <span>Baseline</span>
-              <select
-                id={selectId('baseline')}
-                value={baseline ?? ''}
-                disabled={keys.length === 0}
-                onChange={(e) => set({ baseline: (e.currentTarget as HTMLSelectElement).value })}
-                data-testid="baseline-select"
-              >
-                {keys.map((k) => (
-                  <option key={k} value={k}>
-                    {k}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label class="field" for={selectId('canary')}>
-              <span>Canary</span>
-              <select
-                id={selectId('canary')}
-                value={canary ?? ''}
-                disabled={keys.length === 0}
-                onChange={(e) => set({ canary: (e.currentTarget as HTMLSelectElement).value })}
-                data-testid="canary-select"
-              >
-                {keys.map((k) => (
-                  <option key={k} value={k}>
-                    {k}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <SelectField
+              id={selectId('baseline')}
+              label="Baseline"
+              value={baseline ?? ''}
+              options={keys}
+              disabled={keys.length === 0}
+              testId="baseline-select"
+              onChange={(value) => set({ baseline: value })}
+            />
+            <SelectField
+              id={selectId('canary')}
+              label="Canary"
+              value={canary ?? ''}
+              options={keys}
+              disabled={keys.length === 0}
+              testId="canary-select"
+              onChange={(value) => set({ canary: value })}
+            />
           </div>
         }
       >
