@@ -135,7 +135,7 @@ export function banner(stack: LocalStack, startedInMs: number): string {
       : `simulator at ${config.openaiBaseUrl} (SIMULATED data)`;
   const scheduled = FUNCTIONS.filter((f) => f.schedule).map((f) => f.name);
   return [
-    `openai-status is running (ready in ${(startedInMs / 1000).toFixed(1)} s)`,
+    `openai-status is running (the local stack started in ${(startedInMs / 1000).toFixed(1)} s)`,
     `  dashboard   ${stack.gateway.url}/`,
     `  health      ${stack.gateway.url}/health`,
     `  upstream    ${upstream}`,
