@@ -11,7 +11,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, BatchWriteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamoClient } from '../aws.js';
-import { ERROR_TYPES, type TraceEvent } from '../events/model.js';
+import type { TraceEvent } from '../events/model.js';
 import { TABLE } from '../schema.js';
 import { bucketAttribute, bucketIndex } from '../stats/histogram.js';
 import { DAY_MS, eventKey, floorTo, HOUR_MS, MINUTE_MS, type Resolution, rollupKey } from './keys.js';
@@ -248,9 +248,6 @@ export async function recordEvents(
   writeRequests += deltas.length;
   return { stored: fresh.length, duplicates: events.length - fresh.length, writeRequests };
 }
-
-/** Every error type has a counter name; exported for readers. */
-export const ERROR_COUNTERS = ERROR_TYPES.map((type) => `${ROLLUP_COUNTERS.errorPrefix}${type}`);
 
 const BATCH_GET_MAX = 100;
 const BATCH_WRITE_MAX = 25;

@@ -32,7 +32,6 @@ export const floorTo = (ts: number, stepMs: number) => Math.floor(ts / stepMs) *
 export const padTs = (ts: number) => String(Math.max(0, Math.floor(ts))).padStart(13, '0');
 
 export const encodeLabel = (value: string | undefined) => (value ? encodeURIComponent(value) : '-');
-export const decodeLabel = (value: string) => (value === '-' ? undefined : decodeURIComponent(value));
 
 export function eventKey(ts: number, id: string): { pk: string; sk: string } {
   return { pk: `EV#${hourOf(ts)}`, sk: `${padTs(ts)}#${id}` };
