@@ -235,7 +235,8 @@ describe('dashboard in headless Chromium', () => {
     }
     // Tab-specific content.
     await page.click('#tab-slo');
-    expect(await page.locator('[data-testid="slo-row"]').count()).toBe(10);
+    // The tab re-renders after the click: wait for its rows rather than counting at once.
+    await expect.poll(() => page.locator('[data-testid="slo-row"]').count()).toBe(10);
     await page.click('#tab-compare');
     await page.locator('[data-testid="compare-table"]').waitFor();
     await page.selectOption('[data-testid="baseline-select"]', 'gpt-4.1-mini');
@@ -245,7 +246,9 @@ describe('dashboard in headless Chromium', () => {
       .toMatch(/ms|s \(/);
     expect(new URL(page.url()).searchParams.get('canary')).toBe('gpt-4o-mini');
     await page.click('#tab-heatmaps');
-    expect(Number(await page.getAttribute('[data-testid="latency-heatmap"]', 'data-rows'))).toBe(10);
+    await expect
+      .poll(async () => Number(await page.getAttribute('[data-testid="latency-heatmap"]', 'data-rows')))
+      .toBe(10);
     await page.locator('[data-testid="error-heatmap"] canvas').waitFor();
     await page.click('#tab-cost');
     await expect.poll(() => page.locator('[data-testid="cost-total"]').textContent()).toMatch(/^\$/);
