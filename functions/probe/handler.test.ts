@@ -23,7 +23,7 @@ describe('probe function', () => {
       ok: 3,
       failed: [],
       skipped: [],
-      writeRequests: 9,
+      writeRequests: 16,
     });
   });
 

@@ -5,14 +5,15 @@
  */
 import * as z from 'zod';
 import { ERROR_TYPES } from '../events/model.js';
+import { attributesSchema, EVENT_LIMITS, LABEL_SCHEMAS } from '../events/storable.js';
 
 export const INGEST_LIMITS = {
   items: 1000,
-  attributes: 32,
-  attributeKeyLength: 64,
-  attributeValueLength: 512,
+  attributes: EVENT_LIMITS.attributes,
+  attributeKeyLength: EVENT_LIMITS.attributeKeyLength,
+  attributeValueLength: EVENT_LIMITS.attributeValueLength,
   /** How far ahead of the server's clock a timestamp may be (client clock skew). */
-  futureSkewMs: 5 * 60_000,
+  futureSkewMs: EVENT_LIMITS.futureSkewMs,
 } as const;
 
 const label = (max: number) =>
@@ -24,7 +25,7 @@ export const traceInputSchema = z
     /** Start of the call, epoch milliseconds UTC. */
     ts: z.number({ error: 'must be epoch milliseconds' }).int('must be whole epoch milliseconds').positive(),
     /** What was called: `chat`, `responses`, `embeddings`, … */
-    endpoint: label(100),
+    endpoint: LABEL_SCHEMAS.endpoint,
     ok: z.boolean({ error: 'must be true or false' }),
     /** Request start to the full body, ms. */
     latencyMs: z.number({ error: 'must be a number of milliseconds' }).finite().min(0).max(3_600_000),
@@ -33,44 +34,24 @@ export const traceInputSchema = z
       .string()
       .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1 to 128 letters, digits or . _ : -')
       .optional(),
-    model: label(200).optional(),
-    region: label(100).optional(),
+    model: LABEL_SCHEMAS.model.optional(),
+    region: LABEL_SCHEMAS.region.optional(),
     status: z.number().int().min(100, 'must be an HTTP status').max(599, 'must be an HTTP status').optional(),
     errorType: z.enum(ERROR_TYPES, { error: `must be one of ${ERROR_TYPES.join(', ')}` }).optional(),
-    errorMessage: z.string().max(1000).optional(),
+    errorMessage: z.string().max(EVENT_LIMITS.errorMessageLength).optional(),
     inputTokens: tokens.optional(),
     outputTokens: tokens.optional(),
     /** Part of inputTokens. */
     cachedTokens: tokens.optional(),
     /** Part of outputTokens. */
     reasoningTokens: tokens.optional(),
-    responseBytes: z.number().int().min(0).optional(),
+    responseBytes: z.number().int().min(0).max(EVENT_LIMITS.responseBytes).optional(),
     /** USD; estimated from the price table when absent. */
     costUsd: z.number().finite().min(0).max(100_000).optional(),
     requestId: label(200).optional(),
     /** Time to first token of a streamed answer, ms. */
     ttftMs: z.number().finite().min(0).max(3_600_000).optional(),
-    attributes: z
-      .record(
-        z
-          .string()
-          .min(1)
-          .max(
-            INGEST_LIMITS.attributeKeyLength,
-            `keys must be at most ${INGEST_LIMITS.attributeKeyLength} characters`,
-          ),
-        z
-          .string()
-          .max(
-            INGEST_LIMITS.attributeValueLength,
-            `values must be at most ${INGEST_LIMITS.attributeValueLength} characters`,
-          ),
-      )
-      .refine(
-        (a) => Object.keys(a).length <= INGEST_LIMITS.attributes,
-        `at most ${INGEST_LIMITS.attributes} attributes`,
-      )
-      .optional(),
+    attributes: attributesSchema.optional(),
   })
   .strict()
   .superRefine((item, ctx) => {

@@ -231,7 +231,7 @@ describe('scheduling', () => {
 });
 
 describe('a probe tick', () => {
-  it('records every probe with 3 write requests each, and the rollups add up', async () => {
+  it('records every probe, with 5 write requests each plus one commit, and the rollups add up', async () => {
     const tickConfig: Config = {
       ...config,
       probeMode: 'all',
@@ -239,7 +239,8 @@ describe('a probe tick', () => {
     };
     const result = await runProbeTick({ config: tickConfig, tickTime: Date.now(), budgetMs: 10_000 });
     expect(result.events.map((e) => e.endpoint).sort()).toEqual(['chat', 'embeddings', 'models']);
-    expect(result.stored).toEqual({ stored: 3, duplicates: 0, writeRequests: 9 });
+    // Per probe: the claim, two rollup updates and two marker clean-ups; one BatchWrite commits all three.
+    expect(result.stored).toEqual({ stored: 3, duplicates: 0, refused: [], writeRequests: 16 });
 
     for (const event of result.events) {
       const { pk, sk } = eventKey(event.ts, event.id);
@@ -274,8 +275,8 @@ describe('a probe tick', () => {
 
   it('does not count a retried delivery twice, and never loses counts to concurrent writers', async () => {
     const { recordEvents } = await import('../store/events.js');
-    const options = { tableName, retentionDays: 30, rollupRetentionDays: 400 };
     const ts = Date.UTC(2026, 0, 2, 3, 4, 5);
+    const options = { tableName, retentionDays: 30, rollupRetentionDays: 400, now: ts + 60_000 };
     const event = (i: number) => ({
       id: `dup-${i}`,
       ts: ts + i,
@@ -287,8 +288,19 @@ describe('a probe tick', () => {
       ...(i % 4 === 0 ? { errorType: 'server_error' as const, status: 500 } : { status: 200 }),
       latencyMs: 100 + i,
     });
-    expect(await recordEvents([event(0)], options)).toEqual({ stored: 1, duplicates: 0, writeRequests: 3 });
-    expect(await recordEvents([event(0)], options)).toEqual({ stored: 0, duplicates: 1, writeRequests: 1 });
+    expect(await recordEvents([event(0)], options)).toEqual({
+      stored: 1,
+      duplicates: 0,
+      refused: [],
+      writeRequests: 6,
+    });
+    // The second delivery's claim finds the event: one write, nothing counted.
+    expect(await recordEvents([event(0)], options)).toEqual({
+      stored: 0,
+      duplicates: 1,
+      refused: [],
+      writeRequests: 1,
+    });
     // 20 writers at once, each with its own event, all adding to the same rollups.
     await Promise.all(Array.from({ length: 20 }, (_, i) => recordEvents([event(i + 1)], options)));
     for (const resolution of ['minute', 'hour'] as const) {

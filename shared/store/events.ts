@@ -1,17 +1,51 @@
 /**
- * Writing trace events: the raw event (with its TTL) and the per-minute and
- * per-hour rollups it adds to. A probe costs exactly three write requests:
- * one conditional Put and two UpdateItem ADDs.
+ * The one write path for trace events (probes, `/ingest/trace`, OTLP): the
+ * raw event (with its TTL) and the per-minute and per-hour rollups it adds to.
  *
- * The Put is conditional on the event not existing yet, and only events that
- * were new add to the rollups: a retried delivery (same id and time) neither
- * duplicates the raw event nor counts twice. ADD is atomic, so concurrent
- * writers never lose counts.
+ * The guarantee: once no write is in progress, the rollups count exactly the
+ * stored, visible events, each id once, whatever failed, crashed or was sent
+ * twice, concurrently or not. DynamoDB offers atomicity only within one item
+ * (and dynalite has no transactions), so the protocol makes every step
+ * either idempotent or decidable afterwards from one item:
+ *
+ * 1. Check: every event passes `checkStorable` first, so no write can fail
+ *    because of what an item holds; unfit items are refused one by one.
+ * 2. Claim: a conditional Put of each event with a pending mark (the writer's
+ *    random token and the claim time). Only one writer can claim an id: a
+ *    second delivery, even concurrent and under another idempotency key, finds
+ *    it and counts nothing. Pending events are hidden from `/traces`.
+ * 3. Apply: one UpdateItem per rollup key, `ADD` of the aggregated deltas plus
+ *    a marker `w_<token>` in the same item, conditional on the marker being
+ *    absent. The marker makes "was this writer's delta applied here?" a fact
+ *    that can be read later from that one item.
+ * 4. Commit: the pending marks are removed (the events become visible).
+ * 5. Clean up: the markers are removed from the rollup items.
+ *
+ * If a step fails, the writer undoes what it can (each applied delta is
+ * subtracted again, atomically with removing its marker; its claims are
+ * deleted) and answers an error: nothing visible changed. If it crashed or
+ * could not undo, its events stay pending; once the claim is older than
+ * `WRITE_LEASE_MS` (longer than any writer runs), the next delivery of any of
+ * those events adopts them: for each rollup item it "fences" the dead
+ * writer's marker (sets it if absent, so the dead writer can no longer apply
+ * there; confirms it if present, so it can no longer be undone) and adds the
+ * events only where the dead writer's delta is not in. A retry therefore
+ * completes the work exactly once.
  */
+import { randomBytes } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, BatchWriteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DeleteCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { dynamoClient } from '../aws.js';
+import { clock } from '../clock.js';
 import type { TraceEvent } from '../events/model.js';
+import { checkStorable, type Refusal } from '../events/storable.js';
+import { logger } from '../logger.js';
 import { TABLE } from '../schema.js';
 import { bucketAttribute, bucketIndex } from '../stats/histogram.js';
 import { DAY_MS, eventKey, floorTo, HOUR_MS, MINUTE_MS, type Resolution, rollupKey } from './keys.js';
@@ -20,16 +54,66 @@ export interface RecordOptions {
   tableName: string;
   retentionDays: number;
   rollupRetentionDays: number;
+  /** The time events are checked against (retention, future skew) and claims are dated with. */
+  now?: number;
 }
 
 export interface RecordResult {
-  /** Events written for the first time. */
+  /** Events written and counted by this call. */
   stored: number;
-  /** Events that already existed (retried deliveries): not counted again. */
+  /** Events already stored (retried deliveries, or repeated within the batch): not counted again. */
   duplicates: number;
+  /** Events that cannot be stored, by their index in the batch given. */
+  refused: Refusal[];
   /** DynamoDB write requests made. */
   writeRequests: number;
 }
+
+/**
+ * Some events are being written by another request that is still running
+ * (its claim is younger than the lease). Everything else of the batch was
+ * stored; retrying later finds them stored, or adopts them if that request died.
+ */
+export class EventsInFlight extends Error {
+  constructor(
+    readonly count: number,
+    readonly partial: RecordResult,
+  ) {
+    super(`${count} events are being stored by another request`);
+    this.name = 'EventsInFlight';
+  }
+}
+
+/** A writer lost its claim: another writer fenced it out after its lease ran out. */
+class FencedOut extends Error {}
+
+/**
+ * How long a claim protects a pending event. Longer than any function that
+ * writes events runs (probe 60 s, ingest 29 s: shared/routes.ts), so a claim
+ * this old belongs to a writer that is gone.
+ */
+export const WRITE_LEASE_MS = 2 * 60_000;
+
+/** Attributes of a pending event; a committed event has none of them. */
+export const PENDING = {
+  owner: 'wb',
+  since: 'wbAt',
+  /** Resolutions whose rollups are known to include the event already (set when adopted). */
+  counted: 'wbDone',
+} as const;
+
+/** `w_<token>` in a rollup item: has that writer's delta been applied here? */
+const MARKER_PREFIX = 'w_';
+const MARK = {
+  /** Applied by its writer, which may still undo it. */
+  applied: 'a',
+  /** Applied, and confirmed by an adopter: can no longer be undone. */
+  confirmed: 'A',
+  /** Not applied, and never will be: its writer is fenced out here. */
+  fenced: 'f',
+} as const;
+
+const RESOLUTIONS: Resolution[] = ['minute', 'hour'];
 
 /**
  * The names of the counters in a rollup item. Every counter is a plain
@@ -66,13 +150,6 @@ export const STATUS_CLASSES = ['2xx', '3xx', '4xx', '5xx', 'none'] as const;
 export function statusClass(status: number | undefined): (typeof STATUS_CLASSES)[number] {
   if (status === undefined || status < 200 || status >= 600) return 'none';
   return `${Math.floor(status / 100)}xx` as '2xx' | '3xx' | '4xx' | '5xx';
-}
-
-interface RollupDelta {
-  pk: string;
-  sk: string;
-  identity: Record<string, string | number | boolean>;
-  counters: Map<string, number>;
 }
 
 /** The latest result in a rollup, for "last result" without reading raw events. */
@@ -127,25 +204,36 @@ function addEvent(counters: Map<string, number>, event: TraceEvent): void {
   add(bucketAttribute(bucketIndex(event.latencyMs)), 1);
 }
 
+interface RollupDelta {
+  pk: string;
+  sk: string;
+  /** Attributes that name the item; the same for every writer. */
+  identity: Record<string, string | number>;
+  /** The latest result among the delta's events. */
+  last: Record<string, string | number | boolean>;
+  counters: Map<string, number>;
+}
+
+/** An event and the resolutions whose rollups it still has to be added to. */
+interface Contribution {
+  event: TraceEvent;
+  resolutions: readonly Resolution[];
+}
+
 /**
- * The rollup updates a set of events makes, aggregated per (rollup key): a
+ * The rollup updates a set of events makes, aggregated per rollup key: a
  * batch of events costs one update per distinct key, not one per event.
  */
-export function rollupDeltas(events: readonly TraceEvent[], options: RecordOptions): RollupDelta[] {
+export function rollupDeltas(contributions: readonly Contribution[], options: RecordOptions): RollupDelta[] {
   const deltas = new Map<string, RollupDelta>();
-  const resolutions: [Resolution, number, number][] = [
-    ['minute', MINUTE_MS, options.retentionDays * DAY_MS],
-    ['hour', HOUR_MS, options.rollupRetentionDays * DAY_MS],
-  ];
-  for (const event of events) {
-    for (const [resolution, step, keepMs] of resolutions) {
-      const labels = {
-        source: event.source,
-        endpoint: event.endpoint,
-        model: event.model,
-        region: event.region,
-      };
-      const key = rollupKey(resolution, event.ts, labels);
+  const keep: Record<Resolution, [number, number]> = {
+    minute: [MINUTE_MS, options.retentionDays * DAY_MS],
+    hour: [HOUR_MS, options.rollupRetentionDays * DAY_MS],
+  };
+  for (const { event, resolutions } of contributions) {
+    for (const resolution of resolutions) {
+      const [step, keepMs] = keep[resolution];
+      const key = rollupKey(resolution, event.ts, event);
       const id = `${key.pk}|${key.sk}`;
       let delta = deltas.get(id);
       if (!delta) {
@@ -161,30 +249,508 @@ export function rollupDeltas(events: readonly TraceEvent[], options: RecordOptio
             region: event.region ?? '',
             [TABLE.ttlAttribute]: Math.ceil((bucketStart + step + keepMs) / 1000),
           },
+          last: {},
           counters: new Map(),
         };
         deltas.set(id, delta);
       }
       addEvent(delta.counters, event);
       // Within one batch the latest event wins; across concurrent writers the last write does.
-      if (event.ts >= ((delta.identity[ROLLUP_LAST.ts] as number | undefined) ?? Number.NEGATIVE_INFINITY)) {
-        delta.identity[ROLLUP_LAST.ts] = event.ts;
-        delta.identity[ROLLUP_LAST.ok] = event.ok;
-        delta.identity[ROLLUP_LAST.status] = event.status ?? 0;
-        delta.identity[ROLLUP_LAST.errorType] = event.errorType ?? '';
+      if (event.ts >= ((delta.last[ROLLUP_LAST.ts] as number | undefined) ?? Number.NEGATIVE_INFINITY)) {
+        delta.last = {
+          [ROLLUP_LAST.ts]: event.ts,
+          [ROLLUP_LAST.ok]: event.ok,
+          [ROLLUP_LAST.status]: event.status ?? 0,
+          [ROLLUP_LAST.errorType]: event.errorType ?? '',
+        };
       }
     }
   }
   return [...deltas.values()];
 }
 
-async function applyDelta(tableName: string, delta: RollupDelta): Promise<void> {
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = {};
-  const sets: string[] = [];
+/** The stored item of an event (committed: without the pending attributes). */
+export function eventItem(event: TraceEvent, retentionDays: number): Record<string, unknown> {
+  const key = eventKey(event.ts, event.id);
+  return {
+    [TABLE.partitionKey]: key.pk,
+    [TABLE.sortKey]: key.sk,
+    ...event,
+    [TABLE.ttlAttribute]: Math.ceil((event.ts + retentionDays * DAY_MS) / 1000),
+  };
+}
+
+/**
+ * Stores events and their rollups through the protocol above. Safe to call
+ * again with the same events, concurrently, and after any failure: each id is
+ * stored once and counted once. Throws `EventsInFlight` when another running
+ * request holds some of the events; throws the store's error when the store
+ * fails (after undoing what it could).
+ */
+export async function recordEvents(
+  events: readonly TraceEvent[],
+  options: RecordOptions,
+): Promise<RecordResult> {
+  const now = options.now ?? clock.now();
+  const { storable, refused } = checkStorable(events, { now, retentionDays: options.retentionDays });
+  // The first copy of an id in the batch is the one stored: events are immutable once stored.
+  const unique = new Map<string, TraceEvent>();
+  for (const { event } of storable) {
+    const id = keyId(eventKey(event.ts, event.id));
+    if (!unique.has(id)) unique.set(id, event);
+  }
+  const writer = new Writer(options, now);
+  const outcome = await writer.write([...unique.values()]);
+  const result: RecordResult = {
+    stored: outcome.stored,
+    duplicates: storable.length - unique.size + outcome.duplicates,
+    refused,
+    writeRequests: writer.writeRequests,
+  };
+  if (outcome.busy > 0) throw new EventsInFlight(outcome.busy, result);
+  return result;
+}
+
+interface Key {
+  pk: string;
+  sk: string;
+}
+const keyId = (key: Key) => `${key.pk}|${key.sk}`;
+const dynamoKey = (key: Key) => ({ [TABLE.partitionKey]: key.pk, [TABLE.sortKey]: key.sk });
+const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException;
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Requests in flight at once per step: enough to hide latency, few enough not to throttle a partition. */
+const PARALLEL = 16;
+const BATCH_GET_MAX = 100;
+const BATCH_WRITE_MAX = 25;
+const MAX_ATTEMPTS = 8;
+/** How often, and how long apart, events held by another running request are looked at again. */
+const BUSY_RECHECKS = [50, 150, 400];
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface PendingState {
+  key: Key;
+  /** The writer holding it, if pending. */
+  owner?: string;
+  since?: number;
+  counted: Resolution[];
+}
+
+/** One call's writes: its token, what it claimed and applied, so that it can undo them. */
+class Writer {
+  readonly token = randomBytes(6).toString('hex');
+  writeRequests = 0;
+  private readonly marker = `${MARKER_PREFIX}${this.token}`;
+  private readonly claimed: TraceEvent[] = [];
+  private readonly adopted: { key: Key; from: string }[] = [];
+  private readonly applied: RollupDelta[] = [];
+  /** Rollup keys where another writer's marker was fenced or confirmed: cleaned up with ours. */
+  private readonly foreignMarkers = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly options: RecordOptions,
+    private readonly now: number,
+  ) {}
+
+  private get table() {
+    return this.options.tableName;
+  }
+
+  private async send<T = unknown>(
+    command: PutCommand | UpdateCommand | DeleteCommand | BatchGetCommand | BatchWriteCommand,
+  ): Promise<T> {
+    if (!(command instanceof BatchGetCommand)) this.writeRequests++;
+    // One entry point for every command of the protocol, so each write is counted; the cast only picks an overload.
+    return (await dynamoClient().send(command as PutCommand)) as T;
+  }
+
+  async write(events: TraceEvent[]): Promise<{ stored: number; duplicates: number; busy: number }> {
+    let existing: TraceEvent[] = [];
+    let contributions: Contribution[];
+    let busy: Key[] = [];
+    let duplicates = 0;
+    try {
+      existing = await this.claim(events);
+      const found = await this.inspectUntilSettled(existing.map((e) => eventKey(e.ts, e.id)));
+      duplicates = found.committed;
+      const adoptable = found.abandoned;
+      busy = found.busy;
+      const adoptedContributions = await this.adopt(adoptable, existing);
+      busy.push(...adoptedContributions.lost);
+      contributions = [
+        ...this.claimed.map((event) => ({ event, resolutions: RESOLUTIONS })),
+        ...adoptedContributions.contributions,
+      ];
+      await this.apply(rollupDeltas(contributions, this.options));
+    } catch (error) {
+      await this.undo(error);
+      throw error;
+    }
+    // Every delta is in: from here on nothing is undone, and a failure leaves
+    // pending events that the next delivery adopts (finding every marker applied).
+    await this.commit();
+    await this.cleanUp();
+    return {
+      stored: contributions.length,
+      duplicates,
+      busy: busy.length,
+    };
+  }
+
+  /** Step 2: conditional Puts. Returns the events that already existed. */
+  private async claim(events: TraceEvent[]): Promise<TraceEvent[]> {
+    const existing: TraceEvent[] = [];
+    await eachLimited(events, PARALLEL, async (event) => {
+      try {
+        await this.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: {
+              ...eventItem(event, this.options.retentionDays),
+              [PENDING.owner]: this.token,
+              [PENDING.since]: this.now,
+            },
+            ConditionExpression: 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: { '#pk': TABLE.partitionKey },
+          }),
+        );
+        this.claimed.push(event);
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        existing.push(event);
+      }
+    });
+    return existing;
+  }
+
+  /** Reads the pending state of stored events (consistent reads, key and pending attributes only). */
+  private async inspect(keys: Key[]): Promise<PendingState[]> {
+    const states: PendingState[] = [];
+    for (let i = 0; i < keys.length; i += BATCH_GET_MAX) {
+      let request: Record<string, unknown>[] | undefined = keys.slice(i, i + BATCH_GET_MAX).map(dynamoKey);
+      for (let attempt = 0; request?.length; attempt++) {
+        if (attempt >= MAX_ATTEMPTS) throw new Error('BatchGetItem kept returning unprocessed keys');
+        if (attempt > 0) await pause(Math.min(1000, 25 * 2 ** attempt));
+        const answer: {
+          Responses?: Record<string, Record<string, unknown>[]>;
+          UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }>;
+        } = await this.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.table]: {
+                Keys: request,
+                ConsistentRead: true,
+                ProjectionExpression: '#pk, #sk, #owner, #since, #counted',
+                ExpressionAttributeNames: {
+                  '#pk': TABLE.partitionKey,
+                  '#sk': TABLE.sortKey,
+                  '#owner': PENDING.owner,
+                  '#since': PENDING.since,
+                  '#counted': PENDING.counted,
+                },
+              },
+            },
+          }),
+        );
+        for (const item of answer.Responses?.[this.table] ?? []) {
+          const owner = item[PENDING.owner];
+          states.push({
+            key: { pk: item[TABLE.partitionKey] as string, sk: item[TABLE.sortKey] as string },
+            ...(typeof owner === 'string' ? { owner, since: Number(item[PENDING.since] ?? 0) } : {}),
+            counted: (item[PENDING.counted] as Resolution[] | undefined) ?? [],
+          });
+        }
+        request = answer.UnprocessedKeys?.[this.table]?.Keys;
+      }
+    }
+    return states;
+  }
+
+  /**
+   * Sorts stored events into committed, abandoned (claim older than the lease)
+   * and busy (another running request holds them). A busy event usually
+   * belongs to a concurrent delivery of the same item that is about to
+   * commit: it is looked at again a few times before giving up.
+   */
+  private async inspectUntilSettled(
+    keys: Key[],
+  ): Promise<{ committed: number; abandoned: PendingState[]; busy: Key[] }> {
+    let committed = 0;
+    const abandoned: PendingState[] = [];
+    let pending = keys;
+    for (let round = 0; pending.length > 0; round++) {
+      const busy: Key[] = [];
+      const states = await this.inspect(pending);
+      // An event deleted meanwhile (a failed writer undoing its claim) is not found: look again later.
+      const seen = new Set(states.map((s) => keyId(s.key)));
+      for (const key of pending) if (!seen.has(keyId(key))) busy.push(key);
+      for (const state of states) {
+        if (state.owner === undefined) committed++;
+        else if ((state.since ?? 0) + WRITE_LEASE_MS <= this.now) abandoned.push(state);
+        else busy.push(state.key);
+      }
+      if (busy.length === 0 || round >= BUSY_RECHECKS.length) return { committed, abandoned, busy };
+      await pause(BUSY_RECHECKS[round] as number);
+      pending = busy;
+    }
+    return { committed, abandoned, busy: [] };
+  }
+
+  /**
+   * Takes over events whose writer is gone. For each rollup item they touch,
+   * the old writer's marker is fenced (or confirmed, when its delta is in),
+   * and each event then carries the resolutions already counted.
+   */
+  private async adopt(
+    states: PendingState[],
+    events: TraceEvent[],
+  ): Promise<{ contributions: Contribution[]; lost: Key[] }> {
+    const contributions: Contribution[] = [];
+    const lost: Key[] = [];
+    if (states.length === 0) return { contributions, lost };
+    const byKey = new Map(events.map((e) => [keyId(eventKey(e.ts, e.id)), e]));
+    // Fence once per (old writer, rollup key).
+    const fences = new Map<string, Promise<boolean>>();
+    const fence = (owner: string, delta: RollupDelta) => {
+      const id = `${owner}|${keyId(delta)}`;
+      let result = fences.get(id);
+      if (!result) {
+        result = this.fence(owner, delta);
+        fences.set(id, result);
+      }
+      return result;
+    };
+    for (const state of states) {
+      const event = byKey.get(keyId(state.key)) as TraceEvent;
+      const owner = state.owner as string;
+      const counted = new Set(state.counted);
+      for (const resolution of RESOLUTIONS) {
+        if (counted.has(resolution)) continue;
+        const [delta] = rollupDeltas([{ event, resolutions: [resolution] }], this.options);
+        if (await fence(owner, delta as RollupDelta)) counted.add(resolution);
+      }
+      try {
+        await this.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: dynamoKey(state.key),
+            UpdateExpression: 'SET #owner = :me, #since = :now, #counted = :counted',
+            ConditionExpression: '#owner = :old',
+            ExpressionAttributeNames: {
+              '#owner': PENDING.owner,
+              '#since': PENDING.since,
+              '#counted': PENDING.counted,
+            },
+            ExpressionAttributeValues: {
+              ':me': this.token,
+              ':now': this.now,
+              ':counted': [...counted],
+              ':old': owner,
+            },
+          }),
+        );
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        // Another delivery adopted it first.
+        lost.push(state.key);
+        continue;
+      }
+      this.adopted.push({ key: state.key, from: owner });
+      contributions.push({ event, resolutions: RESOLUTIONS.filter((r) => !counted.has(r)) });
+    }
+    return { contributions, lost };
+  }
+
+  /** Whether `owner`'s delta is in the rollup item; if it is not, makes sure it never will be. */
+  private async fence(owner: string, delta: RollupDelta): Promise<boolean> {
+    const marker = `${MARKER_PREFIX}${owner}`;
+    this.noteForeignMarker(delta, marker);
+    const names: Record<string, string> = { '#m': marker };
+    const values: Record<string, unknown> = { ':fenced': MARK.fenced };
+    // A fence may create the item: give it its identity, as a delta would.
+    const sets = Object.entries(delta.identity).map(([name, value], i) => {
+      names[`#k${i}`] = name;
+      values[`:k${i}`] = value;
+      return `#k${i} = if_not_exists(#k${i}, :k${i})`;
+    });
+    try {
+      await this.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: dynamoKey(delta),
+          UpdateExpression: `SET #m = :fenced, ${sets.join(', ')}`,
+          ConditionExpression: 'attribute_not_exists(#m)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return false;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    try {
+      await this.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: dynamoKey(delta),
+          UpdateExpression: 'SET #m = :confirmed',
+          ConditionExpression: '#m IN (:applied, :confirmed)',
+          ExpressionAttributeNames: { '#m': marker },
+          ExpressionAttributeValues: { ':applied': MARK.applied, ':confirmed': MARK.confirmed },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      return false; // already fenced by an earlier adopter
+    }
+  }
+
+  private noteForeignMarker(key: Key, marker: string) {
+    const id = keyId(key);
+    const set = this.foreignMarkers.get(id) ?? new Set();
+    set.add(marker);
+    this.foreignMarkers.set(id, set);
+  }
+
+  /** Step 3: one conditional UpdateItem per rollup key, a handful at a time. */
+  private async apply(deltas: RollupDelta[]): Promise<void> {
+    await eachLimited(deltas, PARALLEL, async (delta) => {
+      try {
+        await this.send(deltaUpdate(this.table, delta, this.marker));
+      } catch (error) {
+        if (isConditionFailure(error)) throw new FencedOut(`writer ${this.token} was fenced out`);
+        throw error;
+      }
+      this.applied.push(delta);
+    });
+  }
+
+  /** Step 4: the events become visible. Claimed ones are put again whole (25 per request). */
+  private async commit(): Promise<void> {
+    const items = this.claimed.map((event) => eventItem(event, this.options.retentionDays));
+    for (let i = 0; i < items.length; i += BATCH_WRITE_MAX) {
+      let pending: { PutRequest: { Item: Record<string, unknown> } }[] | undefined = items
+        .slice(i, i + BATCH_WRITE_MAX)
+        .map((Item) => ({ PutRequest: { Item } }));
+      for (let attempt = 0; pending?.length; attempt++) {
+        if (attempt >= MAX_ATTEMPTS) throw new Error('BatchWriteItem kept returning unprocessed items');
+        if (attempt > 0) await pause(Math.min(1000, 25 * 2 ** attempt));
+        const answer: { UnprocessedItems?: Record<string, typeof pending> } = await this.send(
+          new BatchWriteCommand({ RequestItems: { [this.table]: pending } }),
+        );
+        pending = answer.UnprocessedItems?.[this.table];
+      }
+    }
+    await eachLimited(this.adopted, PARALLEL, async ({ key }) => {
+      await this.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: dynamoKey(key),
+          UpdateExpression: 'REMOVE #owner, #since, #counted',
+          ConditionExpression: '#owner = :me',
+          ExpressionAttributeNames: {
+            '#owner': PENDING.owner,
+            '#since': PENDING.since,
+            '#counted': PENDING.counted,
+          },
+          ExpressionAttributeValues: { ':me': this.token },
+        }),
+      ).catch((error: unknown) => {
+        if (!isConditionFailure(error)) throw error;
+      });
+    });
+  }
+
+  /** Step 5: markers are only needed while events are pending; a failure here only leaves a few bytes. */
+  private async cleanUp(): Promise<void> {
+    const markers = new Map(this.foreignMarkers);
+    for (const delta of this.applied) {
+      const set = markers.get(keyId(delta)) ?? new Set();
+      set.add(this.marker);
+      markers.set(keyId(delta), set);
+    }
+    await eachLimited([...markers], PARALLEL, async ([id, names]) => {
+      const [pk, sk] = id.split('|') as [string, string];
+      const list = [...names];
+      await this.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: dynamoKey({ pk, sk }),
+          UpdateExpression: `REMOVE ${list.map((_, i) => `#m${i}`).join(', ')}`,
+          ExpressionAttributeNames: Object.fromEntries(list.map((name, i) => [`#m${i}`, name])),
+        }),
+      ).catch((error: unknown) => logger.warn('rollup marker not removed', { error: error as Error }));
+    });
+  }
+
+  /**
+   * After a failure before every delta was in: subtracts each applied delta
+   * (only while its marker still says "applied": an adopter that confirmed it
+   * keeps it), deletes this writer's claims, and frees adopted events for the
+   * next delivery. Failures here are logged: what stays pending is adopted
+   * by the next delivery once the lease is over.
+   */
+  private async undo(cause: unknown): Promise<void> {
+    logger.warn('event write failed; undoing', { error: cause as Error, token: this.token });
+    const attempt = (work: Promise<unknown>): Promise<void> =>
+      work.then(
+        () => undefined,
+        (error: unknown) => {
+          if (!isConditionFailure(error)) logger.warn('undo step failed', { error: error as Error });
+        },
+      );
+    await eachLimited(this.applied, PARALLEL, (delta) =>
+      attempt(this.send(undoUpdate(this.table, delta, this.marker))),
+    );
+    await eachLimited(this.claimed, PARALLEL, (event) =>
+      attempt(
+        this.send(
+          new DeleteCommand({
+            TableName: this.table,
+            Key: dynamoKey(eventKey(event.ts, event.id)),
+            ConditionExpression: '#owner = :me',
+            ExpressionAttributeNames: { '#owner': PENDING.owner },
+            ExpressionAttributeValues: { ':me': this.token },
+          }),
+        ),
+      ),
+    );
+    await eachLimited(this.adopted, PARALLEL, ({ key }) =>
+      attempt(
+        this.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: dynamoKey(key),
+            UpdateExpression: 'SET #since = :free',
+            ConditionExpression: '#owner = :me',
+            ExpressionAttributeNames: { '#owner': PENDING.owner, '#since': PENDING.since },
+            ExpressionAttributeValues: { ':me': this.token, ':free': 0 },
+          }),
+        ),
+      ),
+    );
+  }
+}
+
+/** The UpdateItem that applies a delta once: ADD the counters and set the writer's marker, if absent. */
+function deltaUpdate(tableName: string, delta: RollupDelta, marker: string): UpdateCommand {
+  const names: Record<string, string> = { '#marker': marker };
+  const values: Record<string, unknown> = { ':applied': MARK.applied };
+  const sets: string[] = ['#marker = :applied'];
   const adds: string[] = [];
   let i = 0;
-  for (const [name, value] of Object.entries(delta.identity)) {
+  for (const [name, value] of Object.entries({ ...delta.identity, ...delta.last })) {
     names[`#k${i}`] = name;
     values[`:k${i}`] = value;
     sets.push(`#k${i} = :k${i}`);
@@ -196,151 +762,34 @@ async function applyDelta(tableName: string, delta: RollupDelta): Promise<void> 
     adds.push(`#c${i} :c${i}`);
     i++;
   }
-  await dynamoClient().send(
-    new UpdateCommand({
-      TableName: tableName,
-      Key: { [TABLE.partitionKey]: delta.pk, [TABLE.sortKey]: delta.sk },
-      UpdateExpression: `SET ${sets.join(', ')} ADD ${adds.join(', ')}`,
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    }),
-  );
-}
-
-/** The stored item of an event. */
-export function eventItem(event: TraceEvent, retentionDays: number): Record<string, unknown> {
-  const key = eventKey(event.ts, event.id);
-  return {
-    [TABLE.partitionKey]: key.pk,
-    [TABLE.sortKey]: key.sk,
-    ...event,
-    [TABLE.ttlAttribute]: Math.ceil((event.ts + retentionDays * DAY_MS) / 1000),
-  };
-}
-
-/** Stores events and their rollups. Safe to call again with the same events. */
-export async function recordEvents(
-  events: readonly TraceEvent[],
-  options: RecordOptions,
-): Promise<RecordResult> {
-  let writeRequests = 0;
-  const fresh: TraceEvent[] = [];
-  await Promise.all(
-    events.map(async (event) => {
-      writeRequests++;
-      try {
-        await dynamoClient().send(
-          new PutCommand({
-            TableName: options.tableName,
-            Item: eventItem(event, options.retentionDays),
-            ConditionExpression: 'attribute_not_exists(#pk)',
-            ExpressionAttributeNames: { '#pk': TABLE.partitionKey },
-          }),
-        );
-        fresh.push(event);
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      }
-    }),
-  );
-  const deltas = rollupDeltas(fresh, options);
-  await Promise.all(deltas.map((delta) => applyDelta(options.tableName, delta)));
-  writeRequests += deltas.length;
-  return { stored: fresh.length, duplicates: events.length - fresh.length, writeRequests };
-}
-
-const BATCH_GET_MAX = 100;
-const BATCH_WRITE_MAX = 25;
-const MAX_ATTEMPTS = 8;
-
-const pause = (attempt: number) =>
-  new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
-
-/** Which of these event keys already exist (BatchGet, projection of the key only). */
-async function existingKeys(tableName: string, keys: { pk: string; sk: string }[]): Promise<Set<string>> {
-  const found = new Set<string>();
-  for (let i = 0; i < keys.length; i += BATCH_GET_MAX) {
-    let request: Record<string, unknown>[] | undefined = keys
-      .slice(i, i + BATCH_GET_MAX)
-      .map((k) => ({ [TABLE.partitionKey]: k.pk, [TABLE.sortKey]: k.sk }));
-    for (let attempt = 0; request?.length; attempt++) {
-      if (attempt >= MAX_ATTEMPTS) throw new Error('BatchGetItem kept returning unprocessed keys');
-      if (attempt > 0) await pause(attempt);
-      const answer = await dynamoClient().send(
-        new BatchGetCommand({
-          RequestItems: {
-            [tableName]: {
-              Keys: request,
-              ProjectionExpression: '#pk, #sk',
-              ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
-            },
-          },
-        }),
-      );
-      for (const item of answer.Responses?.[tableName] ?? []) {
-        found.add(`${item[TABLE.partitionKey]}|${item[TABLE.sortKey]}`);
-      }
-      request = answer.UnprocessedKeys?.[tableName]?.Keys as Record<string, unknown>[] | undefined;
-    }
-  }
-  return found;
-}
-
-/** BatchWrite puts in chunks of 25, retrying unprocessed items with backoff. Returns the requests made. */
-async function batchPut(tableName: string, items: Record<string, unknown>[]): Promise<number> {
-  let requests = 0;
-  for (let i = 0; i < items.length; i += BATCH_WRITE_MAX) {
-    let pending: { PutRequest: { Item: Record<string, unknown> } }[] | undefined = items
-      .slice(i, i + BATCH_WRITE_MAX)
-      .map((Item) => ({ PutRequest: { Item } }));
-    for (let attempt = 0; pending?.length; attempt++) {
-      if (attempt >= MAX_ATTEMPTS) throw new Error('BatchWriteItem kept returning unprocessed items');
-      if (attempt > 0) await pause(attempt);
-      requests++;
-      const answer = await dynamoClient().send(
-        new BatchWriteCommand({ RequestItems: { [tableName]: pending } }),
-      );
-      pending = answer.UnprocessedItems?.[tableName] as typeof pending;
-    }
-  }
-  return requests;
-}
-
-/**
- * Stores a batch of events cheaply (ingestion): 25 events per BatchWrite, and
- * one rollup update per distinct (rollup key, minute/hour) for the whole batch.
- *
- * An event whose key (time and id) is already stored is written again (the
- * raw event is overwritten, never duplicated) but does not add to the rollups
- * a second time. Two deliveries of the same new event racing each other could
- * both count; the request-level idempotency of ingestion covers retries.
- */
-export async function recordEventBatch(
-  events: readonly TraceEvent[],
-  options: RecordOptions,
-): Promise<RecordResult> {
-  // Within one batch the last copy of a key wins.
-  const byKey = new Map<string, TraceEvent>();
-  for (const event of events) {
-    const { pk, sk } = eventKey(event.ts, event.id);
-    byKey.set(`${pk}|${sk}`, event);
-  }
-  const keys = [...byKey.keys()].map((k) => {
-    const [pk, sk] = k.split('|') as [string, string];
-    return { pk, sk };
+  return new UpdateCommand({
+    TableName: tableName,
+    Key: dynamoKey(delta),
+    UpdateExpression: `SET ${sets.join(', ')} ADD ${adds.join(', ')}`,
+    ConditionExpression: 'attribute_not_exists(#marker)',
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
   });
-  const existing = await existingKeys(options.tableName, keys);
-  const unique = [...byKey.values()];
-  let writeRequests = await batchPut(
-    options.tableName,
-    unique.map((event) => eventItem(event, options.retentionDays)),
-  );
-  const fresh = [...byKey.entries()].filter(([key]) => !existing.has(key)).map(([, event]) => event);
-  const deltas = rollupDeltas(fresh, options);
-  // A handful at a time: a large batch can touch many keys.
-  for (let i = 0; i < deltas.length; i += 16) {
-    await Promise.all(deltas.slice(i, i + 16).map((delta) => applyDelta(options.tableName, delta)));
+}
+
+/** The UpdateItem that takes a delta back out, atomically with its marker, while it is still undoable. */
+function undoUpdate(tableName: string, delta: RollupDelta, marker: string): UpdateCommand {
+  const names: Record<string, string> = { '#marker': marker };
+  const values: Record<string, unknown> = { ':applied': MARK.applied };
+  const adds: string[] = [];
+  let i = 0;
+  for (const [name, value] of delta.counters) {
+    names[`#c${i}`] = name;
+    values[`:c${i}`] = -value;
+    adds.push(`#c${i} :c${i}`);
+    i++;
   }
-  writeRequests += deltas.length;
-  return { stored: fresh.length, duplicates: events.length - fresh.length, writeRequests };
+  return new UpdateCommand({
+    TableName: tableName,
+    Key: dynamoKey(delta),
+    UpdateExpression: `ADD ${adds.join(', ')} REMOVE #marker`,
+    ConditionExpression: '#marker = :applied',
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  });
 }

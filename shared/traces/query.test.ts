@@ -346,10 +346,10 @@ describe('query parts', () => {
     ]);
   });
 
-  it('builds one FilterExpression from the filters and the TTL', () => {
+  it('builds one FilterExpression from the filters, the TTL and the pending mark', () => {
     const filter = filterExpression({ endpoint: ['a', 'b'], ok: false, status: [500] }, 1000);
     expect(filter.expression).toBe(
-      '#exp > :now AND #endpoint IN (:endpoint0, :endpoint1) AND #ok = :ok0 AND #status = :status0',
+      '#exp > :now AND attribute_not_exists(#pending) AND #endpoint IN (:endpoint0, :endpoint1) AND #ok = :ok0 AND #status = :status0',
     );
     expect(filter.values).toEqual({
       ':now': 1000,

@@ -27,6 +27,7 @@ import { dynamoClient } from '../aws.js';
 import { ERROR_TYPES, type ErrorType, SOURCES, type Source, type TraceEvent } from '../events/model.js';
 import { badRequest, validate } from '../http/problem.js';
 import { TABLE } from '../schema.js';
+import { PENDING } from '../store/events.js';
 import { DAY_MS, floorTo, HOUR_MS, hourOf, padTs } from '../store/keys.js';
 import { CursorError, decodeCursor, encodeCursor, queryHash, type TraceCursor } from './cursor.js';
 
@@ -347,11 +348,14 @@ function hasFilters(filters: TraceFilters): boolean {
   return Object.values(filters).some((value) => value !== undefined);
 }
 
-/** The FilterExpression: every given filter, and the TTL. Lists become IN, single values `=`. */
+/**
+ * The FilterExpression: every given filter, the TTL, and only committed events
+ * (a pending one is not counted yet: shared/store/events.ts). Lists become IN, single values `=`.
+ */
 export function filterExpression(filters: TraceFilters, nowSec: number): Filter {
-  const names: Record<string, string> = { '#exp': TABLE.ttlAttribute };
+  const names: Record<string, string> = { '#exp': TABLE.ttlAttribute, '#pending': PENDING.owner };
   const values: Record<string, unknown> = { ':now': nowSec };
-  const parts = ['#exp > :now'];
+  const parts = ['#exp > :now', 'attribute_not_exists(#pending)'];
   const match = (attribute: keyof TraceFilters, wanted: readonly unknown[] | undefined) => {
     if (!wanted || wanted.length === 0) return;
     names[`#${attribute}`] = attribute;
