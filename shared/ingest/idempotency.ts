@@ -12,6 +12,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamoClient } from '../aws.js';
 import { HttpProblem } from '../http/problem.js';
+import { logger } from '../logger.js';
 import { TABLE } from '../schema.js';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
@@ -108,14 +109,21 @@ export async function once(
     await db.send(new DeleteCommand({ TableName: scope.tableName, Key: key })).catch(() => undefined);
     throw error;
   }
-  await db.send(
-    new UpdateCommand({
-      TableName: scope.tableName,
-      Key: key,
-      UpdateExpression: 'SET #state = :done, answer = :answer',
-      ExpressionAttributeNames: { '#state': 'state' },
-      ExpressionAttributeValues: { ':done': 'done', ':answer': JSON.stringify(answer) },
-    }),
-  );
+  try {
+    await db.send(
+      new UpdateCommand({
+        TableName: scope.tableName,
+        Key: key,
+        UpdateExpression: 'SET #state = :done, answer = :answer',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':done': 'done', ':answer': JSON.stringify(answer) },
+      }),
+    );
+  } catch (error) {
+    // The work is done: answer it. Without the saved answer a retry runs the
+    // work again, which finds every item stored and counts nothing twice.
+    logger.warn('idempotent answer not saved', { error: error as Error });
+    await db.send(new DeleteCommand({ TableName: scope.tableName, Key: key })).catch(() => undefined);
+  }
   return { ...answer, replayed: false };
 }

@@ -283,9 +283,17 @@ export function eventItem(event: TraceEvent, retentionDays: number): Record<stri
 /**
  * Stores events and their rollups through the protocol above. Safe to call
  * again with the same events, concurrently, and after any failure: each id is
- * stored once and counted once. Throws `EventsInFlight` when another running
- * request holds some of the events; throws the store's error when the store
- * fails (after undoing what it could).
+ * stored once and counted once.
+ *
+ * Two rounds, each by a writer of its own: first the events nobody stored
+ * yet (claimed, counted, committed), then, only if some were found stored,
+ * those left pending by a writer that is gone (adopted). A writer never
+ * waits for others while it holds uncommitted claims, so concurrent
+ * deliveries of the same items cannot hold each other up.
+ *
+ * Throws the store's error when the first round fails (after undoing it:
+ * nothing visible changed), and `EventsInFlight` when some events are held by
+ * another running request, or could not be adopted, while the rest are stored.
  */
 export async function recordEvents(
   events: readonly TraceEvent[],
@@ -299,15 +307,37 @@ export async function recordEvents(
     const id = keyId(eventKey(event.ts, event.id));
     if (!unique.has(id)) unique.set(id, event);
   }
-  const writer = new Writer(options, now);
-  const outcome = await writer.write([...unique.values()]);
+  const first = new Writer(options, now);
+  const existing = await first.claimAndCount([...unique.values()]);
   const result: RecordResult = {
-    stored: outcome.stored,
-    duplicates: storable.length - unique.size + outcome.duplicates,
+    stored: first.counted,
+    duplicates: storable.length - unique.size,
     refused,
-    writeRequests: writer.writeRequests,
+    writeRequests: first.writeRequests,
   };
-  if (outcome.busy > 0) throw new EventsInFlight(outcome.busy, result);
+  if (existing.length === 0) return result;
+
+  const found = await inspectUntilSettled(
+    options.tableName,
+    existing.map((e) => eventKey(e.ts, e.id)),
+    now,
+  );
+  result.duplicates += found.committed;
+  let busy = found.busy.length;
+  if (found.abandoned.length > 0) {
+    const adopter = new Writer(options, now);
+    try {
+      busy += await adopter.adoptAndCount(found.abandoned, existing);
+      result.stored += adopter.counted;
+    } catch (error) {
+      // The first round's events are stored: report the rest as not done yet rather than as a failure.
+      if (result.stored === 0) throw error;
+      logger.warn('adopting pending events failed', { error: error as Error });
+      busy += found.abandoned.length;
+    }
+    result.writeRequests += adopter.writeRequests;
+  }
+  if (busy > 0) throw new EventsInFlight(busy, result);
   return result;
 }
 
@@ -319,13 +349,25 @@ const keyId = (key: Key) => `${key.pk}|${key.sk}`;
 const dynamoKey = (key: Key) => ({ [TABLE.partitionKey]: key.pk, [TABLE.sortKey]: key.sk });
 const isConditionFailure = (error: unknown) => error instanceof ConditionalCheckFailedException;
 
-/** Runs `work` over `items`, at most `limit` at a time. */
+/**
+ * Runs `work` over `items`, at most `limit` at a time. After a failure no new
+ * item starts, and it throws only once the running ones have settled: an
+ * undo must see every write that went through.
+ */
 async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) await work(items[next++] as T);
+    while (next < items.length && !failure) {
+      try {
+        await work(items[next++] as T);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
 }
 
 /** Requests in flight at once per step: enough to hide latency, few enough not to throttle a partition. */
@@ -346,15 +388,94 @@ interface PendingState {
   counted: Resolution[];
 }
 
-/** One call's writes: its token, what it claimed and applied, so that it can undo them. */
+/** The pending state of stored events (consistent reads of the key and pending attributes only); absent ones are left out. */
+async function inspect(tableName: string, keys: readonly Key[]): Promise<PendingState[]> {
+  const states: PendingState[] = [];
+  for (let i = 0; i < keys.length; i += BATCH_GET_MAX) {
+    let request: Record<string, unknown>[] | undefined = keys.slice(i, i + BATCH_GET_MAX).map(dynamoKey);
+    for (let attempt = 0; request?.length; attempt++) {
+      if (attempt >= MAX_ATTEMPTS) throw new Error('BatchGetItem kept returning unprocessed keys');
+      if (attempt > 0) await pause(Math.min(1000, 25 * 2 ** attempt));
+      const answer: {
+        Responses?: Record<string, Record<string, unknown>[]>;
+        UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }>;
+      } = await dynamoClient().send(
+        new BatchGetCommand({
+          RequestItems: {
+            [tableName]: {
+              Keys: request,
+              ConsistentRead: true,
+              ProjectionExpression: '#pk, #sk, #owner, #since, #counted',
+              ExpressionAttributeNames: {
+                '#pk': TABLE.partitionKey,
+                '#sk': TABLE.sortKey,
+                '#owner': PENDING.owner,
+                '#since': PENDING.since,
+                '#counted': PENDING.counted,
+              },
+            },
+          },
+        }),
+      );
+      for (const item of answer.Responses?.[tableName] ?? []) {
+        const owner = item[PENDING.owner];
+        states.push({
+          key: { pk: item[TABLE.partitionKey] as string, sk: item[TABLE.sortKey] as string },
+          ...(typeof owner === 'string' ? { owner, since: Number(item[PENDING.since] ?? 0) } : {}),
+          counted: (item[PENDING.counted] as Resolution[] | undefined) ?? [],
+        });
+      }
+      request = answer.UnprocessedKeys?.[tableName]?.Keys;
+    }
+  }
+  return states;
+}
+
+/**
+ * Sorts stored events into committed, abandoned (claim older than the lease)
+ * and busy (another running request holds them). A busy event usually
+ * belongs to a concurrent delivery of the same item that is about to
+ * commit: it is looked at again a few times before giving up.
+ */
+async function inspectUntilSettled(
+  tableName: string,
+  keys: Key[],
+  now: number,
+): Promise<{ committed: number; abandoned: PendingState[]; busy: Key[] }> {
+  let committed = 0;
+  const abandoned: PendingState[] = [];
+  let pending = keys;
+  for (let round = 0; ; round++) {
+    const busy: Key[] = [];
+    const states = await inspect(tableName, pending);
+    // Not found: deleted meanwhile by a failed writer undoing its claim. Look again later.
+    const seen = new Set(states.map((s) => keyId(s.key)));
+    for (const key of pending) if (!seen.has(keyId(key))) busy.push(key);
+    for (const state of states) {
+      if (state.owner === undefined) committed++;
+      else if ((state.since ?? 0) + WRITE_LEASE_MS <= now) abandoned.push(state);
+      else busy.push(state.key);
+    }
+    if (busy.length === 0 || round >= BUSY_RECHECKS.length) return { committed, abandoned, busy };
+    await pause(BUSY_RECHECKS[round] as number);
+    pending = busy;
+  }
+}
+
+/** One round of writes under one token: what it claimed, adopted and applied, so that it can undo them. */
 class Writer {
   readonly token = randomBytes(6).toString('hex');
   writeRequests = 0;
+  /** Events this writer counted and committed. */
+  counted = 0;
   private readonly marker = `${MARKER_PREFIX}${this.token}`;
+  /** Every event whose claim (or adoption) was sent, with what it adds: an undo looks at all of them. */
+  private readonly contributions: Contribution[] = [];
   private readonly claimed: TraceEvent[] = [];
-  private readonly adopted: { key: Key; from: string }[] = [];
-  private readonly applied: RollupDelta[] = [];
-  /** Rollup keys where another writer's marker was fenced or confirmed: cleaned up with ours. */
+  private readonly adopted: Key[] = [];
+  /** Every delta whose update was sent (its answer may have been lost). */
+  private readonly attempted: RollupDelta[] = [];
+  /** Other writers' markers this writer fenced or confirmed: cleaned up with its own. */
   private readonly foreignMarkers = new Map<string, Set<string>>();
 
   constructor(
@@ -367,50 +488,53 @@ class Writer {
   }
 
   private async send<T = unknown>(
-    command: PutCommand | UpdateCommand | DeleteCommand | BatchGetCommand | BatchWriteCommand,
+    command: PutCommand | UpdateCommand | DeleteCommand | BatchWriteCommand,
   ): Promise<T> {
-    if (!(command instanceof BatchGetCommand)) this.writeRequests++;
-    // One entry point for every command of the protocol, so each write is counted; the cast only picks an overload.
+    this.writeRequests++;
+    // One entry point for every write of the protocol, so each is counted; the cast only picks an overload.
     return (await dynamoClient().send(command as PutCommand)) as T;
   }
 
-  async write(events: TraceEvent[]): Promise<{ stored: number; duplicates: number; busy: number }> {
+  /** Claims, counts and commits the events nobody stored yet. Returns those already stored. */
+  async claimAndCount(events: readonly TraceEvent[]): Promise<TraceEvent[]> {
     let existing: TraceEvent[] = [];
-    let contributions: Contribution[];
-    let busy: Key[] = [];
-    let duplicates = 0;
-    try {
+    await this.undoing(async () => {
       existing = await this.claim(events);
-      const found = await this.inspectUntilSettled(existing.map((e) => eventKey(e.ts, e.id)));
-      duplicates = found.committed;
-      const adoptable = found.abandoned;
-      busy = found.busy;
-      const adoptedContributions = await this.adopt(adoptable, existing);
-      busy.push(...adoptedContributions.lost);
-      contributions = [
-        ...this.claimed.map((event) => ({ event, resolutions: RESOLUTIONS })),
-        ...adoptedContributions.contributions,
-      ];
-      await this.apply(rollupDeltas(contributions, this.options));
+      await this.apply();
+    });
+    await this.undoing(() => this.commitOrRetry());
+    await this.cleanUp();
+    return existing;
+  }
+
+  /** Adopts events whose writer is gone, counts what that writer did not, commits. Returns those lost to another adopter. */
+  async adoptAndCount(states: readonly PendingState[], events: readonly TraceEvent[]): Promise<number> {
+    let lost = 0;
+    await this.undoing(async () => {
+      lost = await this.adopt(states, events);
+      await this.apply();
+    });
+    await this.undoing(() => this.commitOrRetry());
+    await this.cleanUp();
+    return lost;
+  }
+
+  private async undoing(work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
     } catch (error) {
       await this.undo(error);
       throw error;
     }
-    // Every delta is in: from here on nothing is undone, and a failure leaves
-    // pending events that the next delivery adopts (finding every marker applied).
-    await this.commit();
-    await this.cleanUp();
-    return {
-      stored: contributions.length,
-      duplicates,
-      busy: busy.length,
-    };
   }
 
   /** Step 2: conditional Puts. Returns the events that already existed. */
-  private async claim(events: TraceEvent[]): Promise<TraceEvent[]> {
+  private async claim(events: readonly TraceEvent[]): Promise<TraceEvent[]> {
     const existing: TraceEvent[] = [];
     await eachLimited(events, PARALLEL, async (event) => {
+      // Recorded before the Put is sent: if its answer is lost, the undo still looks for it.
+      const contribution = { event, resolutions: RESOLUTIONS };
+      this.contributions.push(contribution);
       try {
         await this.send(
           new PutCommand({
@@ -427,83 +551,11 @@ class Writer {
         this.claimed.push(event);
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
+        this.contributions.splice(this.contributions.indexOf(contribution), 1);
         existing.push(event);
       }
     });
     return existing;
-  }
-
-  /** Reads the pending state of stored events (consistent reads, key and pending attributes only). */
-  private async inspect(keys: Key[]): Promise<PendingState[]> {
-    const states: PendingState[] = [];
-    for (let i = 0; i < keys.length; i += BATCH_GET_MAX) {
-      let request: Record<string, unknown>[] | undefined = keys.slice(i, i + BATCH_GET_MAX).map(dynamoKey);
-      for (let attempt = 0; request?.length; attempt++) {
-        if (attempt >= MAX_ATTEMPTS) throw new Error('BatchGetItem kept returning unprocessed keys');
-        if (attempt > 0) await pause(Math.min(1000, 25 * 2 ** attempt));
-        const answer: {
-          Responses?: Record<string, Record<string, unknown>[]>;
-          UnprocessedKeys?: Record<string, { Keys?: Record<string, unknown>[] }>;
-        } = await this.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.table]: {
-                Keys: request,
-                ConsistentRead: true,
-                ProjectionExpression: '#pk, #sk, #owner, #since, #counted',
-                ExpressionAttributeNames: {
-                  '#pk': TABLE.partitionKey,
-                  '#sk': TABLE.sortKey,
-                  '#owner': PENDING.owner,
-                  '#since': PENDING.since,
-                  '#counted': PENDING.counted,
-                },
-              },
-            },
-          }),
-        );
-        for (const item of answer.Responses?.[this.table] ?? []) {
-          const owner = item[PENDING.owner];
-          states.push({
-            key: { pk: item[TABLE.partitionKey] as string, sk: item[TABLE.sortKey] as string },
-            ...(typeof owner === 'string' ? { owner, since: Number(item[PENDING.since] ?? 0) } : {}),
-            counted: (item[PENDING.counted] as Resolution[] | undefined) ?? [],
-          });
-        }
-        request = answer.UnprocessedKeys?.[this.table]?.Keys;
-      }
-    }
-    return states;
-  }
-
-  /**
-   * Sorts stored events into committed, abandoned (claim older than the lease)
-   * and busy (another running request holds them). A busy event usually
-   * belongs to a concurrent delivery of the same item that is about to
-   * commit: it is looked at again a few times before giving up.
-   */
-  private async inspectUntilSettled(
-    keys: Key[],
-  ): Promise<{ committed: number; abandoned: PendingState[]; busy: Key[] }> {
-    let committed = 0;
-    const abandoned: PendingState[] = [];
-    let pending = keys;
-    for (let round = 0; pending.length > 0; round++) {
-      const busy: Key[] = [];
-      const states = await this.inspect(pending);
-      // An event deleted meanwhile (a failed writer undoing its claim) is not found: look again later.
-      const seen = new Set(states.map((s) => keyId(s.key)));
-      for (const key of pending) if (!seen.has(keyId(key))) busy.push(key);
-      for (const state of states) {
-        if (state.owner === undefined) committed++;
-        else if ((state.since ?? 0) + WRITE_LEASE_MS <= this.now) abandoned.push(state);
-        else busy.push(state.key);
-      }
-      if (busy.length === 0 || round >= BUSY_RECHECKS.length) return { committed, abandoned, busy };
-      await pause(BUSY_RECHECKS[round] as number);
-      pending = busy;
-    }
-    return { committed, abandoned, busy: [] };
   }
 
   /**
@@ -511,13 +563,8 @@ class Writer {
    * the old writer's marker is fenced (or confirmed, when its delta is in),
    * and each event then carries the resolutions already counted.
    */
-  private async adopt(
-    states: PendingState[],
-    events: TraceEvent[],
-  ): Promise<{ contributions: Contribution[]; lost: Key[] }> {
-    const contributions: Contribution[] = [];
-    const lost: Key[] = [];
-    if (states.length === 0) return { contributions, lost };
+  private async adopt(states: readonly PendingState[], events: readonly TraceEvent[]): Promise<number> {
+    let lost = 0;
     const byKey = new Map(events.map((e) => [keyId(eventKey(e.ts, e.id)), e]));
     // Fence once per (old writer, rollup key).
     const fences = new Map<string, Promise<boolean>>();
@@ -539,6 +586,8 @@ class Writer {
         const [delta] = rollupDeltas([{ event, resolutions: [resolution] }], this.options);
         if (await fence(owner, delta as RollupDelta)) counted.add(resolution);
       }
+      const contribution = { event, resolutions: RESOLUTIONS.filter((r) => !counted.has(r)) };
+      this.contributions.push(contribution);
       try {
         await this.send(
           new UpdateCommand({
@@ -562,19 +611,20 @@ class Writer {
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
         // Another delivery adopted it first.
-        lost.push(state.key);
+        this.contributions.pop();
+        lost++;
         continue;
       }
-      this.adopted.push({ key: state.key, from: owner });
-      contributions.push({ event, resolutions: RESOLUTIONS.filter((r) => !counted.has(r)) });
+      this.adopted.push(state.key);
     }
-    return { contributions, lost };
+    return lost;
   }
 
   /** Whether `owner`'s delta is in the rollup item; if it is not, makes sure it never will be. */
   private async fence(owner: string, delta: RollupDelta): Promise<boolean> {
     const marker = `${MARKER_PREFIX}${owner}`;
-    this.noteForeignMarker(delta, marker);
+    const id = keyId(delta);
+    this.foreignMarkers.set(id, (this.foreignMarkers.get(id) ?? new Set()).add(marker));
     const names: Record<string, string> = { '#m': marker };
     const values: Record<string, unknown> = { ':fenced': MARK.fenced };
     // A fence may create the item: give it its identity, as a delta would.
@@ -616,29 +666,43 @@ class Writer {
     }
   }
 
-  private noteForeignMarker(key: Key, marker: string) {
-    const id = keyId(key);
-    const set = this.foreignMarkers.get(id) ?? new Set();
-    set.add(marker);
-    this.foreignMarkers.set(id, set);
-  }
-
   /** Step 3: one conditional UpdateItem per rollup key, a handful at a time. */
-  private async apply(deltas: RollupDelta[]): Promise<void> {
-    await eachLimited(deltas, PARALLEL, async (delta) => {
+  private async apply(): Promise<void> {
+    await eachLimited(rollupDeltas(this.contributions, this.options), PARALLEL, async (delta) => {
+      this.attempted.push(delta);
       try {
         await this.send(deltaUpdate(this.table, delta, this.marker));
       } catch (error) {
         if (isConditionFailure(error)) throw new FencedOut(`writer ${this.token} was fenced out`);
         throw error;
       }
-      this.applied.push(delta);
     });
   }
 
+  /**
+   * Step 4, with one second chance: a failed commit may have gone through
+   * (its answer lost) or gone through in part. What is still pending is read
+   * back and committed again; only if that fails too is the write undone.
+   */
+  private async commitOrRetry(): Promise<void> {
+    try {
+      await this.commit();
+    } catch (error) {
+      logger.warn('event commit failed; checking what went through', { error: error as Error });
+      const states = await inspect(this.table, [
+        ...this.claimed.map((e) => eventKey(e.ts, e.id)),
+        ...this.adopted,
+      ]);
+      const stillMine = new Set(states.filter((s) => s.owner === this.token).map((s) => keyId(s.key)));
+      const claimed = this.claimed.filter((e) => stillMine.has(keyId(eventKey(e.ts, e.id))));
+      const adopted = this.adopted.filter((k) => stillMine.has(keyId(k)));
+      await this.commit(claimed, adopted);
+    }
+  }
+
   /** Step 4: the events become visible. Claimed ones are put again whole (25 per request). */
-  private async commit(): Promise<void> {
-    const items = this.claimed.map((event) => eventItem(event, this.options.retentionDays));
+  private async commit(claimed = this.claimed, adopted = this.adopted): Promise<void> {
+    const items = claimed.map((event) => eventItem(event, this.options.retentionDays));
     for (let i = 0; i < items.length; i += BATCH_WRITE_MAX) {
       let pending: { PutRequest: { Item: Record<string, unknown> } }[] | undefined = items
         .slice(i, i + BATCH_WRITE_MAX)
@@ -652,7 +716,7 @@ class Writer {
         pending = answer.UnprocessedItems?.[this.table];
       }
     }
-    await eachLimited(this.adopted, PARALLEL, async ({ key }) => {
+    await eachLimited(adopted, PARALLEL, async (key) => {
       await this.send(
         new UpdateCommand({
           TableName: this.table,
@@ -670,15 +734,14 @@ class Writer {
         if (!isConditionFailure(error)) throw error;
       });
     });
+    this.counted = this.contributions.length;
   }
 
   /** Step 5: markers are only needed while events are pending; a failure here only leaves a few bytes. */
   private async cleanUp(): Promise<void> {
     const markers = new Map(this.foreignMarkers);
-    for (const delta of this.applied) {
-      const set = markers.get(keyId(delta)) ?? new Set();
-      set.add(this.marker);
-      markers.set(keyId(delta), set);
+    for (const delta of this.attempted) {
+      markers.set(keyId(delta), (markers.get(keyId(delta)) ?? new Set()).add(this.marker));
     }
     await eachLimited([...markers], PARALLEL, async ([id, names]) => {
       const [pk, sk] = id.split('|') as [string, string];
@@ -695,51 +758,73 @@ class Writer {
   }
 
   /**
-   * After a failure before every delta was in: subtracts each applied delta
-   * (only while its marker still says "applied": an adopter that confirmed it
-   * keeps it), deletes this writer's claims, and frees adopted events for the
-   * next delivery. Failures here are logged: what stays pending is adopted
-   * by the next delivery once the lease is over.
+   * After a failure: takes back out of the rollups what this writer added
+   * for events that are not committed, then deletes its claims (adopted
+   * events are freed for the next delivery instead). What is undone is read
+   * from the table, not assumed: a write whose answer was lost may still
+   * have happened. An event is released only once every rollup it was added
+   * to is undone; anything left stays pending, and the next delivery adopts
+   * it once the lease is over. Failures here are logged, never thrown.
    */
   private async undo(cause: unknown): Promise<void> {
     logger.warn('event write failed; undoing', { error: cause as Error, token: this.token });
-    const attempt = (work: Promise<unknown>): Promise<void> =>
-      work.then(
-        () => undefined,
-        (error: unknown) => {
-          if (!isConditionFailure(error)) logger.warn('undo step failed', { error: error as Error });
-        },
+    const logged = (error: unknown) => {
+      if (!isConditionFailure(error)) logger.warn('undo step failed', { error: error as Error });
+    };
+    let states: PendingState[];
+    try {
+      states = await inspect(
+        this.table,
+        this.contributions.map(({ event }) => eventKey(event.ts, event.id)),
       );
-    await eachLimited(this.applied, PARALLEL, (delta) =>
-      attempt(this.send(undoUpdate(this.table, delta, this.marker))),
+    } catch (error) {
+      logged(error);
+      return;
+    }
+    const mine = new Set(states.filter((s) => s.owner === this.token).map((s) => keyId(s.key)));
+    const uncommitted = this.contributions.filter(({ event }) =>
+      mine.has(keyId(eventKey(event.ts, event.id))),
     );
-    await eachLimited(this.claimed, PARALLEL, (event) =>
-      attempt(
-        this.send(
-          new DeleteCommand({
-            TableName: this.table,
-            Key: dynamoKey(eventKey(event.ts, event.id)),
-            ConditionExpression: '#owner = :me',
-            ExpressionAttributeNames: { '#owner': PENDING.owner },
-            ExpressionAttributeValues: { ':me': this.token },
-          }),
-        ),
-      ),
+    const toSubtract = new Map(rollupDeltas(uncommitted, this.options).map((d) => [keyId(d), d]));
+    const undone = new Set<string>();
+    await eachLimited(this.attempted, PARALLEL, async (delta) => {
+      const subtract = toSubtract.get(keyId(delta));
+      try {
+        await this.send(undoUpdate(this.table, subtract ?? { ...delta, counters: new Map() }, this.marker));
+        undone.add(keyId(delta));
+      } catch (error) {
+        if (!isConditionFailure(error)) return logged(error);
+        undone.add(keyId(delta)); // never applied: nothing to take back
+      }
+    }).catch(logged);
+    const attempted = new Set(this.attempted.map(keyId));
+    const released = uncommitted.filter(({ event, resolutions }) =>
+      resolutions.every((r) => {
+        const id = keyId(rollupKey(r, event.ts, event));
+        return !attempted.has(id) || undone.has(id);
+      }),
     );
-    await eachLimited(this.adopted, PARALLEL, ({ key }) =>
-      attempt(
-        this.send(
-          new UpdateCommand({
+    const adopted = new Set(this.adopted.map(keyId));
+    await eachLimited(released, PARALLEL, async ({ event }) => {
+      const key = eventKey(event.ts, event.id);
+      const release = adopted.has(keyId(key))
+        ? new UpdateCommand({
             TableName: this.table,
             Key: dynamoKey(key),
             UpdateExpression: 'SET #since = :free',
             ConditionExpression: '#owner = :me',
             ExpressionAttributeNames: { '#owner': PENDING.owner, '#since': PENDING.since },
             ExpressionAttributeValues: { ':me': this.token, ':free': 0 },
-          }),
-        ),
-      ),
-    );
+          })
+        : new DeleteCommand({
+            TableName: this.table,
+            Key: dynamoKey(key),
+            ConditionExpression: '#owner = :me',
+            ExpressionAttributeNames: { '#owner': PENDING.owner },
+            ExpressionAttributeValues: { ':me': this.token },
+          });
+      await this.send(release).catch(logged);
+    });
   }
 }
 
@@ -787,7 +872,7 @@ function undoUpdate(tableName: string, delta: RollupDelta, marker: string): Upda
   return new UpdateCommand({
     TableName: tableName,
     Key: dynamoKey(delta),
-    UpdateExpression: `ADD ${adds.join(', ')} REMOVE #marker`,
+    UpdateExpression: `${adds.length ? `ADD ${adds.join(', ')} ` : ''}REMOVE #marker`,
     ConditionExpression: '#marker = :applied',
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,

@@ -1,0 +1,176 @@
+/**
+ * Store faults on demand, and the check that rollups count exactly the stored
+ * events. Used by the write-path tests and by bench/fault-ingest.ts.
+ *
+ * A fault is injected into the SDK client itself (a middleware on the one
+ * DynamoDB client), so the code under test runs unchanged against the real
+ * local store; only chosen write requests fail.
+ */
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { dynamoClient } from '../shared/aws.js';
+import { histogramFromItem } from '../shared/stats/histogram.js';
+import { PENDING } from '../shared/store/events.js';
+import { eventKey, rollupKey } from '../shared/store/keys.js';
+
+const WRITES = /^(Put|Update|Delete|BatchWrite)/;
+
+export type FaultMode =
+  /** The write never reaches the store (refused connection, throttling that outlasts the retries). */
+  | 'lost-request'
+  /** The write is applied but its answer is lost (timeout after the store acted). */
+  | 'lost-answer'
+  /** The process dies: this write and every later request fail, as if nothing ran after it. */
+  | 'crash';
+
+export interface FaultInjector {
+  /** Write requests seen so far (counting the failed one). */
+  readonly writes: number;
+  /** Arms a fault at the `n`-th write from now (1 = the next one). */
+  failAt(n: number, mode: FaultMode): void;
+  /** True once the armed fault has fired. */
+  readonly fired: boolean;
+  /** Ends a crash: requests go through again (the "next process"). */
+  heal(): void;
+  remove(): void;
+}
+
+export class InjectedFault extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InjectedFault';
+  }
+}
+
+let installed = 0;
+
+/** Installs a fault injector on the shared DynamoDB client. */
+export function injectStoreFaults(): FaultInjector {
+  const name = `injectFaults${installed++}`;
+  let writes = 0;
+  let target: { at: number; mode: FaultMode } | undefined;
+  let fired = false;
+  let crashed = false;
+  const client = dynamoClient();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (crashed) throw new InjectedFault('store unreachable: the process crashed');
+      if (!WRITES.test(String(context.commandName ?? ''))) return next(args);
+      writes++;
+      if (!target || writes !== target.at) return next(args);
+      fired = true;
+      const { mode } = target;
+      target = undefined;
+      if (mode === 'lost-answer') {
+        await next(args);
+        throw new InjectedFault(`write ${writes}: applied, answer lost`);
+      }
+      if (mode === 'crash') crashed = true;
+      throw new InjectedFault(`write ${writes}: ${mode}`);
+    },
+    { step: 'initialize', name },
+  );
+  return {
+    get writes() {
+      return writes;
+    },
+    get fired() {
+      return fired;
+    },
+    failAt(n, mode) {
+      target = { at: writes + n, mode };
+      fired = false;
+    },
+    heal() {
+      crashed = false;
+    },
+    remove() {
+      crashed = false;
+      client.middlewareStack.remove(name);
+    },
+  };
+}
+
+export interface Consistency {
+  /** Committed (visible) events. */
+  visible: number;
+  /** Events still pending (claimed by a writer that has not finished). */
+  pending: number;
+  /** Sum of the minute rollups' counts, and of the hour rollups'. */
+  minuteTotal: number;
+  hourTotal: number;
+  /** Rollup keys whose count, ok count or histogram differ from the visible events. */
+  mismatches: string[];
+  /** Writer markers still in rollup items. */
+  markers: number;
+}
+
+/**
+ * Reads the whole table (a test table: Scan is fine here, never on a request
+ * path) and compares every rollup with what the visible events add up to.
+ */
+export async function checkConsistency(tableName: string): Promise<Consistency> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamoClient().send(
+      new ScanCommand({ TableName: tableName, ExclusiveStartKey: start, ConsistentRead: true }),
+    );
+    items.push(...((page.Items ?? []) as Record<string, unknown>[]));
+    start = page.LastEvaluatedKey;
+  } while (start);
+
+  const expected = new Map<string, { n: number; ok: number }>();
+  let visible = 0;
+  let pending = 0;
+  for (const item of items) {
+    const pk = String(item.pk);
+    if (!pk.startsWith('EV#')) continue;
+    if (item[PENDING.owner] !== undefined) {
+      pending++;
+      continue;
+    }
+    visible++;
+    const event = item as unknown as Parameters<typeof rollupKey>[2] & {
+      ts: number;
+      ok: boolean;
+      id: string;
+    };
+    const own = eventKey(event.ts, event.id);
+    if (own.pk !== pk || own.sk !== item.sk)
+      throw new Error(`event ${pk} ${item.sk} is stored under a wrong key`);
+    for (const resolution of ['minute', 'hour'] as const) {
+      const key = rollupKey(resolution, event.ts, event);
+      const id = `${key.pk}|${key.sk}`;
+      const counts = expected.get(id) ?? { n: 0, ok: 0 };
+      counts.n++;
+      if (event.ok) counts.ok++;
+      expected.set(id, counts);
+    }
+  }
+
+  const mismatches: string[] = [];
+  let minuteTotal = 0;
+  let hourTotal = 0;
+  let markers = 0;
+  const seen = new Set<string>();
+  for (const item of items) {
+    const pk = String(item.pk);
+    if (!pk.startsWith('RM#') && !pk.startsWith('RH#')) continue;
+    const id = `${pk}|${item.sk}`;
+    seen.add(id);
+    markers += Object.keys(item).filter((name) => name.startsWith('w_')).length;
+    const n = Number(item.n ?? 0);
+    const ok = Number(item.ok ?? 0);
+    const histogram = histogramFromItem(item).count;
+    if (pk.startsWith('RM#')) minuteTotal += n;
+    else hourTotal += n;
+    const want = expected.get(id) ?? { n: 0, ok: 0 };
+    if (n !== want.n || ok !== want.ok || histogram !== want.n) {
+      mismatches.push(`${id}: n=${n} ok=${ok} histogram=${histogram}, events: n=${want.n} ok=${want.ok}`);
+    }
+  }
+  for (const [id, want] of expected) {
+    if (!seen.has(id)) mismatches.push(`${id}: no rollup, events: n=${want.n}`);
+  }
+  return { visible, pending, minuteTotal, hourTotal, mismatches, markers };
+}
