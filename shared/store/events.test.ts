@@ -1,0 +1,156 @@
+/**
+ * The write path's recovery, store-level: a writer that crashes anywhere,
+ * then an adopter that crashes anywhere too, and the delivery after them
+ * still leaves every event stored once and counted once.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { checkConsistency, type FaultInjector, injectStoreFaults } from '../../test/faults.js';
+import { useFreshStore } from '../../test/helpers.js';
+import type { TraceEvent } from '../events/model.js';
+import { EventsInFlight, type RecordOptions, recordEvents, WRITE_LEASE_MS } from './events.js';
+
+const NOW = Date.UTC(2026, 10, 30, 9, 0, 0);
+let tableName: string;
+beforeAll(async () => {
+  ({ tableName } = await useFreshStore());
+});
+
+let faults: FaultInjector | undefined;
+afterEach(() => {
+  faults?.remove();
+  faults = undefined;
+});
+
+const options = (now: number): RecordOptions => ({
+  tableName,
+  retentionDays: 30,
+  rollupRetentionDays: 400,
+  now,
+});
+
+/** Five events over two label sets, two minutes and two hours, unique to `tag`. */
+const eventsOf = (tag: string): TraceEvent[] =>
+  Array.from({ length: 5 }, (_, i) => ({
+    id: `${tag}-${i}`,
+    ts: NOW - 61 * 60_000 + (i % 2) * 30 * 60_000 + i * 1000,
+    source: 'ingest',
+    endpoint: i % 2 ? 'chat' : 'embeddings',
+    ok: i !== 2,
+    ...(i === 2 ? { status: 503, errorType: 'server_error' as const } : { status: 200 }),
+    latencyMs: 20 + i * 11,
+  }));
+
+async function writesOf(tag: string): Promise<number> {
+  const counter = injectStoreFaults();
+  try {
+    await recordEvents(eventsOf(tag), options(NOW));
+    return counter.writes;
+  } finally {
+    counter.remove();
+  }
+}
+
+async function expectExact(visible: number) {
+  const state = await checkConsistency(tableName);
+  expect(state.mismatches).toEqual([]);
+  expect(state.pending).toBe(0);
+  expect(state.visible).toBe(visible);
+  return state;
+}
+
+describe('crash, then the adopter crashes too', () => {
+  it('completes exactly on the next delivery, wherever the two crashes fall', async () => {
+    // 5 claims, 4 rollup updates (2 minutes and 2 hours), 1 commit, 4 marker clean-ups.
+    expect(await writesOf('measure-first')).toBe(14);
+    let scenarios = 0;
+    // The first writer dies at its first or last rollup update, or at its commit.
+    for (const first of [6, 9, 10]) {
+      // A table per crash point keeps each check's read small.
+      ({ tableName } = await useFreshStore());
+      let visible = 0;
+      let markersBefore = 0;
+      // Crash the adopter at each of its writes until it no longer reaches the crash.
+      for (let second = 1; ; second++) {
+        const tag = `crash-${first}-${second}`;
+        const events = eventsOf(tag);
+        let now = NOW;
+        faults = injectStoreFaults();
+        faults.failAt(first, 'crash');
+        await expect(recordEvents(events, options(now))).rejects.toThrow(/crashed|crash/);
+        faults.heal();
+
+        now += WRITE_LEASE_MS + 1;
+        faults.failAt(second, 'crash');
+        const adopter = await recordEvents(events, options(now)).then(
+          (result) => result,
+          (error: unknown) => error,
+        );
+        const crashed = faults.fired;
+        faults.remove();
+        faults = undefined;
+
+        now += WRITE_LEASE_MS + 1;
+        const last = await recordEvents(events, options(now));
+        visible += 5;
+        scenarios++;
+        const state = await expectExact(visible);
+        // A writer's markers are removed by itself or by the one that adopts from it; only when
+        // two writers in a row died can the first one's (fenced or confirmed) markers stay behind.
+        if (!crashed) expect(state.markers).toBe(markersBefore);
+        markersBefore = state.markers;
+        if (!crashed) {
+          // The adopter finished before its crash point: it stored everything, the last delivery found duplicates.
+          expect(adopter).toMatchObject({ stored: 5 });
+          expect(last).toMatchObject({ stored: 0, duplicates: 5 });
+          break;
+        }
+      }
+    }
+    expect(scenarios).toBeGreaterThan(20);
+    // Many scenarios, each a few dozen requests to the local store: room for a loaded machine.
+  }, 120_000);
+});
+
+describe('events held by a writer still within its lease', () => {
+  it('are reported in flight, the others stored; after the lease they are adopted and counted once', async () => {
+    const events = eventsOf('held');
+    faults = injectStoreFaults();
+    faults.failAt(3, 'crash');
+    await expect(recordEvents(events.slice(0, 3), options(NOW))).rejects.toThrow();
+    faults.remove();
+    faults = undefined;
+    const before = await checkConsistency(tableName);
+    expect(before.pending).toBe(2);
+
+    // Within the lease: the two pending events are someone else's, the other three are stored.
+    const error = await recordEvents(events, options(NOW + 1000)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EventsInFlight);
+    expect((error as EventsInFlight).count).toBe(2);
+    expect((error as EventsInFlight).partial).toMatchObject({ stored: 3, duplicates: 0 });
+
+    const after = await recordEvents(events, options(NOW + WRITE_LEASE_MS + 1));
+    expect(after).toMatchObject({ stored: 2, duplicates: 3 });
+    const state = await checkConsistency(tableName);
+    expect(state.mismatches).toEqual([]);
+    expect(state.pending).toBe(0);
+  });
+
+  it('refuses what cannot be stored before writing anything', async () => {
+    const [good] = eventsOf('refuse');
+    const result = await recordEvents(
+      [
+        good as TraceEvent,
+        { ...(good as TraceEvent), id: 'refuse-old', ts: NOW - 31 * 86_400_000 },
+        { ...(good as TraceEvent), id: 'refuse-nan', latencyMs: Number.NaN },
+        { ...(good as TraceEvent), id: 'refuse-big', usage: { input: 2 ** 60 } },
+      ],
+      options(NOW),
+    );
+    expect(result.stored).toBe(1);
+    expect(result.refused.map((r) => [r.index, r.field])).toEqual([
+      [1, 'ts'],
+      [2, 'latencyMs'],
+      [3, 'usage.input'],
+    ]);
+  });
+});
