@@ -114,11 +114,13 @@ for (const [name, count] of [...calls.entries()].sort()) {
     `  ${name.padEnd(24)} ${per1000(name).toFixed(2).padStart(8)}   (${count.toLocaleString()} in all)`,
   );
 }
-const rollupKeys = (calls.get('UpdateItemCommand') ?? 0) - batches; // one idempotency update per request
+// UpdateItems: one idempotency update per request, then per distinct rollup key one update and one marker clean-up.
+const rollupKeys = ((calls.get('UpdateItemCommand') ?? 0) - batches) / 2;
 console.log(
   `write requests per 1,000 traces: ${writes.reduce((s, w) => s + per1000(w), 0).toFixed(2)} ` +
-    `(batch writes ${per1000('BatchWriteItemCommand').toFixed(2)}, target ≤ 40; rollup updates ${((rollupKeys / TOTAL) * 1000).toFixed(2)}, ` +
-    `one per distinct key and minute/hour; idempotency put + update 2 per request = ${(((2 * batches) / TOTAL) * 1000).toFixed(2)})`,
+    `(claims ${per1000('PutItemCommand').toFixed(2)}, one conditional put per trace plus the idempotency claim; ` +
+    `commits ${per1000('BatchWriteItemCommand').toFixed(2)}, 25 traces each; ` +
+    `rollup updates ${((rollupKeys / TOTAL) * 1000).toFixed(2)} and as many marker clean-ups, one per distinct key and minute/hour)`,
 );
 resetClients();
 await store.close();
