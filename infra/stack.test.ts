@@ -8,6 +8,11 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VARIABLES } from '../shared/config.js';
+import {
+  CONTENT_SECURITY_POLICY,
+  PLAIN_HTTP_SECURITY_HEADERS,
+  SECURITY_HEADERS,
+} from '../shared/http/headers.js';
 import { FUNCTIONS, type FunctionSpec, ROUTES, type RouteSpec, routeKey } from '../shared/routes.js';
 import { ARTIFACT_PREFIXES, KEY_ATTRIBUTE_TYPE, TABLE } from '../shared/schema.js';
 import { SECRET_PLACEHOLDER } from '../shared/secrets.js';
@@ -19,7 +24,6 @@ import { FUNCTION_LOG_RETENTION, needsSecrets, PROJECT_ROOT } from './constructs
 import { ARTIFACT_EXPIRATION_DAYS } from './constructs/storage.js';
 import {
   apiPathPatterns,
-  CONTENT_SECURITY_POLICY,
   MAX_CACHE_BEHAVIORS,
   routePathPattern,
   SPA_REWRITE_FUNCTION,
@@ -393,6 +397,14 @@ describe('OpenAiStatusStack: CloudFront', () => {
     });
     expect(CONTENT_SECURITY_POLICY).toMatch(/default-src 'self'/);
     expect(CONTENT_SECURITY_POLICY).toMatch(/frame-ancestors 'none'/);
+    // The local gateway sends the same headers, from the same definition (all but HSTS over plain HTTP).
+    expect(SECURITY_HEADERS.hsts.maxAgeSec).toBe(63_072_000);
+    expect(PLAIN_HTTP_SECURITY_HEADERS).toEqual({
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'strict-origin-when-cross-origin',
+      'content-security-policy': CONTENT_SECURITY_POLICY,
+    });
     const headers = ref(main.stack.web.node.findChild('SecurityHeaders'));
     expect(config().DefaultCacheBehavior.ResponseHeadersPolicyId).toEqual(headers);
     for (const behavior of config().CacheBehaviors) expect(behavior.ResponseHeadersPolicyId).toEqual(headers);

@@ -17,6 +17,7 @@ import { getConfig } from '../config.js';
 import { logger } from '../logger.js';
 import { matchRoute, ROUTES, type RouteSpec, routeKey } from '../routes.js';
 import { loadSecrets } from '../secrets.js';
+import { CORS_HEADERS } from './headers.js';
 import { HttpProblem } from './problem.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -289,11 +290,7 @@ export function sameSecret(presented: string, expected: string): boolean {
 }
 
 function corsHeaders(): Record<string, string> {
-  return {
-    'access-control-allow-origin': '*',
-    'access-control-expose-headers':
-      'x-request-id, content-disposition, idempotent-replayed, x-export-capped, x-export-cap-reason, x-export-rows, x-export-next-cursor',
-  };
+  return { ...CORS_HEADERS };
 }
 
 /** Serialises a handler's HttpResponse into the API Gateway v2 result (or the streaming prelude). */
