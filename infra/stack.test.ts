@@ -8,18 +8,22 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VARIABLES } from '../shared/config.js';
+import {
+  CONTENT_SECURITY_POLICY,
+  PLAIN_HTTP_SECURITY_HEADERS,
+  SECURITY_HEADERS,
+} from '../shared/http/headers.js';
 import { FUNCTIONS, type FunctionSpec, ROUTES, type RouteSpec, routeKey } from '../shared/routes.js';
 import { ARTIFACT_PREFIXES, KEY_ATTRIBUTE_TYPE, TABLE } from '../shared/schema.js';
 import { SECRET_PLACEHOLDER } from '../shared/secrets.js';
 import { PROBE_METRIC } from '../shared/telemetry/probe-metrics.js';
 import { CLOUD_VARIABLES, cloudConfig, FUNCTION_VARIABLES, SECRET_VARIABLES } from './cloud-config.js';
 import { PROBE_FAILURE_ALARM_RATE, probeAlarmPeriodSec } from './constructs/alarms.js';
-import { API_THROTTLE } from './constructs/api.js';
+import { API_THROTTLE, Api } from './constructs/api.js';
 import { FUNCTION_LOG_RETENTION, needsSecrets, PROJECT_ROOT } from './constructs/functions.js';
 import { ARTIFACT_EXPIRATION_DAYS } from './constructs/storage.js';
 import {
   apiPathPatterns,
-  CONTENT_SECURITY_POLICY,
   MAX_CACHE_BEHAVIORS,
   routePathPattern,
   SPA_REWRITE_FUNCTION,
@@ -56,6 +60,12 @@ beforeAll(() => {
   template = main.template;
   resources = (template.toJSON() as { Resources: Record<string, CfnResourceJson> }).Resources;
 }, 180_000);
+
+/** The HTTP API route keys a route table needs: one per route, and HEAD beside each GET. */
+const apiRouteKeys = (routes: readonly RouteSpec[]) =>
+  routes
+    .filter((r) => !r.streaming)
+    .flatMap((r) => (r.method === 'GET' ? [routeKey(r), `HEAD ${r.path}`] : [routeKey(r)]));
 
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 const ref = (construct: IConstruct) => ({ Ref: logicalId(construct) });
@@ -356,6 +366,7 @@ describe('OpenAiStatusStack: CloudFront', () => {
       );
       expect(first?.TargetOriginId, routeKey(route)).toBe(apiOriginId());
       expect(first?.AllowedMethods, routeKey(route)).toContain(route.method);
+      if (route.method === 'GET') expect(first?.AllowedMethods, routeKey(route)).toContain('HEAD');
     }
     expect(config().CacheBehaviors.length).toBeLessThanOrEqual(MAX_CACHE_BEHAVIORS);
   });
@@ -393,6 +404,14 @@ describe('OpenAiStatusStack: CloudFront', () => {
     });
     expect(CONTENT_SECURITY_POLICY).toMatch(/default-src 'self'/);
     expect(CONTENT_SECURITY_POLICY).toMatch(/frame-ancestors 'none'/);
+    // The local gateway sends the same headers, from the same definition (all but HSTS over plain HTTP).
+    expect(SECURITY_HEADERS.hsts.maxAgeSec).toBe(63_072_000);
+    expect(PLAIN_HTTP_SECURITY_HEADERS).toEqual({
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'strict-origin-when-cross-origin',
+      'content-security-policy': CONTENT_SECURITY_POLICY,
+    });
     const headers = ref(main.stack.web.node.findChild('SecurityHeaders'));
     expect(config().DefaultCacheBehavior.ResponseHeadersPolicyId).toEqual(headers);
     for (const behavior of config().CacheBehaviors) expect(behavior.ResponseHeadersPolicyId).toEqual(headers);
@@ -446,26 +465,32 @@ describe('apiPathPatterns', () => {
 });
 
 describe('OpenAiStatusStack: HTTP API', () => {
-  it('has exactly one route per (non-streaming) entry of the route table, and no other', () => {
+  it('has exactly one route per (non-streaming) entry of the route table, a HEAD route per GET route, and no other', () => {
     const keys = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey as string);
     expect(new Set(keys).size).toBe(keys.length);
-    expect(new Set(keys)).toEqual(new Set(ROUTES.filter((r) => !r.streaming).map(routeKey)));
+    expect(new Set(keys)).toEqual(new Set(apiRouteKeys(ROUTES)));
+    expect(new Set(keys)).toEqual(new Set(Api.routeKeys(ROUTES)));
+    // API Gateway matches methods exactly: without its own route, HEAD /status would be a 404.
+    expect(keys).toEqual(expect.arrayContaining(['GET /status', 'HEAD /status', 'HEAD /health']));
+    expect(keys).not.toContain('HEAD /ingest/trace');
   });
 
   it('integrates each route with its function (payload 2.0), without an authorizer', () => {
     for (const route of ROUTES.filter((r) => !r.streaming)) {
-      const [, resource] =
-        ofType('AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties.RouteKey === routeKey(route)) ?? [];
-      expect(resource?.Properties.AuthorizationType).toBe('NONE');
-      const target = JSON.stringify(resource?.Properties.Target);
-      const [integrationId] =
-        ofType('AWS::ApiGatewayV2::Integration').find(([id]) => target.includes(id)) ?? [];
-      expect(integrationId, routeKey(route)).toBeDefined();
-      expect(resources[integrationId as string]?.Properties).toMatchObject({
-        IntegrationType: 'AWS_PROXY',
-        PayloadFormatVersion: '2.0',
-        IntegrationUri: getAtt(functionOf(route.function), 'Arn'),
-      });
+      for (const key of apiRouteKeys([route])) {
+        const [, resource] =
+          ofType('AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties.RouteKey === key) ?? [];
+        expect(resource?.Properties.AuthorizationType, key).toBe('NONE');
+        const target = JSON.stringify(resource?.Properties.Target);
+        const [integrationId] =
+          ofType('AWS::ApiGatewayV2::Integration').find(([id]) => target.includes(id)) ?? [];
+        expect(integrationId, key).toBeDefined();
+        expect(resources[integrationId as string]?.Properties).toMatchObject({
+          IntegrationType: 'AWS_PROXY',
+          PayloadFormatVersion: '2.0',
+          IntegrationUri: getAtt(functionOf(route.function), 'Arn'),
+        });
+      }
     }
   });
 
@@ -901,7 +926,7 @@ describe('OpenAiStatusStack: streaming routes (a fake route table)', () => {
     const keys = s.template.findResources('AWS::ApiGatewayV2::Route');
     const routeKeys = Object.values(keys).map((r) => (r as CfnResourceJson).Properties.RouteKey);
     expect(routeKeys).not.toContain(routeKey(streamingRoute));
-    expect(new Set(routeKeys)).toEqual(new Set(routes.filter((r) => !r.streaming).map(routeKey)));
+    expect(new Set(routeKeys)).toEqual(new Set(apiRouteKeys(routes)));
     const behaviors = distributionConfig(s.template, s).CacheBehaviors;
     for (const route of routes) {
       expect(

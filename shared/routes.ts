@@ -135,8 +135,21 @@ export function functionSpec(name: string): FunctionSpec {
   return spec;
 }
 
-/** The API Gateway route key of a route, e.g. `GET /health`. */
-export function routeKey(route: Pick<RouteSpec, 'method' | 'path'>): string {
+/** A request method a route may answer: its own, or HEAD (see routeMethods). */
+export type RequestMethod = HttpMethod | 'HEAD';
+
+/**
+ * The methods a route answers: a GET route answers HEAD too (RFC 9110 §9.3.2:
+ * the GET's status and headers, no body). API Gateway matches methods exactly,
+ * so the stack adds a HEAD route for each GET route; the local gateway and the
+ * middleware match HEAD to the GET route through matchRoute.
+ */
+export function routeMethods(route: Pick<RouteSpec, 'method'>): RequestMethod[] {
+  return route.method === 'GET' ? ['GET', 'HEAD'] : [route.method];
+}
+
+/** The API Gateway route key of a route (or of one of its methods), e.g. `GET /health`. */
+export function routeKey(route: { readonly method: string; readonly path: string }): string {
   return `${route.method} ${route.path}`;
 }
 
@@ -145,7 +158,10 @@ export interface RouteMatch {
   pathParameters: Record<string, string>;
 }
 
-/** Finds the route for a method and path, API Gateway style: `{name}` matches one path segment. */
+/**
+ * Finds the route for a method and path, API Gateway style: `{name}` matches
+ * one path segment; HEAD finds the GET route (routeMethods).
+ */
 export function matchRoute(
   routes: readonly RouteSpec[],
   method: string,
@@ -153,7 +169,7 @@ export function matchRoute(
 ): RouteMatch | undefined {
   const segments = path.split('/').filter(Boolean);
   for (const route of routes) {
-    if (route.method !== method) continue;
+    if (!(routeMethods(route) as string[]).includes(method)) continue;
     const pattern = route.path.split('/').filter(Boolean);
     if (pattern.length !== segments.length) continue;
     const pathParameters: Record<string, string> = {};

@@ -11,7 +11,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { type RouteSpec, routeKey } from '../../shared/routes.js';
+import { type RouteSpec, routeKey, routeMethods } from '../../shared/routes.js';
 import { acknowledge } from '../nag.js';
 
 /** Requests per second (steady) and burst on the whole API: a ceiling on cost, not on normal use. */
@@ -25,8 +25,8 @@ export interface ApiProps {
 }
 
 /**
- * The HTTP API: one route per entry of the route table, each to its
- * function's Lambda integration (payload 2.0, the event the local gateway
+ * The HTTP API: one route per entry of the route table (and a HEAD route per
+ * GET route), each to its function's Lambda integration (payload 2.0, the event the local gateway
  * builds too). Auth is the handlers' job (shared/http/middleware.ts checks the
  * route table's `auth`), so the routes have no authorizer.
  */
@@ -80,9 +80,10 @@ export class Api extends Construct {
     };
     for (const route of props.routes) {
       if (route.streaming) continue;
+      // API Gateway matches methods exactly: a GET route gets its HEAD route too (routeMethods).
       this.httpApi.addRoutes({
         path: route.path,
-        methods: [HttpMethod[route.method]],
+        methods: routeMethods(route).map((method) => HttpMethod[method]),
         integration: integrationOf(route.function),
       });
     }
@@ -95,9 +96,11 @@ export class Api extends Construct {
     ]);
   }
 
-  /** The route keys the API serves (`GET /health`), for tests. */
+  /** The route keys the API serves (`GET /health`, `HEAD /health`), for tests. */
   static routeKeys(routes: readonly RouteSpec[]): string[] {
-    return routes.filter((r) => !r.streaming).map(routeKey);
+    return routes
+      .filter((r) => !r.streaming)
+      .flatMap((r) => routeMethods(r).map((method) => routeKey({ method, path: r.path })));
   }
 
   /** `https://<id>.execute-api.<region>.amazonaws.com` (no trailing slash). */

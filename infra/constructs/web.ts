@@ -15,7 +15,7 @@ import {
   FunctionCode,
   FunctionEventType,
   HeadersFrameOption,
-  HeadersReferrerPolicy,
+  type HeadersReferrerPolicy,
   HttpVersion,
   OriginProtocolPolicy,
   OriginRequestPolicy,
@@ -30,6 +30,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
+import { SECURITY_HEADERS } from '../../shared/http/headers.js';
 import type { RouteSpec } from '../../shared/routes.js';
 import { acknowledge } from '../nag.js';
 
@@ -38,24 +39,6 @@ export const MAX_CACHE_BEHAVIORS = 25;
 
 /** Paths of the built dashboard that API routes must not shadow. */
 const WEB_PATHS = new Set(['assets', 'index.html', 'favicon.ico']);
-
-/**
- * Content-Security-Policy for the dashboard: everything from its own origin
- * (the API is same-origin through this distribution), inline styles only
- * because Vite inlines the page's small stylesheet.
- */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
 
 /**
  * Viewer-request function of the default (S3) behaviour: a path without a
@@ -154,21 +137,25 @@ export class Web extends Construct {
       autoDeleteObjects: true,
     });
 
+    // The headers of shared/http/headers.ts (the local gateway sends the same), overriding the origin's.
     const securityHeaders = new ResponseHeadersPolicy(this, 'SecurityHeaders', {
       comment: 'openai-status: HSTS, nosniff, frame deny, referrer policy, CSP',
       securityHeadersBehavior: {
         strictTransportSecurity: {
-          accessControlMaxAge: Duration.days(730),
-          includeSubdomains: true,
+          accessControlMaxAge: Duration.seconds(SECURITY_HEADERS.hsts.maxAgeSec),
+          includeSubdomains: SECURITY_HEADERS.hsts.includeSubdomains,
           override: true,
         },
         contentTypeOptions: { override: true },
-        frameOptions: { frameOption: HeadersFrameOption.DENY, override: true },
+        frameOptions: { frameOption: HeadersFrameOption[SECURITY_HEADERS.frameOptions], override: true },
         referrerPolicy: {
-          referrerPolicy: HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN,
+          referrerPolicy: SECURITY_HEADERS.referrerPolicy as HeadersReferrerPolicy,
           override: true,
         },
-        contentSecurityPolicy: { contentSecurityPolicy: CONTENT_SECURITY_POLICY, override: true },
+        contentSecurityPolicy: {
+          contentSecurityPolicy: SECURITY_HEADERS.contentSecurityPolicy,
+          override: true,
+        },
       },
     });
 

@@ -1,11 +1,13 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CORS_HEADERS, PLAIN_HTTP_SECURITY_HEADERS } from '../../shared/http/headers.js';
 import { httpHandler } from '../../shared/http/middleware.js';
 import type { RouteSpec } from '../../shared/routes.js';
 import { type Gateway, startGateway } from './gateway.js';
@@ -18,6 +20,7 @@ const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/stream', function: 'stream', auth: 'none', streaming: true },
   { method: 'GET', path: '/binary', function: 'binary', auth: 'none', streaming: false },
   { method: 'GET', path: '/boom', function: 'boom', auth: 'none', streaming: false },
+  { method: 'GET', path: '/crash', function: 'crash', auth: 'none', streaming: false },
 ];
 
 const SECRET_MESSAGE = 'db password is hunter2';
@@ -74,13 +77,20 @@ const HANDLERS: Record<string, AnyHandler> = {
     },
     { routes: ROUTES, streaming: true },
   ),
-  binary: httpHandler(async () => ({ body: BYTES }), { routes: ROUTES }),
+  // Sets a header CloudFront's policy overrides.
+  binary: httpHandler(async () => ({ headers: { 'x-frame-options': 'SAMEORIGIN' }, body: BYTES }), {
+    routes: ROUTES,
+  }),
   boom: httpHandler(
     async () => {
       throw new Error(SECRET_MESSAGE);
     },
     { routes: ROUTES },
   ),
+  // A function that fails outright (no middleware to turn the error into an answer).
+  crash: (async () => {
+    throw new Error(SECRET_MESSAGE);
+  }) as AnyHandler,
 };
 
 let tmp: string;
@@ -125,6 +135,44 @@ function rawRequest(
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Sends raw bytes and reads the answer until the server closes the connection. */
+function rawExchange(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.on('error', reject);
+  });
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+
+const headersOf = (res: Response): Headers => Object.fromEntries(res.headers.entries());
+
+/** The security headers CloudFront adds, HSTS aside (plain HTTP). */
+function expectSecurityHeaders(headers: Headers) {
+  for (const [name, value] of Object.entries(PLAIN_HTTP_SECURITY_HEADERS)) {
+    expect(headers[name], name).toBe(value);
+  }
+  expect(headers['x-content-type-options']).toBe('nosniff');
+  expect(headers['strict-transport-security']).toBeUndefined();
+}
+
+/** A gateway error: problem+json with CORS and a request id, like the middleware's answers. */
+function expectGatewayProblem(headers: Headers, body: string, status: number) {
+  expect(headers['content-type']).toBe('application/problem+json');
+  expect(headers['access-control-allow-origin']).toBe('*');
+  expect(headers['access-control-expose-headers']).toBe(CORS_HEADERS['access-control-expose-headers']);
+  const requestId = headers['x-request-id'];
+  expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+  expect(headers['content-length']).toBe(String(Buffer.byteLength(body)));
+  const problem = JSON.parse(body) as { status: number; title: string; requestId: string };
+  expect(problem).toMatchObject({ type: 'about:blank', status, title: expect.any(String) });
+  expect(problem.requestId).toBe(requestId);
+  expectSecurityHeaders(headers);
 }
 
 const lastEvent = (): APIGatewayProxyEventV2 => {
@@ -305,13 +353,13 @@ describe('API routes', () => {
   it('answers a wrong method on a known path with 405 and allow', async () => {
     const res = await fetch(`${gateway.url}/echo`, { method: 'DELETE' });
     expect(res.status).toBe(405);
-    expect(res.headers.get('allow')).toBe('GET, POST');
+    expect(res.headers.get('allow')).toBe('GET, HEAD, POST');
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     expect(await res.json()).toMatchObject({ status: 405 });
 
     const item = await fetch(`${gateway.url}/items/42`, { method: 'PUT', body: '{}' });
     expect(item.status).toBe(405);
-    expect(item.headers.get('allow')).toBe('GET');
+    expect(item.headers.get('allow')).toBe('GET, HEAD');
     await item.arrayBuffer();
     expect(loaded).toEqual([]);
   });
@@ -327,7 +375,7 @@ describe('API routes', () => {
     });
     expect(res.status).toBe(204);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
-    expect(res.headers.get('access-control-allow-methods')).toBe('GET, POST');
+    expect(res.headers.get('access-control-allow-methods')).toBe('GET, HEAD, POST');
     const allowed = (res.headers.get('access-control-allow-headers') ?? '').split(/,\s*/);
     expect(allowed).toEqual(expect.arrayContaining(['content-type', 'authorization', 'x-api-key']));
     expect(Number(res.headers.get('access-control-max-age'))).toBeGreaterThan(0);
@@ -335,7 +383,7 @@ describe('API routes', () => {
 
     const item = await fetch(`${gateway.url}/items/7`, { method: 'OPTIONS' });
     expect(item.status).toBe(204);
-    expect(item.headers.get('access-control-allow-methods')).toBe('GET');
+    expect(item.headers.get('access-control-allow-methods')).toBe('GET, HEAD');
     expect(loaded).toEqual([]);
   });
 
@@ -452,9 +500,14 @@ describe('static files', () => {
       expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
       expect(await res.text()).toContain('npm run build:web');
     }
-    const head = await fetch(`${bare.url}/`, { method: 'HEAD' });
+    const get = await fetch(`${bare.url}/`);
+    const page = await get.text();
+    expect(get.headers.get('content-length')).toBe(String(Buffer.byteLength(page)));
+    const head = await rawRequest(bare.port, '/', 'HEAD');
     expect(head.status).toBe(200);
-    expect(await head.text()).toBe('');
+    expect(head.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(head.headers['content-length']).toBe(String(Buffer.byteLength(page)));
+    expect(head.body).toBe('');
 
     const js = await fetch(`${bare.url}/assets/app.js`);
     expect(js.status).toBe(404);
@@ -463,5 +516,156 @@ describe('static files', () => {
     // The API is still served.
     const api = await fetch(`${bare.url}/items/x`);
     expect(await api.json()).toEqual({ id: 'x' });
+  });
+});
+
+describe('HEAD on API routes', () => {
+  it('answers HEAD on a GET route as the GET: same status and headers, same content-length, no body', async () => {
+    const get = await rawRequest(gateway.port, '/items/hello');
+    expect(get.body).toBe('{"id":"hello"}');
+    const head = await rawRequest(gateway.port, '/items/hello', 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.body).toBe('');
+    expect(head.headers['content-length']).toBe(get.headers['content-length']);
+    expect(head.headers['content-length']).toBe(String(Buffer.byteLength(get.body)));
+    expect(head.headers['content-type']).toBe('application/json');
+    expect(head.headers['access-control-allow-origin']).toBe('*');
+    expect(head.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    // The event is the one API Gateway sends for the HEAD route the stack adds.
+    const event = lastEvent();
+    expect(event.routeKey).toBe('HEAD /items/{id}');
+    expect(event.requestContext.http.method).toBe('HEAD');
+    expect(event.pathParameters).toEqual({ id: 'hello' });
+  });
+
+  it('gives binary and error answers their GET length', async () => {
+    const binary = await rawRequest(gateway.port, '/binary', 'HEAD');
+    expect(binary.status).toBe(200);
+    expect(binary.headers['content-type']).toBe('application/octet-stream');
+    expect(binary.headers['content-length']).toBe(String(BYTES.byteLength));
+    expect(binary.body).toBe('');
+
+    const get = await rawRequest(gateway.port, '/boom');
+    const head = await rawRequest(gateway.port, '/boom', 'HEAD');
+    expect(head.status).toBe(500);
+    expect(head.headers['content-type']).toBe('application/problem+json');
+    // Same shape, other request id of the same length: the same number of bytes.
+    expect(head.headers['content-length']).toBe(String(Buffer.byteLength(get.body)));
+    expect(head.body).toBe('');
+  });
+
+  it('answers HEAD on a streaming GET route with the headers only', async () => {
+    const head = await rawRequest(gateway.port, '/stream', 'HEAD');
+    expect(head.status).toBe(200);
+    expect(head.headers['content-type']).toBe('application/x-ndjson');
+    expect(head.body).toBe('');
+  });
+});
+
+describe('headers on every answer', () => {
+  it.each([
+    ['an API answer', 'GET', '/echo', 200],
+    ['an API error', 'GET', '/boom', 500],
+    ['an API answer to HEAD', 'HEAD', '/items/1', 200],
+    ['the dashboard', 'GET', '/', 200],
+    ['a client-side route', 'GET', '/some/route', 200],
+    ['an asset', 'GET', '/assets/app.js', 200],
+    ['an asset to HEAD', 'HEAD', '/assets/app.js', 200],
+    ['a missing file', 'GET', '/missing.js', 404],
+    ['an unknown path', 'POST', '/nope', 404],
+    ['a method not allowed', 'DELETE', '/echo', 405],
+    ['a CORS preflight', 'OPTIONS', '/echo', 204],
+    ['a function failure', 'GET', '/crash', 502],
+  ])('sends nosniff and the security headers on %s', async (_what, method, path, status) => {
+    const res = await rawRequest(gateway.port, path, method);
+    expect(res.status).toBe(status);
+    expectSecurityHeaders(res.headers);
+  });
+
+  it('sends them on the placeholder page too', async () => {
+    const res = await rawRequest(bare.port, '/');
+    expect(res.body).toContain('npm run build:web');
+    expectSecurityHeaders(res.headers);
+  });
+
+  it('lets the security headers win over a handler that sets its own', async () => {
+    const res = await fetch(`${gateway.url}/binary`);
+    await res.arrayBuffer();
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('content-security-policy')).toBe(
+      PLAIN_HTTP_SECURITY_HEADERS['content-security-policy'],
+    );
+  });
+});
+
+describe("the gateway's own errors", () => {
+  it('answers an unknown path with a 404 problem carrying CORS and a request id', async () => {
+    const res = await fetch(`${gateway.url}/nope?secret=x`, { method: 'POST', body: 'x' });
+    const body = await res.text();
+    expect(res.status).toBe(404);
+    expectGatewayProblem(headersOf(res), body, 404);
+    expect(JSON.parse(body)).toMatchObject({ title: 'Not Found', instance: '/nope' });
+    expect(body).not.toContain('secret');
+
+    const file = await rawRequest(gateway.port, '/missing.js');
+    expect(file.status).toBe(404);
+    expectGatewayProblem(file.headers, file.body, 404);
+  });
+
+  it('answers a wrong method with a 405 problem carrying CORS, a request id and allow', async () => {
+    const res = await fetch(`${gateway.url}/items/3`, { method: 'PATCH', body: '{}' });
+    const body = await res.text();
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET, HEAD');
+    expectGatewayProblem(headersOf(res), body, 405);
+    expect(JSON.parse(body)).toMatchObject({ title: 'Method Not Allowed', instance: '/items/3' });
+  });
+
+  it('answers a body over the limit with a 413 problem carrying CORS and a request id', async () => {
+    const res = await fetch(`${gateway.url}/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: Buffer.alloc(10 * 1024 * 1024 + 1, 1),
+    });
+    const body = await res.text();
+    expect(res.status).toBe(413);
+    expectGatewayProblem(headersOf(res), body, 413);
+  });
+
+  it('answers a failed function with a 502 problem carrying CORS and the request id, never its error', async () => {
+    const res = await fetch(`${gateway.url}/crash`);
+    const body = await res.text();
+    expect(res.status).toBe(502);
+    expectGatewayProblem(headersOf(res), body, 502);
+    expect(JSON.parse(body)).toMatchObject({ title: 'Bad Gateway', instance: '/crash' });
+    expect(body).not.toContain('hunter2');
+  });
+
+  it('answers malformed requests with a 400 problem carrying CORS and a request id', async () => {
+    const encoding = await rawRequest(gateway.port, '/%E0%A4%A.js');
+    expect(encoding.status).toBe(400);
+    expectGatewayProblem(encoding.headers, encoding.body, 400);
+
+    // A request target that is no URL (it used to fail as a 502).
+    const target = await rawRequest(gateway.port, '//[');
+    expect(target.status).toBe(400);
+    expectGatewayProblem(target.headers, target.body, 400);
+
+    // Not HTTP at all: Node's parser refuses it before any handler runs.
+    const raw = await rawExchange(gateway.port, 'GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n');
+    const [head = '', body = ''] = raw.split('\r\n\r\n');
+    const [statusLine, ...lines] = head.split('\r\n');
+    expect(statusLine).toBe('HTTP/1.1 400 Bad Request');
+    const headers = Object.fromEntries(
+      lines.map((line) => [
+        line.slice(0, line.indexOf(':')).toLowerCase(),
+        line.slice(line.indexOf(':') + 1).trim(),
+      ]),
+    );
+    expectGatewayProblem(headers, body, 400);
+
+    // The gateway still answers afterwards.
+    const next = await fetch(`${gateway.url}/items/2`);
+    expect(await next.json()).toEqual({ id: '2' });
   });
 });

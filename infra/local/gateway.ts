@@ -1,25 +1,40 @@
 /**
  * The local stand-in for API Gateway and CloudFront: turns HTTP requests into
- * HTTP API (payload v2) events for the handlers in the route table, streams
- * the answers of streaming handlers, answers CORS preflights as API Gateway
- * would, and serves the built dashboard from `web/dist` for everything else.
+ * HTTP API (payload v2) events for the handlers in the route table (HEAD
+ * included for GET routes, as the stack adds), streams the answers of
+ * streaming handlers, answers CORS preflights as API Gateway would, and serves
+ * the built dashboard from `web/dist` for everything else.
+ *
+ * Every answer carries the security headers CloudFront adds in the cloud
+ * (shared/http/headers.ts; HSTS aside, this is plain HTTP). The gateway's own
+ * answers (preflights, and errors as problem+json: unknown path, method not
+ * allowed, body too large, malformed request, function failure) also carry
+ * CORS and an `x-request-id`, like the middleware's answers.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  createServer,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { CORS_HEADERS, PLAIN_HTTP_SECURITY_HEADERS } from '../../shared/http/headers.js';
+import { HttpProblem } from '../../shared/http/problem.js';
 import { logger } from '../../shared/logger.js';
 import type { RouteSpec } from '../../shared/routes.js';
 import {
   type AnyHandler,
+  allowedMethods,
   httpEvent,
   invokeHttpHandler,
   lambdaContext,
   matchRoute,
-  pathHasRoutes,
 } from './lambda.js';
 
 /** API Gateway's payload limit. */
@@ -65,23 +80,37 @@ export interface Gateway {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const webRoot = resolve(options.webDir);
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      logger.error('gateway error', { error: error as Error });
-      if (!res.headersSent) sendProblem(res, 502, 'Bad Gateway', 'The function failed to answer.');
+    // One id per request: the event's and the Lambda context's, and the one the gateway's own errors carry.
+    const requestId = randomUUID();
+    handle(req, res, requestId).catch((error: unknown) => {
+      logger.error('gateway error', { error: error as Error, requestId });
+      const problem = new HttpProblem(502, 'Bad Gateway', 'The function failed to answer.');
+      if (!res.headersSent) sendProblem(res, requestId, problem, pathOf(req.url));
       else res.destroy();
     });
   });
+  // A request Node cannot parse never reaches the handler above; answer it like the gateway's other errors.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    answerClientError(error, socket);
+  });
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      const problem = new HttpProblem(400, 'Bad Request', 'The request target is not a valid URL.');
+      sendProblem(res, requestId, problem, '/');
+      return;
+    }
     const method = (req.method ?? 'GET').toUpperCase();
     const match = matchRoute(options.routes, method, url.pathname);
-    const pathRoutes = pathHasRoutes(options.routes, url.pathname);
+    const allowed = allowedMethods(options.routes, url.pathname);
 
-    if (method === 'OPTIONS' && pathRoutes.length > 0) {
-      res.writeHead(204, {
-        'access-control-allow-origin': '*',
-        'access-control-allow-methods': pathRoutes.map((r) => r.method).join(', '),
+    if (method === 'OPTIONS' && allowed.length > 0) {
+      writeHead(res, 204, {
+        ...ownHeaders(requestId),
+        'access-control-allow-methods': allowed.join(', '),
         'access-control-allow-headers': 'content-type, authorization, x-api-key, idempotency-key',
         'access-control-max-age': '600',
       });
@@ -89,29 +118,33 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       return;
     }
     if (!match) {
-      if (pathRoutes.length > 0) {
-        res.setHeader('allow', pathRoutes.map((r) => r.method).join(', '));
-        sendProblem(res, 405, 'Method Not Allowed', `${method} is not allowed on ${url.pathname}`);
+      if (allowed.length > 0) {
+        const detail = `${method} is not allowed on ${url.pathname}`;
+        const problem = new HttpProblem(405, 'Method Not Allowed', detail, {
+          headers: { allow: allowed.join(', ') },
+        });
+        sendProblem(res, requestId, problem, url.pathname);
         return;
       }
       if (method === 'GET' || method === 'HEAD') {
-        await serveStatic(webRoot, url.pathname, method, res);
+        await serveStatic(webRoot, url.pathname, res, requestId);
         return;
       }
-      sendProblem(res, 404, 'Not Found', `No route ${method} ${url.pathname}`);
+      const problem = new HttpProblem(404, 'Not Found', `No route ${method} ${url.pathname}`);
+      sendProblem(res, requestId, problem, url.pathname);
       return;
     }
 
     const body = await readBody(req);
     if (body === undefined) {
-      sendProblem(res, 413, 'Payload Too Large', `The request body is over ${MAX_REQUEST_BYTES} bytes.`);
+      const detail = `The request body is over ${MAX_REQUEST_BYTES} bytes.`;
+      sendProblem(res, requestId, new HttpProblem(413, 'Payload Too Large', detail), url.pathname);
       return;
     }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
     }
-    const requestId = randomUUID();
     const event = httpEvent({
       method,
       path: url.pathname,
@@ -132,12 +165,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const responseHeaders: Record<string, string | string[]> = { ...answer.headers };
     if (answer.cookies.length > 0) responseHeaders['set-cookie'] = answer.cookies;
     if (Buffer.isBuffer(answer.body)) {
-      responseHeaders['content-length'] = String(answer.body.byteLength);
-      res.writeHead(answer.statusCode, responseHeaders);
+      // A HEAD answer has no body but the GET's length (the middleware says it).
+      if (method !== 'HEAD' || answer.headers['content-length'] === undefined) {
+        responseHeaders['content-length'] = String(answer.body.byteLength);
+      }
+      writeHead(res, answer.statusCode, responseHeaders);
       res.end(method === 'HEAD' ? undefined : answer.body);
     } else {
-      res.writeHead(answer.statusCode, responseHeaders);
+      writeHead(res, answer.statusCode, responseHeaders);
       res.flushHeaders();
+      // Node sends no body to HEAD, whatever is written.
       await pipeline(answer.body, res);
     }
   }
@@ -170,28 +207,89 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   return Buffer.concat(chunks);
 }
 
-function sendProblem(res: ServerResponse, status: number, title: string, detail: string): void {
-  res.writeHead(status, { 'content-type': 'application/problem+json' });
-  res.end(JSON.stringify({ type: 'about:blank', title, status, detail }));
+/** Every answer: its own headers, then the security headers over them (CloudFront's policy overrides too). */
+function writeHead(res: ServerResponse, status: number, headers: OutgoingHttpHeaders): void {
+  res.writeHead(status, { ...headers, ...PLAIN_HTTP_SECURITY_HEADERS });
+}
+
+/** Headers of the gateway's own answers, as the middleware's answers carry them. */
+function ownHeaders(requestId: string): Record<string, string> {
+  return { ...CORS_HEADERS, 'x-request-id': requestId };
+}
+
+function problemBody(problem: HttpProblem, instance: string, requestId: string): Buffer {
+  return Buffer.from(JSON.stringify(problem.toJSON(instance, requestId)));
+}
+
+/** One of the gateway's own errors, as problem+json (Node leaves the body out for HEAD). */
+function sendProblem(res: ServerResponse, requestId: string, problem: HttpProblem, instance: string): void {
+  const body = problemBody(problem, instance, requestId);
+  writeHead(res, problem.status, {
+    ...ownHeaders(requestId),
+    ...problem.headers,
+    'content-type': 'application/problem+json',
+    'content-length': String(body.byteLength),
+  });
+  res.end(body);
+}
+
+/** The path of a raw request target, for a problem's `instance` (never the query). */
+function pathOf(target: string | undefined): string {
+  try {
+    return new URL(target ?? '/', 'http://localhost').pathname;
+  } catch {
+    return '/';
+  }
+}
+
+/** Answers a request Node could not parse (Node's own answer would be a bare status line). */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const requestId = randomUUID();
+  const problem = new HttpProblem(
+    status,
+    STATUS_CODES[status] ?? 'Bad Request',
+    'The request is not valid HTTP.',
+  );
+  const body = problemBody(problem, '/', requestId);
+  const headers: Record<string, string> = {
+    ...ownHeaders(requestId),
+    'content-type': 'application/problem+json',
+    'content-length': String(body.byteLength),
+    connection: 'close',
+    ...PLAIN_HTTP_SECURITY_HEADERS,
+  };
+  const head = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}`)
+    .join('\r\n');
+  socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${status} ${problem.title}\r\n${head}\r\n\r\n`), body]));
 }
 
 /** Static files from the dashboard folder; unknown paths without an extension get index.html (client-side routes). */
 async function serveStatic(
   root: string,
   pathname: string,
-  method: string,
   res: ServerResponse,
+  requestId: string,
 ): Promise<void> {
   let relative: string;
   try {
     relative = decodeURIComponent(pathname);
   } catch {
-    sendProblem(res, 400, 'Bad Request', 'The path is not valid URL encoding.');
+    const problem = new HttpProblem(400, 'Bad Request', 'The path is not valid URL encoding.');
+    sendProblem(res, requestId, problem, pathname);
     return;
   }
+  const notFound = () =>
+    sendProblem(res, requestId, new HttpProblem(404, 'Not Found', `No file ${pathname}`), pathname);
   let file = resolve(join(root, relative));
   if (file !== root && !file.startsWith(root + sep)) {
-    sendProblem(res, 404, 'Not Found', `No file ${pathname}`);
+    notFound();
     return;
   }
   const isFile = await stat(file).then(
@@ -200,24 +298,28 @@ async function serveStatic(
   );
   if (!isFile) {
     if (extname(relative) !== '') {
-      sendProblem(res, 404, 'Not Found', `No file ${pathname}`);
+      notFound();
       return;
     }
     file = join(root, 'index.html');
   }
   const isIndex = file === join(root, 'index.html');
+  // Node sends no body to HEAD: the headers, content-length included, are the GET's.
   if (isIndex && !existsSync(file)) {
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
-    res.end(method === 'HEAD' ? undefined : PLACEHOLDER_PAGE);
+    writeHead(res, 200, {
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': String(Buffer.byteLength(PLACEHOLDER_PAGE)),
+      'cache-control': 'no-cache',
+    });
+    res.end(PLACEHOLDER_PAGE);
     return;
   }
   const content = await readFile(file);
-  res.writeHead(200, {
+  writeHead(res, 200, {
     'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
     'content-length': String(content.byteLength),
     // Vite fingerprints assets; the HTML must be revalidated to pick new ones up.
     'cache-control': isIndex ? 'no-cache' : 'public, max-age=31536000, immutable',
-    'x-content-type-options': 'nosniff',
   });
-  res.end(method === 'HEAD' ? undefined : content);
+  res.end(content);
 }

@@ -13,7 +13,14 @@ import type {
   Context,
   ScheduledEvent,
 } from 'aws-lambda';
-import { matchRoute, type RouteMatch, type RouteSpec, routeKey } from '../../shared/routes.js';
+import {
+  matchRoute,
+  type RequestMethod,
+  type RouteMatch,
+  type RouteSpec,
+  routeKey,
+  routeMethods,
+} from '../../shared/routes.js';
 
 export { matchRoute, type RouteMatch };
 
@@ -22,9 +29,13 @@ const LOCAL_REGION = 'local';
 
 // ---------------------------------------------------------------- routes
 
-/** Whether any route serves this path with some method (for 405 and CORS preflight). */
-export function pathHasRoutes(routes: readonly RouteSpec[], path: string): RouteSpec[] {
-  return routes.filter((route) => matchRoute([route], route.method, path));
+/**
+ * The methods the routes answer on this path, HEAD included for GET (for a
+ * 405's `allow` and CORS preflights); empty when no route serves the path.
+ */
+export function allowedMethods(routes: readonly RouteSpec[], path: string): RequestMethod[] {
+  const served = routes.filter((route) => matchRoute([route], route.method, path));
+  return [...new Set(served.flatMap(routeMethods))];
 }
 
 // ---------------------------------------------------------------- events
@@ -69,7 +80,8 @@ export function httpEvent(input: HttpEventInput): APIGatewayProxyEventV2 {
     isBase64Encoded = !isText;
     body = isText ? buffer.toString('utf8') : buffer.toString('base64');
   }
-  const key = input.route ? routeKey(input.route.route) : '$default';
+  // The method's own route key, as API Gateway names it: `HEAD /status` for the HEAD route the stack adds.
+  const key = input.route ? routeKey({ method: input.method, path: input.route.route.path }) : '$default';
   const requestId = input.requestId ?? randomUUID();
   return {
     version: '2.0',
@@ -126,7 +138,11 @@ export function scheduledEvent(options: {
 }
 
 /** A Lambda context for one invocation. */
-export function lambdaContext(functionName: string, timeoutSec: number, requestId = randomUUID()): Context {
+export function lambdaContext(
+  functionName: string,
+  timeoutSec: number,
+  requestId: string = randomUUID(),
+): Context {
   const deadline = Date.now() + timeoutSec * 1000;
   const fail = () => {
     throw new Error('callback-style completion is not supported');

@@ -245,4 +245,53 @@ describe('HTTP middleware stack', () => {
     const res = await invokeHttp(handler, { method: 'POST', path: '/echo', routes });
     expect(seen?.correlationId).toBe(res.headers['x-request-id']);
   });
+  it('answers HEAD on a GET route as the GET: the handler sees GET, the answer has its length and no body', async () => {
+    const seen: string[] = [];
+    const handler = httpHandler(
+      async (req) => {
+        seen.push(req.method);
+        return {
+          headers: { 'cache-control': 'no-store' },
+          body: { id: req.pathParameters.id, text: 'wörld' },
+        };
+      },
+      { routes },
+    );
+    const get = await invokeHttp(handler, { path: '/things/7', routes });
+    const head = await invokeHttp(handler, { method: 'HEAD', path: '/things/7', routes });
+    expect(seen).toEqual(['GET', 'GET']);
+    expect(head.statusCode).toBe(200);
+    expect(head.text).toBe('');
+    expect(head.headers['content-length']).toBe(String(Buffer.byteLength(get.text)));
+    expect(head.headers['content-type']).toBe('application/json');
+    expect(head.headers['cache-control']).toBe('no-store');
+    expect(head.headers['access-control-allow-origin']).toBe('*');
+    expect(head.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+
+    // Binary (base64) answers count their bytes, not their base64 text.
+    const binary = httpHandler(async () => ({ body: Buffer.alloc(300, 7) }), { routes });
+    const bytes = await invokeHttp(binary, { method: 'HEAD', path: '/things/1', routes });
+    expect(bytes.headers['content-length']).toBe('300');
+    expect(bytes.text).toBe('');
+  });
+
+  it('answers HEAD with the error the GET would get, without its body', async () => {
+    const handler = httpHandler(
+      async () => {
+        throw new HttpProblem(404, 'Not Found', 'thing 7: not found', { field: 'id' });
+      },
+      { routes },
+    );
+    const get = await invokeHttp(handler, { path: '/things/7', routes });
+    const head = await invokeHttp(handler, { method: 'HEAD', path: '/things/7', routes });
+    expect(head.statusCode).toBe(404);
+    expect(head.headers['content-type']).toBe('application/problem+json');
+    expect(head.headers['content-length']).toBe(String(Buffer.byteLength(get.text)));
+    expect(head.text).toBe('');
+
+    // HEAD is no way around a route's method: a POST-only path still refuses it.
+    const post = await invokeHttp(echo, { method: 'HEAD', path: '/echo', routes });
+    expect(post.statusCode).toBe(404);
+    expect(post.text).toBe('');
+  });
 });

@@ -17,6 +17,7 @@ import { getConfig } from '../config.js';
 import { logger } from '../logger.js';
 import { matchRoute, ROUTES, type RouteSpec, routeKey } from '../routes.js';
 import { loadSecrets } from '../secrets.js';
+import { CORS_HEADERS } from './headers.js';
 import { HttpProblem } from './problem.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -82,6 +83,7 @@ export function httpHandler(handler: HttpHandlerFn, options: HttpHandlerOptions 
     after: (request) => {
       const { requestId } = state.get(request) ?? { requestId: '' };
       request.response = finishResponse(request.response as HttpResponse, requestId);
+      if (isHead(request.event)) request.response = headAnswer(request.response);
     },
     onError: (request) => {
       const { requestId, path } = state.get(request) ?? { requestId: randomUUID(), path: '/' };
@@ -109,6 +111,7 @@ export function httpHandler(handler: HttpHandlerFn, options: HttpHandlerOptions 
         },
         body: JSON.stringify(problem.toJSON(path, requestId)),
       };
+      if (isHead(request.event)) request.response = headAnswer(request.response);
     },
   };
 
@@ -134,7 +137,9 @@ export function httpHandler(handler: HttpHandlerFn, options: HttpHandlerOptions 
     .use(auth)
     .handler(async (event, context) => {
       const request = toHttpRequest(event, context, maxBodyBytes);
-      return (await handler(request)) as APIGatewayProxyStructuredResultV2;
+      // HEAD is answered as the GET it mirrors; the body is dropped on the way out (headAnswer).
+      const asGet = isHead(event) ? { ...request, method: 'GET' } : request;
+      return (await handler(asGet)) as APIGatewayProxyStructuredResultV2;
     });
   return stack as unknown as LambdaHttpHandler;
 }
@@ -289,11 +294,7 @@ export function sameSecret(presented: string, expected: string): boolean {
 }
 
 function corsHeaders(): Record<string, string> {
-  return {
-    'access-control-allow-origin': '*',
-    'access-control-expose-headers':
-      'x-request-id, content-disposition, idempotent-replayed, x-export-capped, x-export-cap-reason, x-export-rows, x-export-next-cursor',
-  };
+  return { ...CORS_HEADERS };
 }
 
 /** Serialises a handler's HttpResponse into the API Gateway v2 result (or the streaming prelude). */
@@ -325,6 +326,32 @@ function finishResponse(
   }
   headers['content-type'] ??= 'application/json';
   return { statusCode, headers, body: JSON.stringify(body) };
+}
+
+function isHead(event: APIGatewayProxyEventV2 | undefined): boolean {
+  return event?.requestContext?.http?.method?.toUpperCase() === 'HEAD';
+}
+
+/**
+ * The answer to HEAD: the GET's status and headers with its length, and no
+ * body (RFC 9110 §9.3.2). A streamed body is not read (its length is unknown,
+ * as it is for the GET).
+ */
+function headAnswer(result: APIGatewayProxyStructuredResultV2): APIGatewayProxyStructuredResultV2 {
+  const body = result.body as unknown;
+  if (isStream(body)) {
+    if ('destroy' in body) body.destroy();
+    else void body.cancel();
+    return { ...result, body: '' };
+  }
+  const text = typeof body === 'string' ? body : '';
+  const length = result.isBase64Encoded ? Buffer.from(text, 'base64').byteLength : Buffer.byteLength(text);
+  return {
+    ...result,
+    headers: { ...result.headers, 'content-length': String(length) },
+    body: '',
+    isBase64Encoded: false,
+  };
 }
 
 function isStream(value: unknown): value is Readable | ReadableStream {

@@ -11,10 +11,12 @@
  * CSV follows RFC 4180 (CRLF line ends, quotes around values holding a quote,
  * comma or line break, quotes doubled) and neutralizes spreadsheet formula
  * injection: a text cell starting with `=`, `+`, `-`, `@`, tab or CR gets a
- * leading `'`. Numbers are written as numbers and are never altered.
+ * leading `'`; bidirectional controls become visible `[U+202E]` tokens, as on
+ * the dashboard (shared/text.ts). Numbers are written as numbers and are never altered.
  */
 import type { TraceEvent } from '../events/model.js';
 import { hourOf } from '../store/keys.js';
+import { neutralizeBidi } from '../text.js';
 import { type Position, positionAfter, readTraces, type TraceQuery } from './query.js';
 
 export const EXPORT_MAX_ROWS = 50_000;
@@ -79,7 +81,7 @@ export function csvCell(value: unknown): string {
   if (value === undefined || value === null) return '';
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
-  let text = typeof value === 'string' ? value : JSON.stringify(value);
+  let text = neutralizeBidi(typeof value === 'string' ? value : JSON.stringify(value));
   if (FORMULA_START.test(text)) text = `'${text}`;
   return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }

@@ -341,6 +341,10 @@ describe('dashboard in headless Chromium', () => {
     const attributes = page.locator('[data-testid="trace-attributes"]');
     await attributes.waitFor();
     expect(await attributes.textContent()).toContain(XSS_ATTRIBUTE);
+    // A label that would display reversed shows its override as a visible token instead.
+    const shown = (await attributes.textContent()) ?? '';
+    expect(shown).toContain('invoice-[U+202E]fdp.exe');
+    expect(shown).not.toMatch(/[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/);
     expect(await page.evaluate<unknown>('window.__pwned')).toBeUndefined();
     expect(await page.locator('img, script:not([src])').count()).toBe(0);
     expect(collected.dialogs).toEqual([]);

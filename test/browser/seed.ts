@@ -2,7 +2,7 @@
  * Seed data for the dashboard's browser test (and for looking at the dashboard
  * by hand): 24 h of probe results for 10 endpoints every 5 minutes, one named
  * like an XSS payload, a failing burst that makes a detected incident, and a
- * few ingested calls with attributes.
+ * few ingested calls with attributes (one an XSS payload, one a bidi override).
  */
 import { type LocalStack, startLocalStack } from '../../infra/local/runner.js';
 import { resetClients } from '../../shared/aws.js';
@@ -13,6 +13,8 @@ import { recordEvents } from '../../shared/store/events.js';
 
 export const XSS = '<img src=x onerror=alert(1)>';
 export const XSS_ATTRIBUTE = '<script>window.__pwned=1</script>';
+/** Displays as "invoice-exe.pdf" where the right-to-left override is honoured. */
+export const BIDI_ATTRIBUTE = 'invoice-\u202Efdp.exe';
 export const ENDPOINTS = [...DEFAULT_PROBE_KEYS, XSS];
 const BASE_LATENCY: Record<string, number> = {
   chat: 450,
@@ -86,7 +88,13 @@ export function seedEvents(now: number): TraceEvent[] {
       ...(usage ? { usage } : {}),
       ...(cost === undefined ? {} : { costUsd: cost }),
     };
-    if (source === 'ingest') event.attributes = { 'app.user_note': XSS_ATTRIBUTE, 'app.name': 'checkout' };
+    if (source === 'ingest') {
+      event.attributes = {
+        'app.user_note': XSS_ATTRIBUTE,
+        'app.name': 'checkout',
+        'app.file': BIDI_ATTRIBUTE,
+      };
+    }
     events.push(event);
   };
   const start = Math.floor(now / (5 * MINUTE)) * 5 * MINUTE - 24 * HOUR + 5 * MINUTE;

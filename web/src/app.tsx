@@ -13,6 +13,7 @@ import { HeatmapsTab } from './tabs/heatmaps';
 import { SloTab } from './tabs/slo';
 import { StatusTab } from './tabs/status';
 import { TracesTab } from './tabs/traces';
+import { displayText } from './text';
 import type { PublicConfig, StatusAnswer } from './types';
 
 const REFRESH_MS = 30_000;
@@ -289,7 +290,7 @@ export function App() {
               <option value="">All endpoints</option>
               {endpoints.map((name) => (
                 <option key={name} value={name}>
-                  {name}
+                  {displayText(name)}
                 </option>
               ))}
             </select>

@@ -2,6 +2,7 @@
 import type { ComponentChildren, VNode } from 'preact';
 import type { ApiError, ApiState } from './api';
 import { useShared } from './state';
+import { displayText } from './text';
 
 export function Panel(props: {
   title: string;
@@ -60,10 +61,10 @@ export function ErrorState(props: { error: ApiError; retry: () => void; what?: s
     <div class="state state-error" role="alert" data-state="error">
       <p class="state-title">
         {props.what ? `Could not load ${props.what}` : 'Could not load this'}
-        {error.status ? ` (${error.status} ${error.title})` : ` (${error.title})`}
+        {error.status ? ` (${error.status} ${displayText(error.title)})` : ` (${displayText(error.title)})`}
       </p>
-      <p class="state-text">{error.detail}</p>
-      {error.requestId ? <p class="state-meta">Request id: {error.requestId}</p> : null}
+      <p class="state-text">{displayText(error.detail)}</p>
+      {error.requestId ? <p class="state-meta">Request id: {displayText(error.requestId)}</p> : null}
       <button type="button" class="btn" onClick={props.retry}>
         Retry
       </button>
@@ -97,7 +98,7 @@ export function Async<T>(props: {
     <div class={state.stale ? 'async is-updating' : 'async'} aria-busy={state.loading}>
       {state.error ? (
         <p class="inline-warning" role="status">
-          Showing earlier data: the last refresh failed ({state.error.detail}).{' '}
+          Showing earlier data: the last refresh failed ({displayText(state.error.detail)}).{' '}
           <button type="button" class="link" onClick={state.retry}>
             Retry
           </button>
@@ -108,7 +109,7 @@ export function Async<T>(props: {
   );
 }
 
-/** A labelled select of plain string options (text only: option labels are never HTML). */
+/** A labelled select of plain string options (text only: option labels are never HTML; shown through displayText). */
 export function SelectField(props: {
   id: string;
   label: string;
@@ -130,7 +131,7 @@ export function SelectField(props: {
       >
         {props.options.map((option) => (
           <option key={option} value={option}>
-            {option}
+            {displayText(option)}
           </option>
         ))}
       </select>

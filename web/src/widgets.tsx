@@ -1,6 +1,7 @@
 /** Small shared widgets: health pills, SLO widget, error-budget bar, SVG sparklines, incident list. */
 import { TimeChart } from './charts/TimeChart';
 import { ago, dateTime, ms, pct, ratio } from './format';
+import { displayText } from './text';
 import type { Incident, LastResult, SloView } from './types';
 
 export type Health = 'ok' | 'degraded' | 'down' | 'none';
@@ -36,7 +37,7 @@ export function LastResultText(props: { last: LastResult | null }) {
     <span class={last.ok ? 'last last-ok' : 'last last-fail'} title={dateTime(last.ts)}>
       <span aria-hidden="true">{last.ok ? '✓ ' : '✗ '}</span>
       <span class="visually-hidden">{last.ok ? 'Succeeded: ' : 'Failed: '}</span>
-      {what} · {ago(last.ts)}
+      {displayText(what)} · {ago(last.ts)}
     </span>
   );
 }
@@ -177,12 +178,14 @@ export function IncidentList(props: { incidents: readonly Incident[]; error?: st
       {props.incidents.map((incident) => (
         <li key={incident.id} class={`incident incident-${incident.kind}`}>
           <span class={`badge badge-${incident.kind}`}>{incident.kind}</span>
-          <span class={`badge badge-sev`}>{incident.severity ?? 'unknown'}</span>
-          <span class="incident-title">{incident.title ?? incident.reason ?? incident.id}</span>
+          <span class={`badge badge-sev`}>{displayText(incident.severity ?? 'unknown')}</span>
+          <span class="incident-title">{displayText(incident.title ?? incident.reason ?? incident.id)}</span>
           <span class="muted small">
-            {incident.endpoint ?? incident.endpoints?.join(', ') ?? 'all endpoints'}
+            {displayText(incident.endpoint ?? incident.endpoints?.join(', ') ?? 'all endpoints')}
           </span>
-          {incident.description ? <span class="incident-desc small">{incident.description}</span> : null}
+          {incident.description ? (
+            <span class="incident-desc small">{displayText(incident.description)}</span>
+          ) : null}
           <span class="muted small incident-when">
             {dateTime(incident.start)} – {incident.end === null ? 'ongoing' : dateTime(incident.end)}
           </span>

@@ -8,6 +8,7 @@ import type { TargetedKeyboardEvent, TargetedMouseEvent } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { axisTime, dateTime } from '../format';
 import { useShared } from '../state';
+import { displayText } from '../text';
 import { cssColor } from './TimeChart';
 
 export interface HeatmapProps {
@@ -129,7 +130,7 @@ export function Heatmap(props: HeatmapProps) {
           ? 'none'
           : 'no data'
         : props.format(v);
-    return `${props.rows[r]} · ${t === undefined ? '' : dateTime(t)} · ${value}`;
+    return displayText(`${props.rows[r]} · ${t === undefined ? '' : dateTime(t)} · ${value}`);
   };
 
   const onMove = (event: TargetedMouseEvent<HTMLCanvasElement>) => {
@@ -166,8 +167,8 @@ export function Heatmap(props: HeatmapProps) {
       <div class="heatmap-grid">
         <ul class="heatmap-rows" aria-hidden="true">
           {props.rows.map((row) => (
-            <li key={row} style={{ height: `${ROW_HEIGHT}px` }} title={row}>
-              {row}
+            <li key={row} style={{ height: `${ROW_HEIGHT}px` }} title={displayText(row)}>
+              {displayText(row)}
             </li>
           ))}
         </ul>
@@ -176,7 +177,7 @@ export function Heatmap(props: HeatmapProps) {
             ref={canvasRef}
             tabIndex={0}
             role="img"
-            aria-label={`${props.label}. Use the arrow keys to read cells.`}
+            aria-label={`${displayText(props.label)}. Use the arrow keys to read cells.`}
             onMouseMove={onMove}
             onMouseLeave={() => setCell((c) => (c?.mouse ? null : c))}
             onKeyDown={onKey}
@@ -228,7 +229,7 @@ export function Heatmap(props: HeatmapProps) {
                   <th scope="col">Time</th>
                   {props.rows.map((row) => (
                     <th key={row} scope="col">
-                      {row}
+                      {displayText(row)}
                     </th>
                   ))}
                 </tr>

@@ -9,6 +9,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { dateTime } from '../format';
 import { useShared } from '../state';
+import { displayText } from '../text';
 import type { Incident } from '../types';
 
 export interface ChartSeries {
@@ -158,9 +159,11 @@ function incidentPlugin(
         const { incident } = hit;
         const end = incident.end === null ? 'ongoing' : dateTime(incident.end);
         const where = incident.endpoint ?? incident.endpoints?.join(', ') ?? 'all endpoints';
-        tip.textContent = `${incident.kind === 'declared' ? 'Declared' : 'Detected'} incident · severity ${
-          incident.severity ?? 'unknown'
-        }\n${incident.title ?? incident.reason ?? incident.id}\n${where} · ${dateTime(incident.start)} – ${end}`;
+        tip.textContent = displayText(
+          `${incident.kind === 'declared' ? 'Declared' : 'Detected'} incident · severity ${
+            incident.severity ?? 'unknown'
+          }\n${incident.title ?? incident.reason ?? incident.id}\n${where} · ${dateTime(incident.start)} – ${end}`,
+        );
         tip.hidden = false;
         const width = u.over.clientWidth;
         tip.style.left = `${Math.min(left + 12, Math.max(0, width - 240))}px`;
@@ -256,7 +259,7 @@ function buildOptions(
       const color = cssColor(s.color);
       const rawIndex = props.stacked ? props.series.length - 1 - i : i;
       return {
-        label: s.label,
+        label: displayText(s.label),
         stroke: color,
         width: s.width ?? (spark ? 1.5 : 2),
         ...(s.dash ? { dash: s.dash } : {}),
@@ -383,7 +386,7 @@ function ChartTable(props: TimeChartProps) {
                 <th scope="col">Time</th>
                 {props.series.map((s) => (
                   <th key={s.label} scope="col">
-                    {s.label}
+                    {displayText(s.label)}
                   </th>
                 ))}
               </tr>
@@ -499,7 +502,7 @@ export function TimeChart(props: TimeChartProps) {
     <figure
       ref={wrapperRef}
       class={props.sparkline ? 'chart chart-spark' : 'chart'}
-      aria-label={props.label}
+      aria-label={displayText(props.label)}
       data-testid={props.testId}
       data-from={String(from)}
       data-to={String(to)}

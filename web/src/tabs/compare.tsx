@@ -6,6 +6,7 @@ import { Async, EmptyState, Panel, SelectField } from '../components';
 import { hasData, pointTimes, seriesTotals } from '../data';
 import { ms, num, pct, usd } from '../format';
 import { baseQuery, useShared, useStore } from '../state';
+import { displayText } from '../text';
 import type { StatusAnswer, Summary, TimeseriesAnswer } from '../types';
 
 const GROUPS = [
@@ -106,10 +107,12 @@ function CompareTable(props: {
           <tr>
             <th scope="col">Metric</th>
             <th scope="col">
-              <span class="badge badge-base">baseline</span> <span class="mono">{props.baseline}</span>
+              <span class="badge badge-base">baseline</span>{' '}
+              <span class="mono">{displayText(props.baseline)}</span>
             </th>
             <th scope="col">
-              <span class="badge badge-canary">canary</span> <span class="mono">{props.canary}</span>
+              <span class="badge badge-canary">canary</span>{' '}
+              <span class="mono">{displayText(props.canary)}</span>
             </th>
             <th scope="col">Canary − baseline</th>
           </tr>
@@ -336,7 +339,7 @@ export function CompareTab() {
                   {totals.map((t) => (
                     <tr key={t.key}>
                       <th scope="row" class="mono">
-                        {t.key}
+                        {displayText(t.key)}
                       </th>
                       <td class="num">{num(t.total)}</td>
                       <td class="num">{pct(t.successRate)}</td>

@@ -6,6 +6,7 @@ import { Async, Panel } from '../components';
 import { hasData, paletteColor, pointTimes } from '../data';
 import { num, usd } from '../format';
 import { baseQuery, useShared, useStore } from '../state';
+import { displayText } from '../text';
 import type { TimeseriesAnswer } from '../types';
 
 const BY = [
@@ -173,7 +174,7 @@ export function CostTab() {
                   {Object.entries(prices.models).map(([model, p]) => (
                     <tr key={model}>
                       <th scope="row" class="mono">
-                        {model}
+                        {displayText(model)}
                       </th>
                       <td class="num">${p.input}</td>
                       <td class="num">${p.cachedInput}</td>

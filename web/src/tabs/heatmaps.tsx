@@ -6,6 +6,7 @@ import { Async, EmptyState, Panel } from '../components';
 import { hasData, pointTimes } from '../data';
 import { duration, ms, num } from '../format';
 import { baseQuery, useShared, useStore } from '../state';
+import { displayText } from '../text';
 import type { TimeseriesAnswer } from '../types';
 
 const METRICS = ['p50', 'p95', 'p99'] as const;
@@ -93,7 +94,7 @@ export function HeatmapsTab() {
         title="Errors by type"
         subtitle={
           errors
-            ? `failed calls per ${duration(errors.bucketMs)}${params.endpoint ? ` · ${params.endpoint}` : ''}`
+            ? `failed calls per ${duration(errors.bucketMs)}${params.endpoint ? ` · ${displayText(params.endpoint)}` : ''}`
             : 'failed calls'
         }
         testId="error-heatmap-panel"

@@ -5,6 +5,7 @@ import { Async, EmptyState, Panel } from '../components';
 import { burnSeries, pointTimes } from '../data';
 import { pct, ratio } from '../format';
 import { baseQuery, useShared, useStore } from '../state';
+import { displayText } from '../text';
 import type { StatusAnswer, TimeseriesAnswer } from '../types';
 import { BudgetBar, BurnFigure, SloWidget } from '../widgets';
 
@@ -91,7 +92,7 @@ export function SloTab() {
                       const met = e.slo.sli !== null && e.slo.sli >= s.slo.objectivePercent / 100;
                       return (
                         <tr key={e.endpoint} data-testid="slo-row">
-                          <th scope="row">{e.endpoint}</th>
+                          <th scope="row">{displayText(e.endpoint)}</th>
                           <td class={`num tone-text-${e.slo.sli === null ? 'none' : met ? 'ok' : 'down'}`}>
                             {pct(e.slo.sli, 3)}
                           </td>

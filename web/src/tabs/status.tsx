@@ -6,6 +6,7 @@ import { Async, EmptyState, Panel, Skeleton } from '../components';
 import { burnSeries, hasData, pointTimes, useIncidents } from '../data';
 import { duration, ms, num, pct } from '../format';
 import { baseQuery, useShared, useStore } from '../state';
+import { displayText } from '../text';
 import type { EndpointSummary, StatusAnswer, TimeseriesAnswer } from '../types';
 import {
   HealthPill,
@@ -49,12 +50,12 @@ function Overview(props: {
         <HealthPill health={overallHealth} />
         <h2 class="overview-title">{headline}</h2>
         {failing.length > 0 ? (
-          <p class="muted small">Below objective: {failing.map((e) => e.endpoint).join(', ')}</p>
+          <p class="muted small">Below objective: {displayText(failing.map((e) => e.endpoint).join(', '))}</p>
         ) : null}
       </div>
       <div class="stats">
         <Stat
-          label={chosen ? `Success rate · ${chosen.endpoint}` : 'Success rate'}
+          label={chosen ? `Success rate · ${displayText(chosen.endpoint)}` : 'Success rate'}
           value={pct(view.successRate)}
           tone={healthOf(view.successRate, objective)}
         />
@@ -68,7 +69,7 @@ function Overview(props: {
         objectivePercent={objective}
         burn={burn}
         xRange={props.series ? [props.series.from, props.series.to] : undefined}
-        title={chosen?.endpoint}
+        title={chosen ? displayText(chosen.endpoint) : undefined}
       />
     </section>
   );
@@ -92,7 +93,7 @@ function EndpointCard(props: {
       data-endpoint={summary.endpoint}
     >
       <header class="card-head">
-        <h3 class="card-title">{summary.endpoint}</h3>
+        <h3 class="card-title">{displayText(summary.endpoint)}</h3>
         <HealthPill health={health} />
       </header>
       <div class="card-main">
@@ -105,7 +106,7 @@ function EndpointCard(props: {
       <Sparkline
         values={p95}
         failures={failures}
-        label={`p95 latency of ${summary.endpoint} over the range`}
+        label={`p95 latency of ${displayText(summary.endpoint)} over the range`}
       />
       <footer class="card-foot">
         <LastResultText last={summary.last} />
@@ -174,7 +175,7 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
           title="Latency"
           subtitle={
             charts
-              ? `p50 / p95 / p99 per ${duration(charts.bucketMs)}${params.endpoint ? ` · ${params.endpoint}` : ''}`
+              ? `p50 / p95 / p99 per ${duration(charts.bucketMs)}${params.endpoint ? ` · ${displayText(params.endpoint)}` : ''}`
               : 'p50 / p95 / p99'
           }
           testId="latency-panel"
@@ -199,7 +200,7 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
         </Panel>
         <Panel
           title="Success rate"
-          subtitle={`objective ${objective}%${params.endpoint ? ` · ${params.endpoint}` : ''}`}
+          subtitle={`objective ${objective}%${params.endpoint ? ` · ${displayText(params.endpoint)}` : ''}`}
           testId="success-panel"
         >
           <Async state={overall} what="success rate" isEmpty={(d) => !hasData(d)} height={260}>

@@ -9,6 +9,7 @@ import { ApiError, apiUrl, fetchJson, type Query, useApi } from '../api';
 import { Async, EmptyState, ErrorState, Panel, Skeleton } from '../components';
 import { dateTime, ms, num, usd } from '../format';
 import { rangeMinutes, useShared, useStore } from '../state';
+import { displayText } from '../text';
 import type { HistogramAnswer, TraceEvent, TracesAnswer } from '../types';
 
 const LIMITS = ['50', '100', '200', '500'];
@@ -102,23 +103,23 @@ function Row(props: { event: TraceEvent; selected: boolean; onOpen: () => void }
             ev.stopPropagation();
             props.onOpen();
           }}
-          aria-label={`Open call ${e.id} of ${dateTime(e.ts)}`}
+          aria-label={`Open call ${displayText(e.id)} of ${dateTime(e.ts)}`}
           aria-expanded={props.selected}
         >
           {dateTime(e.ts)}
         </button>
       </td>
-      <td class="mono">{e.endpoint}</td>
-      <td class="mono hide-narrow">{e.model ?? '—'}</td>
-      <td class="hide-narrow">{e.region ?? '—'}</td>
-      <td class="hide-narrow">{e.source}</td>
+      <td class="mono">{displayText(e.endpoint)}</td>
+      <td class="mono hide-narrow">{displayText(e.model ?? '—')}</td>
+      <td class="hide-narrow">{displayText(e.region ?? '—')}</td>
+      <td class="hide-narrow">{displayText(e.source)}</td>
       <td>
         <span class={e.ok ? 'status-ok' : 'status-fail'}>
           <span aria-hidden="true">{e.ok ? '✓ ' : '✗ '}</span>
           {e.status ?? '—'}
         </span>
       </td>
-      <td class="hide-narrow">{e.errorType ?? ''}</td>
+      <td class="hide-narrow">{displayText(e.errorType ?? '')}</td>
       <td class="num">{ms(e.latencyMs)}</td>
       <td class="num hide-narrow">{tokens === undefined ? '—' : num(tokens)}</td>
     </tr>
@@ -131,7 +132,7 @@ function Field(props: { label: string; value: unknown; mono?: boolean }) {
   return (
     <div class="kv-row">
       <dt>{props.label}</dt>
-      <dd class={props.mono ? 'mono' : undefined}>{String(value)}</dd>
+      <dd class={props.mono ? 'mono' : undefined}>{displayText(String(value))}</dd>
     </div>
   );
 }
@@ -160,7 +161,7 @@ function Detail(props: { event: TraceEvent; onClose: () => void; onFilter: (endp
       <header class="detail-head">
         <h3>
           <span class={e.ok ? 'status-ok' : 'status-fail'}>{e.ok ? 'Succeeded' : 'Failed'}</span> ·{' '}
-          <span class="mono">{e.endpoint}</span>
+          <span class="mono">{displayText(e.endpoint)}</span>
         </h3>
         <button
           type="button"
@@ -234,8 +235,8 @@ function Detail(props: { event: TraceEvent; onClose: () => void; onFilter: (endp
           <dl class="kv" data-testid="trace-attributes">
             {Object.entries(e.attributes).map(([k, v]) => (
               <div key={k} class="kv-row">
-                <dt class="mono">{k}</dt>
-                <dd class="mono">{v}</dd>
+                <dt class="mono">{displayText(k)}</dt>
+                <dd class="mono">{displayText(String(v))}</dd>
               </div>
             ))}
           </dl>
@@ -594,7 +595,9 @@ export function TracesTab() {
       <Panel
         title="Latency histogram"
         subtitle={
-          histEndpoint ? `endpoint ${histEndpoint}` : 'all endpoints · open a call or filter by endpoint'
+          histEndpoint
+            ? `endpoint ${displayText(histEndpoint)}`
+            : 'all endpoints · open a call or filter by endpoint'
         }
         testId="histogram-panel"
       >
