@@ -3,6 +3,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Simulator } from '../../infra/local/simulator.js';
+import { checkConsistency, injectStoreFaults } from '../../test/faults.js';
 import { startSimulator, useFreshStore } from '../../test/helpers.js';
 import { dynamoClient } from '../aws.js';
 import { type Config, DEFAULT_PROBE_KEYS, PROBE_KEYS, parseConfig } from '../config.js';
@@ -271,6 +272,25 @@ describe('a probe tick', () => {
         expect(r.bytes).toBe(event.responseBytes);
       }
     }
+  });
+
+  it('retries a failed write once, and the tick still counts each probe once', async () => {
+    const tickConfig: Config = { ...config, probeMode: 'all', probeEndpoints: ['chat', 'models'] };
+    const before = await checkConsistency(tableName);
+    const faults = injectStoreFaults();
+    try {
+      // The third write is a rollup update: it fails after the claims, and the write path undoes them.
+      faults.failAt(3, 'lost-answer');
+      const result = await runProbeTick({ config: tickConfig, tickTime: Date.now(), budgetMs: 10_000 });
+      expect(faults.fired).toBe(true);
+      expect(result.stored).toMatchObject({ stored: 2, duplicates: 0 });
+    } finally {
+      faults.remove();
+    }
+    const after = await checkConsistency(tableName);
+    expect(after.mismatches).toEqual([]);
+    expect(after.visible).toBe(before.visible + 2);
+    expect(after.pending).toBe(0);
   });
 
   it('does not count a retried delivery twice, and never loses counts to concurrent writers', async () => {

@@ -283,10 +283,28 @@ export async function runProbeTick(input: {
   if (skipped.length) logger.warn('probes skipped: time budget exhausted', { skipped });
 
   events.sort((a, b) => a.ts - b.ts);
-  const stored = await recordEvents(events, {
+  const stored = await storeProbeEvents(events, config);
+  return { probes: keys, events, skipped, stored };
+}
+
+/**
+ * Probe results have no client to send them again: a write that fails is
+ * retried once here (the write path undid the failed attempt, so a retry
+ * counts each event once). An event the store refuses is a bug in a probe: logged.
+ */
+async function storeProbeEvents(events: TraceEvent[], config: Config): Promise<RecordResult> {
+  const options = {
     tableName: config.tableName,
     retentionDays: config.retentionDays,
     rollupRetentionDays: config.rollupRetentionDays,
-  });
-  return { probes: keys, events, skipped, stored };
+  };
+  let stored: RecordResult;
+  try {
+    stored = await recordEvents(events, options);
+  } catch (error) {
+    logger.warn('probe results not stored; retrying once', { error: error as Error });
+    stored = await recordEvents(events, options);
+  }
+  if (stored.refused.length) logger.error('probe results refused by the store', { refused: stored.refused });
+  return stored;
 }
