@@ -136,6 +136,12 @@ describe('items that pass validation but used to break a batch', () => {
                   { key: 'gen_ai.usage.input_tokens', value: { intValue: '99999999999999999999999' } },
                 ]),
                 span(6, start, start + 2 * 3_600_000),
+                // Attribute keys that name Object.prototype members are plain data here.
+                span(7, start, start + 80, [
+                  { key: '__proto__', value: { arrayValue: { values: [{ stringValue: 'x' }] } } },
+                  { key: 'constructor', value: { stringValue: 'y' } },
+                  { key: 'gen_ai.usage.input_tokens', value: { intValue: '12' } },
+                ]),
               ],
             },
           ],
@@ -150,7 +156,7 @@ describe('items that pass validation but used to break a batch', () => {
     expect(partial.errorMessage).toContain('ts: more than 5 minutes in the future');
     expect(partial.errorMessage).toContain('usage.input: must be a whole number');
     expect(partial.errorMessage).toContain('latencyMs: must be at most 1 hour');
-    await expectExact(before + 1);
+    await expectExact(before + 2);
   });
 });
 

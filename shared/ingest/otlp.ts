@@ -77,7 +77,8 @@ function attributeValue(value: OtlpAnyValue | undefined): AttributeValue | undef
 }
 
 function toAttributes(list: z.infer<typeof keyValues>): Record<string, AttributeValue | undefined> {
-  const attributes: Record<string, AttributeValue | undefined> = {};
+  // No prototype: a key named `__proto__` or `constructor` is data like any other.
+  const attributes: Record<string, AttributeValue | undefined> = Object.create(null);
   for (const { key, value } of list ?? []) attributes[key] = attributeValue(value);
   return attributes;
 }
