@@ -136,15 +136,21 @@ console.log(
   `faults injected: ${[...injected].map(([m, n]) => `${m} ${n}`).join(', ')} (a fault aimed past a request's last write does not fire)`,
 );
 console.log(
-  `requests: ${attempts} (answers ${[...answers].sort().map(([s, n]) => `${s}×${n}`).join(', ')})`,
+  `requests: ${attempts} (answers ${[...answers]
+    .sort()
+    .map(([s, n]) => `${s}×${n}`)
+    .join(', ')})`,
 );
 console.log(`stored events (visible):        ${state.visible.toLocaleString()}`);
 console.log(`pending events:                 ${state.pending}`);
 console.log(`minute rollup total:            ${state.minuteTotal.toLocaleString()}`);
 console.log(`hour rollup total:              ${state.hourTotal.toLocaleString()}`);
-console.log(`difference (minute, hour):      ${state.minuteTotal - state.visible}, ${state.hourTotal - state.visible}`);
+console.log(
+  `difference (minute, hour):      ${state.minuteTotal - state.visible}, ${state.hourTotal - state.visible}`,
+);
 console.log(`rollup keys that disagree:      ${state.mismatches.length}`);
-console.log(`writer markers left behind:     ${state.markers}`);
+console.log(`writer markers left behind:     ${state.markers} (by writers that died before cleaning up)`);
+console.log(`fences kept:                    ${state.fences} (against writers that were taken over)`);
 resetClients();
 await store.close();
 if (state.mismatches.length || state.visible !== nextId || state.pending) process.exit(1);

@@ -117,9 +117,13 @@ export async function ensureSchema(options: {
     } catch (error) {
       if (!(error instanceof ResourceInUseException)) throw error;
     }
-    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: options.tableName }));
-    if (Table?.TableStatus !== 'ACTIVE')
-      throw new Error(`Table ${options.tableName} is ${Table?.TableStatus}`);
+    // dynalite activates a new table on a timer: on a busy machine it can still be CREATING here.
+    for (let attempt = 0; ; attempt++) {
+      const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: options.tableName }));
+      if (Table?.TableStatus === 'ACTIVE') break;
+      if (attempt >= 200) throw new Error(`Table ${options.tableName} is ${Table?.TableStatus}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
 
     const bucketsCreated: string[] = [];
     for (const bucket of options.buckets) {

@@ -95,7 +95,7 @@ describe('crash, then the adopter crashes too', () => {
         scenarios++;
         const state = await expectExact(visible);
         // A writer's markers are removed by itself or by the one that adopts from it; only when
-        // two writers in a row died can the first one's (fenced or confirmed) markers stay behind.
+        // two writers in a row died can the first one's confirmed markers stay behind.
         if (!crashed) expect(state.markers).toBe(markersBefore);
         markersBefore = state.markers;
         if (!crashed) {
@@ -109,6 +109,37 @@ describe('crash, then the adopter crashes too', () => {
     expect(scenarios).toBeGreaterThan(20);
     // Many scenarios, each a few dozen requests to the local store: room for a loaded machine.
   }, 120_000);
+});
+
+describe('a writer that outlives its lease', () => {
+  it('stalled at any write while another delivery adopts its events: each event is counted once', async () => {
+    ({ tableName } = await useFreshStore());
+    let visible = 0;
+    for (let at = 1; at <= 14; at++) {
+      const events = eventsOf(`stall-${at}`);
+      faults = injectStoreFaults();
+      const stall = faults.holdAt(at);
+      const stalled = recordEvents(events, options(NOW)).then(
+        (result) => result,
+        (error: unknown) => error,
+      );
+      await stall.reached;
+      // While it is stalled, its lease runs out and the next delivery takes its events over.
+      const adopter = await recordEvents(events, options(NOW + WRITE_LEASE_MS + 1));
+      expect(adopter.stored + adopter.duplicates).toBe(5);
+      stall.release();
+      const late = await stalled;
+      faults.remove();
+      faults = undefined;
+      // Whatever the stalled writer did after waking, nothing is counted twice or lost.
+      if (!(late instanceof Error)) expect(late).toMatchObject({ refused: [] });
+      visible += 5;
+      const state = await checkConsistency(tableName);
+      expect(state.mismatches).toEqual([]);
+      expect(state.pending).toBe(0);
+      expect(state.visible).toBe(visible);
+    }
+  });
 });
 
 describe('events held by a writer still within its lease', () => {

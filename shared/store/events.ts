@@ -38,6 +38,7 @@ import {
   BatchGetCommand,
   BatchWriteCommand,
   DeleteCommand,
+  GetCommand,
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -475,7 +476,7 @@ class Writer {
   private readonly adopted: Key[] = [];
   /** Every delta whose update was sent (its answer may have been lost). */
   private readonly attempted: RollupDelta[] = [];
-  /** Other writers' markers this writer fenced or confirmed: cleaned up with its own. */
+  /** Other writers' markers this writer confirmed: cleaned up with its own. */
   private readonly foreignMarkers = new Map<string, Set<string>>();
 
   constructor(
@@ -623,8 +624,6 @@ class Writer {
   /** Whether `owner`'s delta is in the rollup item; if it is not, makes sure it never will be. */
   private async fence(owner: string, delta: RollupDelta): Promise<boolean> {
     const marker = `${MARKER_PREFIX}${owner}`;
-    const id = keyId(delta);
-    this.foreignMarkers.set(id, (this.foreignMarkers.get(id) ?? new Set()).add(marker));
     const names: Record<string, string> = { '#m': marker };
     const values: Record<string, unknown> = { ':fenced': MARK.fenced };
     // A fence may create the item: give it its identity, as a delta would.
@@ -659,6 +658,10 @@ class Writer {
           ExpressionAttributeValues: { ':applied': MARK.applied, ':confirmed': MARK.confirmed },
         }),
       );
+      // A confirmed marker has done its work and can go. A fence stays: should the fenced
+      // writer still be alive after all (stalled past its lease), it must keep failing here.
+      const id = keyId(delta);
+      this.foreignMarkers.set(id, (this.foreignMarkers.get(id) ?? new Set()).add(marker));
       return true;
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
@@ -782,19 +785,42 @@ class Writer {
       return;
     }
     const mine = new Set(states.filter((s) => s.owner === this.token).map((s) => keyId(s.key)));
-    const uncommitted = this.contributions.filter(({ event }) =>
-      mine.has(keyId(eventKey(event.ts, event.id))),
+    const owned = (event: TraceEvent) => mine.has(keyId(eventKey(event.ts, event.id)));
+    const uncommitted = this.contributions.filter(({ event }) => owned(event));
+    // Events another writer adopted (this one outlived its lease): it relies on this writer's
+    // markers where they say "applied", so rollups they touch are left exactly as they are.
+    const adoptedByOthers = new Set(
+      rollupDeltas(
+        this.contributions.filter(({ event }) => {
+          const state = states.find((s) => keyId(s.key) === keyId(eventKey(event.ts, event.id)));
+          return state?.owner !== undefined && state.owner !== this.token;
+        }),
+        this.options,
+      ).map(keyId),
     );
     const toSubtract = new Map(rollupDeltas(uncommitted, this.options).map((d) => [keyId(d), d]));
     const undone = new Set<string>();
     await eachLimited(this.attempted, PARALLEL, async (delta) => {
-      const subtract = toSubtract.get(keyId(delta));
+      const id = keyId(delta);
+      if (adoptedByOthers.has(id)) return;
       try {
-        await this.send(undoUpdate(this.table, subtract ?? { ...delta, counters: new Map() }, this.marker));
-        undone.add(keyId(delta));
+        await this.send(
+          undoUpdate(this.table, toSubtract.get(id) ?? { ...delta, counters: new Map() }, this.marker),
+        );
+        undone.add(id);
       } catch (error) {
         if (!isConditionFailure(error)) return logged(error);
-        undone.add(keyId(delta)); // never applied: nothing to take back
+        // Not "applied": never applied or fenced (nothing to take back), or confirmed by an adopter (leave it).
+        const { Item } = await dynamoClient().send(
+          new GetCommand({
+            TableName: this.table,
+            Key: dynamoKey(delta),
+            ConsistentRead: true,
+            ProjectionExpression: '#m',
+            ExpressionAttributeNames: { '#m': this.marker },
+          }),
+        );
+        if (Item?.[this.marker] !== MARK.confirmed) undone.add(id);
       }
     }).catch(logged);
     const attempted = new Set(this.attempted.map(keyId));
