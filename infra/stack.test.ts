@@ -28,7 +28,7 @@ import {
   routePathPattern,
   SPA_REWRITE_FUNCTION,
 } from './constructs/web.js';
-import { GENERATED_SECRET_KEY, stackPropsFromContext } from './stack.js';
+import { CURSOR_SECRET_KEY, GENERATED_SECRET_KEY, stackPropsFromContext } from './stack.js';
 import {
   type CfnResourceJson,
   cdkJson,
@@ -97,6 +97,9 @@ function statementsOf(roleLogicalId: string): Statement[] {
 }
 const actionsOf = (statements: Statement[]) =>
   statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+
+/** The function reads a Secrets Manager secret: the main one, the cursor key, or both. */
+const readsASecret = (spec: FunctionSpec) => needsSecrets(spec, ROUTES) || spec.access?.cursorSecret === true;
 
 function functionOf(name: string) {
   return main.stack.functions.get(name);
@@ -571,6 +574,8 @@ describe('OpenAiStatusStack: functions', () => {
       }
       if (needsSecrets(spec, ROUTES)) expect(env.SECRET_ARN).toEqual(ref(main.stack.secret));
       else expect(env).not.toHaveProperty('SECRET_ARN');
+      if (spec.access?.cursorSecret) expect(env.CURSOR_SECRET_ARN).toEqual(ref(main.stack.cursorSecret));
+      else expect(env).not.toHaveProperty('CURSOR_SECRET_ARN');
     },
   );
 
@@ -592,7 +597,7 @@ describe('OpenAiStatusStack: functions', () => {
       const dir = assetDir(main, functionOf(spec.name).node.defaultChild as CfnFunction);
       const inputs = Object.keys(metafileInputs(dir));
       const hasSecretsClient = inputs.some((i) => i.includes('@aws-sdk/client-secrets-manager'));
-      expect(hasSecretsClient, spec.name).toBe(needsSecrets(spec, ROUTES));
+      expect(hasSecretsClient, spec.name).toBe(readsASecret(spec));
     }
   });
 
@@ -631,7 +636,7 @@ function metafileInputs(dir: string): Record<string, unknown> {
 }
 
 describe('OpenAiStatusStack: secrets', () => {
-  it('creates one JSON secret holding every secret variable, with a generated ingest key', () => {
+  it('creates one JSON secret holding the API keys, with a generated ingest key', () => {
     const secret = resourceOf(template, main.stack.secret);
     const generate = secret.Properties.GenerateSecretString as {
       SecretStringTemplate: string;
@@ -640,10 +645,32 @@ describe('OpenAiStatusStack: secrets', () => {
     expect(generate.GenerateStringKey).toBe(GENERATED_SECRET_KEY);
     const placeholders = JSON.parse(generate.SecretStringTemplate) as Record<string, string>;
     expect(Object.keys(placeholders).sort()).toEqual(
-      SECRET_VARIABLES.filter((n) => n !== GENERATED_SECRET_KEY).sort(),
+      SECRET_VARIABLES.filter((n) => n !== GENERATED_SECRET_KEY && n !== CURSOR_SECRET_KEY).sort(),
     );
     for (const value of Object.values(placeholders)) expect(value).toBe(SECRET_PLACEHOLDER);
     expect(secret.DeletionPolicy).toBe('Retain');
+  });
+
+  it('generates CURSOR_SECRET at creation, in a JSON secret of its own, never derived', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 2);
+    const secret = resourceOf(template, main.stack.cursorSecret);
+    expect(secret.Properties.SecretString).toBeUndefined();
+    expect(secret.Properties.GenerateSecretString).toEqual({
+      SecretStringTemplate: '{}',
+      GenerateStringKey: CURSOR_SECRET_KEY,
+      ExcludePunctuation: true,
+      PasswordLength: 64,
+    });
+    expect(CURSOR_SECRET_KEY).toBe('CURSOR_SECRET');
+    expect(SECRET_VARIABLES).toContain(CURSOR_SECRET_KEY);
+    expect(secret.DeletionPolicy).toBe('Retain');
+    // Only the function that signs cursors gets it.
+    const holders = FUNCTIONS.filter((f) => {
+      const env = (lambdaOf(f.name).Properties.Environment as { Variables: Record<string, unknown> })
+        .Variables;
+      return env.CURSOR_SECRET_ARN !== undefined;
+    }).map((f) => f.name);
+    expect(holders).toEqual(['traces']);
   });
 
   it('never writes a secret value into the template (environment, outputs or anywhere)', () => {
@@ -704,7 +731,19 @@ describe('OpenAiStatusStack: least privilege', () => {
     if (access.table === 'read') expect(actions).toContain('dynamodb:DescribeTable');
     expectAll(['s3:GetObject*', 's3:List*'], access.artifacts !== undefined);
     expectAll(['s3:PutObject', 's3:DeleteObject*'], access.artifacts === 'readWrite');
-    expectAll(['secretsmanager:GetSecretValue'], needsSecrets(spec, ROUTES));
+    expectAll(['secretsmanager:GetSecretValue'], readsASecret(spec));
+    // Each secret only to the functions that need it: the cursor key to /traces, the API keys elsewhere.
+    const secretsRead = statements
+      .filter((s) => actionsOf([s]).includes('secretsmanager:GetSecretValue'))
+      .map((s) => JSON.stringify(s.Resource));
+    expect(
+      secretsRead.some((r) => r.includes(logicalId(main.stack.secret))),
+      name,
+    ).toBe(needsSecrets(spec, ROUTES));
+    expect(
+      secretsRead.some((r) => r.includes(logicalId(main.stack.cursorSecret))),
+      name,
+    ).toBe(spec.access?.cursorSecret === true);
     // Every statement names this stack's resources; none is open to all resources.
     for (const s of statements) expect(s.Resource, JSON.stringify(s)).not.toBe('*');
   });

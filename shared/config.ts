@@ -290,7 +290,8 @@ export const VARIABLES = [
   },
   {
     name: 'CURSOR_SECRET',
-    description: 'Key that signs pagination cursors. Unset: derived from the table name (integrity only).',
+    description:
+      'Key that signs /traces cursors. Unset: npm start generates one and keeps it in DATA_DIR/cursor-secret; the cloud stack generates it in Secrets Manager.',
     expected: 'a string of at least 16 characters',
     secret: true,
     schema: z.string().trim().min(16),

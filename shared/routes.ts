@@ -31,8 +31,10 @@ export interface FunctionAccess {
   readonly table?: 'read' | 'readWrite';
   /** `read`: HeadBucket, GetObject, List; `readWrite`: also PutObject, DeleteObject. */
   readonly artifacts?: 'read' | 'readWrite';
-  /** Reads the secret variables (OPENAI_API_KEY, INGEST_API_KEY, CURSOR_SECRET) from Secrets Manager (shared/secrets.ts). */
+  /** Reads the secret variables (OPENAI_API_KEY, INGEST_API_KEY) from Secrets Manager (shared/secrets.ts). */
   readonly secrets?: boolean;
+  /** Signs and checks `/traces` cursors: reads CURSOR_SECRET, which the stack generates in a secret of its own. */
+  readonly cursorSecret?: boolean;
 }
 
 export type ScheduleRate = 'probeIntervalSec';
@@ -91,8 +93,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     description: 'Raw trace events newest first, filtered, paged; CSV and NDJSON export',
     timeoutSec: 29,
     memoryMb: 512,
-    // secrets: CURSOR_SECRET signs the pagination cursors.
-    access: { table: 'read', secrets: true },
+    access: { table: 'read', cursorSecret: true },
   },
   {
     name: 'incidents',

@@ -1,11 +1,14 @@
 /**
- * Secrets in the cloud: the stack keeps every secret variable of the
- * configuration (OPENAI_API_KEY, INGEST_API_KEY, …) as one JSON secret in
+ * Secrets in the cloud: the stack keeps the secret variables of the
+ * configuration (OPENAI_API_KEY, INGEST_API_KEY) as one JSON secret in
  * Secrets Manager and gives a function only its ARN (`SECRET_ARN`), never the
- * values. `loadSecrets()` reads the secret (cached for `SECRET_MAX_AGE_SEC`, so
- * once per cold start plus a refresh every few minutes to pick up a new key)
- * and puts the values into this process's environment, in memory only, where
- * `getConfig()` reads them like any other variable.
+ * values. CURSOR_SECRET, which the stack generates and nobody needs to set,
+ * lives in a JSON secret of its own (`CURSOR_SECRET_ARN`), so replacing the
+ * main secret's JSON can never drop it. `loadSecrets()` reads the secrets a
+ * function was given (cached for `SECRET_MAX_AGE_SEC`, so once per cold start
+ * plus a refresh every few minutes to pick up a new key) and puts their values
+ * into this process's environment, in memory only, where `getConfig()` reads
+ * them like any other variable.
  *
  * Locally there is no SECRET_ARN and this does nothing: `.env` and the
  * environment supply the values.
@@ -35,15 +38,23 @@ const fetchSecret: SecretFetcher = async (arn) => {
   return getSecret(arn, { transform: 'json', maxAge: SECRET_MAX_AGE_SEC });
 };
 
+/** The environment variables naming the secrets, in order: a later secret's value wins. */
+export const SECRET_ARN_VARIABLES = ['SECRET_ARN', 'CURSOR_SECRET_ARN'] as const;
+
 /**
- * Makes the secret's values available to `getConfig()`. No-op without
- * SECRET_ARN. Throws (without any value in the message) when the secret cannot
- * be read or is not a JSON object.
+ * Makes the secrets' values available to `getConfig()`. No-op without
+ * SECRET_ARN and CURSOR_SECRET_ARN. Throws (without any value in the message)
+ * when a secret cannot be read or is not a JSON object.
  */
 export async function loadSecrets(fetcher: SecretFetcher = fetchSecret): Promise<void> {
-  const arn = process.env.SECRET_ARN?.trim();
-  if (!arn) return;
-  const values = secretValues(await fetcher(arn));
+  const arns = SECRET_ARN_VARIABLES.map((name) => process.env[name]?.trim()).filter((arn): arn is string =>
+    Boolean(arn),
+  );
+  if (arns.length === 0) return;
+  const values: Record<string, string | undefined> = {};
+  for (const read of await Promise.all(arns.map(async (arn) => secretValues(await fetcher(arn))))) {
+    for (const key of SECRET_KEYS) values[key] = read[key] ?? values[key];
+  }
   let changed = false;
   for (const key of SECRET_KEYS) {
     const value = values[key];
@@ -71,7 +82,9 @@ export function secretValues(raw: unknown): Record<string, string | undefined> {
     }
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new Error(`The secret SECRET_ARN is not a JSON object with the keys ${SECRET_KEYS.join(', ')}`);
+    throw new Error(
+      `A secret (SECRET_ARN, CURSOR_SECRET_ARN) is not a JSON object with some of the keys ${SECRET_KEYS.join(', ')}`,
+    );
   }
   const values: Record<string, string | undefined> = {};
   for (const key of SECRET_KEYS) {

@@ -3,7 +3,7 @@
  * user runs it (without the dashboard build step, which has its own script).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -12,6 +12,7 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@a
 import OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PROBE_KEYS } from '../shared/config.js';
+import { eventItem } from '../shared/store/events.js';
 import { hourOf } from '../shared/store/keys.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -37,6 +38,7 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     'ARTIFACTS_BUCKET',
     'VITEST',
     'NODE_OPTIONS',
+    'CURSOR_SECRET',
   ]) {
     if (!(name in extra)) delete env[name];
   }
@@ -132,8 +134,31 @@ describe('npm start (local stack)', () => {
     await s3.send(
       new PutObjectCommand({ Bucket: 'openai-status-artifacts', Key: 'restart.txt', Body: 'kept' }),
     );
+    // Two trace events, so /traces pages them with a cursor.
+    for (const id of ['restart-1', 'restart-2']) {
+      const event = {
+        id,
+        ts: Date.now() - 60_000,
+        source: 'ingest' as const,
+        endpoint: 'restart',
+        ok: true,
+        latencyMs: 5,
+      };
+      await doc.send(new PutCommand({ TableName: 'openai-status', Item: eventItem(event, 30) }));
+    }
     doc.destroy();
     s3.destroy();
+
+    // No CURSOR_SECRET given: a random key, generated on this first start and kept with the data.
+    expect(first.output()).toMatch(/cursor key\s+generated, kept in the data directory/);
+    const keyFile = join(dataDir, 'cursor-secret');
+    expect(existsSync(keyFile)).toBe(true);
+    const key = readFileSync(keyFile, 'utf8');
+    expect(first.output()).not.toContain(key.trim());
+    const firstPage = (await (await fetch(`${first.url}/traces?endpoint=restart&limit=1`)).json()) as {
+      nextCursor: string | null;
+    };
+    expect(firstPage.nextCursor).toEqual(expect.any(String));
 
     expect(await stop(first.child)).toBe(0);
     expect(first.output()).toContain('stopped; data kept in');
@@ -157,6 +182,14 @@ describe('npm start (local stack)', () => {
         new GetObjectCommand({ Bucket: 'openai-status-artifacts', Key: 'restart.txt' }),
       );
       expect(await object.Body?.transformToString()).toBe('kept');
+      // The second start reuses the key: the first start's cursor still pages.
+      expect(second.output()).toMatch(/cursor key\s+from the data directory/);
+      expect(readFileSync(keyFile, 'utf8')).toBe(key);
+      const next = await fetch(
+        `${second.url}/traces?endpoint=restart&limit=1&cursor=${encodeURIComponent(firstPage.nextCursor as string)}`,
+      );
+      expect(next.status).toBe(200);
+      expect(((await next.json()) as { items: unknown[] }).items).toHaveLength(1);
       doc2.destroy();
       s32.destroy();
     } finally {

@@ -9,6 +9,8 @@ import { installAwsLambdaGlobal } from '../infra/local/lambda.js';
 process.env.DYNAMODB_ENDPOINT = inject('dynamodbEndpoint');
 process.env.S3_ENDPOINT = inject('s3Endpoint');
 process.env.AWS_REGION = 'us-east-1';
+// A random key per run, never one derived from something public (shared/traces/cursor.ts).
+process.env.CURSOR_SECRET = inject('cursorSecret');
 // Handlers log errors on purpose in many tests; TEST_LOG_LEVEL=DEBUG shows them.
 process.env.LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? 'SILENT';
 for (const name of [
@@ -17,6 +19,8 @@ for (const name of [
   'OPENAI_BASE_URL',
   'TABLE_NAME',
   'ARTIFACTS_BUCKET',
+  'SECRET_ARN',
+  'CURSOR_SECRET_ARN',
 ]) {
   delete process.env[name];
 }

@@ -1,8 +1,9 @@
 import { getConfig } from '../../shared/config.js';
 import { httpHandler } from '../../shared/http/middleware.js';
 import { badRequest, HttpProblem } from '../../shared/http/problem.js';
+import { rejectUnknown } from '../../shared/http/query.js';
 import { computeIncidents, saveIncidents } from '../../shared/incidents/incidents.js';
-import { readRangeQuery, rejectUnknown } from '../../shared/status/params.js';
+import { readRangeQuery } from '../../shared/status/params.js';
 
 /**
  * GET /incidents?from=&to=&source=&endpoint=: declared and detected incidents, newest first.

@@ -5,7 +5,7 @@ import { getConfig } from '../../shared/config.js';
 import type { TraceEvent } from '../../shared/events/model.js';
 import { eventItem, recordEvents } from '../../shared/store/events.js';
 import { floorTo, HOUR_MS, MINUTE_MS } from '../../shared/store/keys.js';
-import { cursorSecret } from '../../shared/traces/cursor.js';
+import { cursorKey } from '../../shared/traces/cursor.js';
 import { exportHeaders, exportTraces } from '../../shared/traces/export.js';
 import { traceCursor } from '../../shared/traces/query.js';
 import { invokeHttp, ManualClock, useClock, useFreshStore } from '../../test/helpers.js';
@@ -308,7 +308,7 @@ describe('GET /traces', () => {
     const nextCursor = traceCursor(
       query,
       capped.next as NonNullable<typeof capped.next>,
-      cursorSecret(getConfig().tableName),
+      cursorKey(getConfig()),
     );
     expect(
       exportHeaders({ format: 'csv', from: BASE, to: NOW, rows: 40, cappedBy: capped.cappedBy, nextCursor }),

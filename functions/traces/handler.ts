@@ -1,7 +1,7 @@
 import { clock } from '../../shared/clock.js';
 import { getConfig } from '../../shared/config.js';
 import { httpHandler } from '../../shared/http/middleware.js';
-import { cursorSecret } from '../../shared/traces/cursor.js';
+import { cursorKey } from '../../shared/traces/cursor.js';
 import { exportHeaders, exportTraces } from '../../shared/traces/export.js';
 import { parseTracesRequest, readTraces, traceCursor } from '../../shared/traces/query.js';
 
@@ -15,7 +15,7 @@ const EXPORT_RESERVE_MS = 5000;
 export const handler = httpHandler(async (request) => {
   const config = getConfig();
   const now = clock.now();
-  const secret = cursorSecret(config.tableName);
+  const secret = cursorKey(config);
   const { query, limit, format, start } = parseTracesRequest(request.query, {
     now,
     retentionDays: config.retentionDays,

@@ -37,8 +37,8 @@ export const UNUSED_IN_LAMBDA = [
 ];
 
 /**
- * shared/secrets.ts imports these on first use, and only with SECRET_ARN set:
- * functions without the secret leave them out of their bundle.
+ * shared/secrets.ts imports these on first use, and only with SECRET_ARN or
+ * CURSOR_SECRET_ARN set: functions without a secret leave them out of their bundle.
  */
 export const SECRETS_MODULES = ['@aws-lambda-powertools/parameters', '@aws-sdk/client-secrets-manager'];
 
@@ -74,13 +74,16 @@ export interface FunctionsProps {
   readonly table: ITable;
   readonly artifactsBucket: IBucket;
   readonly secret: ISecret;
+  /** Holds CURSOR_SECRET (generated): for functions whose spec says `cursorSecret`. */
+  readonly cursorSecret: ISecret;
   readonly removalPolicy: RemovalPolicy;
 }
 
 /**
  * One Lambda per function spec, each with its own role and log group and
  * only the grants its spec declares (`access`), plus the secret for functions
- * that serve routes needing the ingest key.
+ * that serve routes needing the ingest key, and the cursor secret for those
+ * that sign `/traces` cursors.
  */
 export class Functions extends Construct {
   readonly byName: ReadonlyMap<string, NodejsFunction>;
@@ -95,6 +98,7 @@ export class Functions extends Construct {
       if (!existsSync(entry))
         throw new Error(`Function "${spec.name}": no handler at functions/${spec.name}/handler.ts`);
       const withSecrets = needsSecrets(spec, props.routes);
+      const withCursorSecret = spec.access?.cursorSecret === true;
 
       const logGroup = new LogGroup(this, `${spec.name}Logs`, {
         retention: FUNCTION_LOG_RETENTION,
@@ -126,11 +130,12 @@ export class Functions extends Construct {
           TABLE_NAME: props.table.tableName,
           ARTIFACTS_BUCKET: props.artifactsBucket.bucketName,
           ...(withSecrets ? { SECRET_ARN: props.secret.secretArn } : {}),
+          ...(withCursorSecret ? { CURSOR_SECRET_ARN: props.cursorSecret.secretArn } : {}),
           ...(spec.schedule === 'probeIntervalSec'
             ? { PROBE_METRICS_NAMESPACE: `${PROBE_METRIC.namespace}/${stackName}` }
             : {}),
         },
-        bundling: bundlingOptions(withSecrets),
+        bundling: bundlingOptions(withSecrets || withCursorSecret),
       });
 
       const access = spec.access ?? {};
@@ -143,6 +148,7 @@ export class Functions extends Construct {
       if (access.artifacts === 'read') props.artifactsBucket.grantRead(fn);
       else if (access.artifacts === 'readWrite') props.artifactsBucket.grantReadWrite(fn);
       if (withSecrets) props.secret.grantRead(fn);
+      if (withCursorSecret) props.cursorSecret.grantRead(fn);
 
       acknowledgeGrantWildcards(role, spec, props);
       byName.set(spec.name, fn);

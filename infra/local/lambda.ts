@@ -65,9 +65,11 @@ export function httpEvent(input: HttpEventInput): APIGatewayProxyEventV2 {
   for (const [name, value] of Object.entries(input.headers ?? {})) headers[name.toLowerCase()] = value;
   const rawQueryString = input.rawQueryString ?? '';
   const query = new URLSearchParams(rawQueryString);
-  const queryStringParameters: Record<string, string> = {};
-  // API Gateway joins repeated query parameters with commas.
-  for (const key of new Set(query.keys())) queryStringParameters[key] = query.getAll(key).join(',');
+  // API Gateway joins repeated query parameters with commas. Built as JSON.parse builds the event Lambda
+  // receives: every name, `__proto__` included, an own property.
+  const queryStringParameters: Record<string, string> = Object.fromEntries(
+    [...new Set(query.keys())].map((key) => [key, query.getAll(key).join(',')]),
+  );
   const cookies = headers.cookie ? headers.cookie.split(';').map((c) => c.trim()) : undefined;
   delete headers.cookie;
 

@@ -10,6 +10,7 @@ import { resetClients } from '../../shared/aws.js';
 import { type Config, parseConfig, resetConfig } from '../../shared/config.js';
 import { seedDeclaredIncidents } from '../../shared/incidents/store.js';
 import { FUNCTIONS, functionSpec, ROUTES } from '../../shared/routes.js';
+import { type LocalCursorSecret, localCursorSecret } from './cursor-secret.js';
 import { type Gateway, startGateway } from './gateway.js';
 import { type AnyHandler, installAwsLambdaGlobal, lambdaContext } from './lambda.js';
 import { type Scheduler, startScheduler } from './scheduler.js';
@@ -26,6 +27,8 @@ export interface LocalStack {
   scheduler: Scheduler;
   /** What was created on this start (nothing on a restart over existing data). */
   created: { table: boolean; buckets: string[] };
+  /** Where CURSOR_SECRET came from: the environment, or the data directory (infra/local/cursor-secret.ts). */
+  cursorSecret: 'environment' | LocalCursorSecret['origin'];
   stop(): Promise<void>;
 }
 
@@ -53,6 +56,13 @@ export function loadHandler(functionName: string): Promise<AnyHandler> {
 export async function startLocalStack(env: NodeJS.ProcessEnv = process.env): Promise<LocalStack> {
   const initial = parseConfig(env);
   const dataDir = initial.dataDir ? resolve(PROJECT_ROOT, initial.dataDir) : undefined;
+  // Cursors are signed with a real key: the configured one, else one generated once and kept with the data.
+  let cursorSecret: LocalStack['cursorSecret'] = 'environment';
+  if (!initial.cursorSecret) {
+    const local = localCursorSecret(dataDir);
+    env.CURSOR_SECRET = local.secret;
+    cursorSecret = local.origin;
+  }
   const store = await startLocalStore({ dataDir, host: '127.0.0.1' });
   const created = await ensureSchema({
     dynamodbEndpoint: store.dynamodbEndpoint,
@@ -117,6 +127,7 @@ export async function startLocalStack(env: NodeJS.ProcessEnv = process.env): Pro
     simulator,
     scheduler,
     created: { table: created.tableCreated, buckets: created.bucketsCreated },
+    cursorSecret,
     async stop() {
       await scheduler.stop();
       await gateway.close();
@@ -125,6 +136,13 @@ export async function startLocalStack(env: NodeJS.ProcessEnv = process.env): Pro
     },
   };
 }
+
+const CURSOR_KEY_ORIGIN: Record<LocalStack['cursorSecret'], string> = {
+  environment: 'CURSOR_SECRET (set)',
+  created: 'generated, kept in the data directory (cursor-secret)',
+  kept: 'from the data directory (cursor-secret)',
+  memory: 'generated for this run (ENABLE_DB=0)',
+};
 
 /** The start-up banner: where things are and what is being probed. Never prints secrets. */
 export function banner(stack: LocalStack, startedInMs: number): string {
@@ -145,6 +163,7 @@ export function banner(stack: LocalStack, startedInMs: number): string {
     `  dynamodb    ${stack.store.dynamodbEndpoint} (table ${config.tableName})`,
     `  s3          ${stack.store.s3Endpoint} (bucket ${config.artifactsBucket})`,
     `  ingest key  ${config.ingestApiKey ? 'set' : 'not set: ingestion answers 403'}`,
+    `  cursor key  ${CURSOR_KEY_ORIGIN[stack.cursorSecret]}`,
     'Press Ctrl-C to stop.',
   ].join('\n');
 }

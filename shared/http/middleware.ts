@@ -149,7 +149,9 @@ function toHttpRequest(event: APIGatewayProxyEventV2, context: Context, maxBodyB
   for (const [name, value] of Object.entries(event.headers ?? {})) {
     if (value !== undefined) headers[name.toLowerCase()] = value;
   }
-  const query: Record<string, string> = {};
+  // Null prototype: `__proto__`, `constructor`, … arrive as ordinary keys (refused by the routes as
+  // unknown parameters) and can neither reach nor change Object.prototype.
+  const query: Record<string, string> = Object.create(null);
   for (const [name, value] of Object.entries(event.queryStringParameters ?? {})) {
     if (value !== undefined) query[name] = value;
   }

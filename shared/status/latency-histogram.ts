@@ -4,13 +4,14 @@
  */
 import * as z from 'zod';
 import type { Config } from '../config.js';
+import { wholeNumber } from '../http/query.js';
 import { addRollupItem, emptyAggregate } from '../stats/aggregate.js';
 import { bucketValue } from '../stats/histogram.js';
 import { RollupReader } from '../store/rollups.js';
 import type { Filters, TimeRange } from './params.js';
 
 export const histogramParams = z.object({
-  bins: z.coerce.number({ error: 'must be a number' }).int().min(1).max(200).optional(),
+  bins: wholeNumber('a whole number from 1 to 200', { min: 1, max: 200, maxDigits: 3 }).optional(),
   scale: z.enum(['log', 'linear'], { error: 'must be log or linear' }).optional(),
 });
 

@@ -1,40 +1,29 @@
 /**
- * Query parameters shared by the read API: the time range (a window in
- * minutes ending now, or absolute `from`/`to`), the source and the label
- * filters. Every bad value becomes a 400 naming the parameter.
+ * Query parameters shared by the rollup routes (`/status`, `/timeseries`,
+ * `/latency_histogram`, `/incidents`): the time range (a window in minutes
+ * ending now, or absolute `from`/`to`), the source and the label filters.
+ * Every bad value becomes a 400 naming the parameter; numbers and lists follow
+ * shared/http/query.ts, like every read route.
  */
 import * as z from 'zod';
 import { clock } from '../clock.js';
 import { type Config, getConfig } from '../config.js';
 import { SOURCES, type Source } from '../events/model.js';
 import { badRequest, validate } from '../http/problem.js';
+import {
+  epochMs,
+  labelList,
+  pick,
+  rangeProblem,
+  rejectUnknown,
+  retentionStart,
+  wholeNumber,
+} from '../http/query.js';
 import { MINUTE_MS } from '../store/keys.js';
 import type { LabelFilter } from '../store/rollups.js';
 
-const epochMs = z.coerce
-  .number({ error: 'must be epoch milliseconds' })
-  .int('must be whole epoch milliseconds')
-  .min(0, 'must be epoch milliseconds');
-
-const labelList = z
-  .string()
-  .trim()
-  .min(1, 'must not be empty')
-  .max(2000)
-  .transform((v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  )
-  .pipe(z.array(z.string().max(200, 'a value is longer than 200 characters')).min(1, 'must not be empty'));
-
 export const rangeParams = z.object({
-  window: z.coerce
-    .number({ error: 'must be a number of minutes' })
-    .int('must be whole minutes')
-    .min(1)
-    .optional(),
+  window: wholeNumber('a whole number of minutes', { min: 1, maxDigits: 10 }).optional(),
   from: epochMs.optional(),
   to: epochMs.optional(),
 });
@@ -60,7 +49,10 @@ export interface TimeRange {
 
 /**
  * The range of a request: `window` minutes ending now (the current minute
- * included), or `from`/`to`. Refuses from > to and anything past retention.
+ * included; at most RETENTION_DAYS × 1440), or `from`/`to`. A range reaching
+ * at most MAX_CLOCK_SKEW_MS (5 min) past now or past the retention start is
+ * clamped to them; further is refused, as is from > to. `to` alone means the default
+ * window before it, cut at the retention start.
  */
 export function resolveRange(
   query: Record<string, string>,
@@ -70,7 +62,8 @@ export function resolveRange(
 ): TimeRange {
   const params = validate(rangeParams, pick(query, ['window', 'from', 'to']));
   const retentionMinutes = config.retentionDays * 1440;
-  const oldest = now - config.retentionDays * 86_400_000;
+  const bounds = { now, retentionDays: config.retentionDays };
+  const oldest = retentionStart(bounds);
   if (params.window !== undefined && (params.from !== undefined || params.to !== undefined)) {
     throw badRequest('window', 'give either window or from/to, not both');
   }
@@ -86,12 +79,16 @@ export function resolveRange(
     const from = Math.floor(now / MINUTE_MS) * MINUTE_MS - (windowMinutes - 1) * MINUTE_MS;
     return { from, to, windowMinutes };
   }
-  const to = params.to ?? now;
-  const from = params.from ?? to - defaultWindowMinutes * MINUTE_MS;
-  if (from > to) throw badRequest('from', 'must not be after to');
-  if (from < oldest)
-    throw badRequest('from', `is past retention (data is kept ${config.retentionDays} days)`);
-  return { from, to };
+  const givenTo = params.to ?? now;
+  const given = {
+    to: givenTo,
+    from: params.from ?? Math.min(givenTo, Math.max(givenTo - defaultWindowMinutes * MINUTE_MS, oldest)),
+  };
+  const problem = rangeProblem(given, bounds);
+  if (problem) throw badRequest(problem.field, problem.message);
+  // Inside the tolerance: clamped, so the answer says which range it covers.
+  const to = Math.min(given.to, now);
+  return { from: Math.min(Math.max(given.from, oldest), to), to };
 }
 
 export interface Filters {
@@ -115,17 +112,6 @@ export function resolveFilters(query: Record<string, string>, defaultSource: Sou
       ...(params.region ? { region: params.region } : {}),
     },
   };
-}
-
-/** Refuses query parameters a route does not know, so a typo is not silently ignored. */
-export function rejectUnknown(query: Record<string, string>, known: readonly string[]): void {
-  for (const name of Object.keys(query)) {
-    if (!known.includes(name)) throw badRequest(name, `unknown parameter (known: ${known.join(', ')})`);
-  }
-}
-
-function pick(query: Record<string, string>, names: readonly string[]): Record<string, string> {
-  return Object.fromEntries(names.filter((n) => query[n] !== undefined).map((n) => [n, query[n] as string]));
 }
 
 /** The parameters every ranged read takes. */

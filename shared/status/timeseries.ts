@@ -7,11 +7,12 @@ import * as z from 'zod';
 import type { Config } from '../config.js';
 import { badRequest } from '../http/problem.js';
 import { type Aggregate, addRollupItem, emptyAggregate, summarize } from '../stats/aggregate.js';
-import { floorTo, HOUR_MS, MINUTE_MS, type Resolution } from '../store/keys.js';
+import { DAY_MS, floorTo, HOUR_MS, MINUTE_MS, type Resolution } from '../store/keys.js';
 import { MINUTE_ONLY_MAX_MS, RollupReader } from '../store/rollups.js';
 import type { Filters, TimeRange } from './params.js';
 
 export const MAX_BUCKETS = 500;
+const ceilTo = (ts: number, step: number) => Math.ceil(ts / step) * step;
 /** Bucket sizes chosen automatically, in minutes. */
 const NICE_BUCKETS_MIN = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440];
 export const GROUP_BY = ['model', 'region', 'endpoint', 'source'] as const;
@@ -20,12 +21,11 @@ export type GroupBy = (typeof GROUP_BY)[number];
 export const timeseriesParams = z.object({
   bucket: z
     .string()
-    .trim()
-    .regex(/^\d+(s|m|h|d)?$/, 'must be seconds or a duration such as 5m, 1h, 1d')
+    .regex(/^[1-9][0-9]{0,9}(s|m|h|d)?$/, 'must be seconds or a duration such as 5m, 1h, 1d (decimal digits)')
     .transform((v) => {
       const amount = Number.parseInt(v, 10);
       const unit = v.replace(/^\d+/, '') || 's';
-      return amount * { s: 1000, m: MINUTE_MS, h: HOUR_MS, d: 86_400_000 }[unit as 's' | 'm' | 'h' | 'd'];
+      return amount * { s: 1000, m: MINUTE_MS, h: HOUR_MS, d: DAY_MS }[unit as 's' | 'm' | 'h' | 'd'];
     })
     .optional(),
   groupBy: z.enum(GROUP_BY, { error: `must be one of ${GROUP_BY.join(', ')}` }).optional(),
@@ -35,6 +35,9 @@ export const timeseriesParams = z.object({
  * The bucket size: the one asked for, or the smallest round size giving at
  * most 500 buckets. Ranges over six hours use hour buckets, read from hour
  * rollups, so a long range costs a few hundred items rather than thousands.
+ * An asked-for bucket may not be longer than the range (or a day, for short
+ * ranges): the first bucket starts on a bucket boundary, so a longer one would
+ * read far before `from`.
  */
 export function chooseBucket(
   range: TimeRange,
@@ -44,6 +47,10 @@ export function chooseBucket(
   if (requested !== undefined) {
     if (requested < MINUTE_MS || requested % MINUTE_MS !== 0)
       throw badRequest('bucket', 'must be a whole number of minutes');
+    const longest = Math.max(ceilTo(span, MINUTE_MS), DAY_MS);
+    if (requested > longest) {
+      throw badRequest('bucket', `must not be longer than the range or a day (at most ${longest} ms here)`);
+    }
     if (Math.ceil(span / requested) > MAX_BUCKETS) {
       throw badRequest(
         'bucket',

@@ -1,6 +1,22 @@
-import { describe, expect, it } from 'vitest';
-import { HOUR_MS, MINUTE_MS } from './keys.js';
-import { planSegments } from './rollups.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handler as incidentsHandler } from '../../functions/incidents/handler.js';
+import { handler as statusHandler } from '../../functions/status/handler.js';
+import { invokeHttp, ManualClock, useClock, useFreshStore } from '../../test/helpers.js';
+import type { TraceEvent } from '../events/model.js';
+import { HttpProblem } from '../http/problem.js';
+import { recordEvents } from './events.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from './keys.js';
+import {
+  bucketCount,
+  MAX_ROLLUP_BUCKETS_PER_REQUEST,
+  MAX_ROLLUP_ITEMS_PER_REQUEST,
+  MAX_ROLLUP_QUERIES_PER_REQUEST,
+  partitionCount,
+  planSegments,
+  ROLLUP_QUERY_CONCURRENCY,
+  RollupReader,
+  useRollupLimits,
+} from './rollups.js';
 
 const HOUR = Date.UTC(2026, 10, 27, 12);
 const at = (h: number, m: number) => HOUR + h * HOUR_MS + m * MINUTE_MS;
@@ -49,5 +65,151 @@ describe('planSegments', () => {
       { resolution: 'minute', from: at(0, 10), to: at(3, 10) },
     ]);
     expect(planSegments(at(1, 0), at(1, 0), at(2, 0))).toEqual([]);
+  });
+});
+
+describe('pricing a plan', () => {
+  it('counts partitions and buckets of any range without listing them', () => {
+    const minutes = { resolution: 'minute' as const, from: at(0, 10), to: at(0, 10) + 3 * DAY_MS };
+    expect(partitionCount(minutes)).toBe(4);
+    expect(bucketCount(minutes)).toBe(3 * 1440);
+    const hours = {
+      resolution: 'hour' as const,
+      from: Date.UTC(2026, 0, 31, 23),
+      to: Date.UTC(2026, 2, 1, 1),
+    };
+    expect(partitionCount(hours)).toBe(3);
+    expect(bucketCount(hours)).toBe(1 + 28 * 24 + 1);
+    // Every hour a Date can hold (273,790 years): priced in constant time.
+    const huge = { resolution: 'hour' as const, from: 0, to: 8_640_000_000_000_000 };
+    expect(partitionCount(huge)).toBe(3_285_489);
+    expect(partitionCount({ ...huge, to: 0 })).toBe(0);
+  });
+
+  it('has one named ceiling per cost', () => {
+    expect([
+      MAX_ROLLUP_BUCKETS_PER_REQUEST,
+      MAX_ROLLUP_QUERIES_PER_REQUEST,
+      MAX_ROLLUP_ITEMS_PER_REQUEST,
+    ]).toEqual([20_000, 200, 50_000]);
+  });
+});
+
+describe('RollupReader ceilings', () => {
+  // 40 minutes of chat and models, one event a minute each: 80 minute rollup items.
+  const NOW = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS + 45 * MINUTE_MS;
+  let tableName = '';
+  let restoreClock: () => void;
+  beforeAll(async () => {
+    ({ tableName } = await useFreshStore());
+    restoreClock = useClock(new ManualClock(NOW));
+    const events: TraceEvent[] = [];
+    for (let m = 1; m <= 40; m++) {
+      for (const endpoint of ['chat', 'models']) {
+        events.push({
+          id: `${endpoint}-${m}`,
+          ts: NOW - m * MINUTE_MS,
+          source: 'probe',
+          endpoint,
+          ok: true,
+          latencyMs: 50,
+        });
+      }
+    }
+    await recordEvents(events, { tableName, retentionDays: 30, rollupRetentionDays: 400 });
+  });
+  afterAll(() => restoreClock());
+
+  const lastHour = {
+    sources: ['probe'] as const,
+    from: NOW - HOUR_MS,
+    to: NOW,
+    resolution: 'minute' as const,
+  };
+  const failure = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+
+  it('stops reading at the item ceiling, with a 400 naming it', async () => {
+    const restore = useRollupLimits({ items: 10, itemsPerQuery: 4 });
+    try {
+      const reader = new RollupReader(tableName, NOW);
+      const error = await failure(reader.read(lastHour));
+      expect(error).toBeInstanceOf(HttpProblem);
+      expect(error).toMatchObject({
+        status: 400,
+        field: 'range',
+        limit: { name: 'rollupItemsPerRequest', max: 10 },
+        message: expect.stringMatching(/^range: reads more than 10 rollup items; at most 10 per request/),
+      });
+      expect(reader.itemsRead).toBeGreaterThan(10);
+      expect(reader.itemsRead).toBeLessThanOrEqual(10 + ROLLUP_QUERY_CONCURRENCY * 4);
+    } finally {
+      restore();
+    }
+  });
+
+  it('stops at the Query-call ceiling when pages run past it', async () => {
+    const restore = useRollupLimits({ queries: 3, itemsPerQuery: 5 });
+    try {
+      const reader = new RollupReader(tableName, NOW);
+      const error = await failure(reader.read(lastHour));
+      expect(error).toMatchObject({ status: 400, limit: { name: 'rollupQueriesPerRequest', max: 3 } });
+      expect(reader.queries).toBe(3);
+    } finally {
+      restore();
+    }
+  });
+
+  it('refuses a plan over the partition or bucket ceiling before any Query, and every later read of the request', async () => {
+    let restore = useRollupLimits({ queries: 1 });
+    try {
+      const twoSources = new RollupReader(tableName, NOW);
+      const error = await failure(twoSources.read({ ...lastHour, sources: ['probe', 'ingest'] }));
+      expect(error).toMatchObject({
+        message: expect.stringMatching(/^range: would read 2 rollup partitions; at most 1 per request/),
+        limit: { name: 'rollupQueriesPerRequest', max: 1, requested: 2 },
+      });
+      expect(twoSources.queries).toBe(0);
+      expect(await failure(twoSources.read({ ...lastHour, from: NOW - 5 * MINUTE_MS }))).toBe(error);
+      expect(twoSources.queries).toBe(0);
+    } finally {
+      restore();
+    }
+    restore = useRollupLimits({ buckets: 100 });
+    try {
+      const long = new RollupReader(tableName, NOW);
+      expect(await failure(long.read({ ...lastHour, from: NOW - 3 * HOUR_MS }))).toMatchObject({
+        limit: { name: 'rollupBucketsPerRequest', max: 100, requested: 180 },
+      });
+      expect(long.queries).toBe(0);
+      // Within both, the same request reads normally.
+      const fine = new RollupReader(tableName, NOW);
+      expect(await fine.read({ ...lastHour, from: NOW - 30 * MINUTE_MS })).toHaveLength(60);
+    } finally {
+      restore();
+    }
+  });
+
+  it.each([
+    ['/status', statusHandler],
+    ['/incidents', incidentsHandler],
+  ] as const)('%s answers 400 problem+json naming the item ceiling it ran into', async (path, handler) => {
+    const restore = useRollupLimits({ items: 10, itemsPerQuery: 4 });
+    try {
+      const res = await invokeHttp(handler, { path, query: { window: 30 } });
+      expect(res.statusCode).toBe(400);
+      expect(res.headers['content-type']).toBe('application/problem+json');
+      expect(res.json()).toMatchObject({
+        field: 'range',
+        detail: expect.stringContaining('at most 10 per request; narrow from/to (or window)'),
+        limit: { name: 'rollupItemsPerRequest', max: 10 },
+      });
+    } finally {
+      restore();
+    }
+    expect((await invokeHttp(handler, { path, query: { window: 30 } })).statusCode).toBe(200);
   });
 });

@@ -2,10 +2,18 @@
  * Reading rollups for a time range, without Scan and with a cost that does not
  * grow with traffic: minute rollups, or hour rollups with minute rollups only
  * for the partial hours at the edges, whichever reads fewer items.
+ *
+ * Every request's reads are bounded (ROLLUP_LIMITS). Before a single Query is
+ * sent, the plan is priced: the partitions it queries and the rollup buckets
+ * (minutes or hours, per source) it covers; a plan over a ceiling is refused
+ * with a 400 naming the limit. While reading, the Query calls (pages
+ * included) and the items read are counted against their ceilings too, as a
+ * safety net for what the plan cannot know (how many label sets a bucket holds).
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamoClient } from '../aws.js';
 import type { Source } from '../events/model.js';
+import { type HttpProblem, limitExceeded } from '../http/problem.js';
 import { TABLE } from '../schema.js';
 import {
   DAY_MS,
@@ -21,6 +29,51 @@ import {
 
 /** /timeseries gives ranges up to this long minute buckets (read from minute rollups alone). */
 export const MINUTE_ONLY_MAX_MS = 6 * HOUR_MS;
+
+/**
+ * Rollup buckets (minutes or hours, counted per source) one request may plan
+ * to read: 30 days of hours for both sources is about 1,600; 48 h of minutes
+ * for both (incident detection) 5,760. Each holds one item per label set.
+ */
+export const MAX_ROLLUP_BUCKETS_PER_REQUEST = 20_000;
+/** Query calls one request may plan (one per partition) and send (pages included). */
+export const MAX_ROLLUP_QUERIES_PER_REQUEST = 200;
+/** Rollup items one request may read (about 50 MB of DynamoDB reads at most). */
+export const MAX_ROLLUP_ITEMS_PER_REQUEST = 50_000;
+/** Items asked of one Query call (DynamoDB also stops a page at 1 MB). */
+export const ROLLUP_ITEMS_PER_QUERY = 1000;
+/** Query calls in flight at once per request. */
+export const ROLLUP_QUERY_CONCURRENCY = 8;
+
+export interface RollupLimits {
+  buckets: number;
+  queries: number;
+  items: number;
+  itemsPerQuery: number;
+}
+
+const DEFAULT_LIMITS: RollupLimits = {
+  buckets: MAX_ROLLUP_BUCKETS_PER_REQUEST,
+  queries: MAX_ROLLUP_QUERIES_PER_REQUEST,
+  items: MAX_ROLLUP_ITEMS_PER_REQUEST,
+  itemsPerQuery: ROLLUP_ITEMS_PER_QUERY,
+};
+let activeLimits: RollupLimits = DEFAULT_LIMITS;
+
+/**
+ * Lowers (or raises) the ceilings of readers created from now on, like
+ * useClock: tests reach a ceiling through the HTTP surface without writing
+ * 50,000 items. Returns a function that restores the previous ceilings.
+ */
+export function useRollupLimits(limits: Partial<RollupLimits>): () => void {
+  const previous = activeLimits;
+  activeLimits = { ...previous, ...limits };
+  return () => {
+    activeLimits = previous;
+  };
+}
+
+const NARROW = 'narrow from/to (or window)';
 
 /** A half-open range [from, to) read at one resolution; both ends aligned to it. */
 export interface Segment {
@@ -74,16 +127,45 @@ export function planSegments(from: number, to: number, now: number, forceResolut
   return items(segments) < items(minuteOnly) ? segments : minuteOnly;
 }
 
+interface PartitionRange {
+  pk: string;
+  low: string;
+  high: string;
+  /** Rollup buckets (minutes or hours) of the range. */
+  buckets: number;
+}
+
+const monthIndex = (ts: number) => new Date(ts).getUTCFullYear() * 12 + new Date(ts).getUTCMonth();
+
+/** The partitions a segment touches (days for minutes, months for hours), counted without listing them. */
+export function partitionCount(segment: Segment): number {
+  if (segment.to <= segment.from) return 0;
+  const last = segment.to - 1;
+  return segment.resolution === 'minute'
+    ? (floorTo(last, DAY_MS) - floorTo(segment.from, DAY_MS)) / DAY_MS + 1
+    : monthIndex(last) - monthIndex(segment.from) + 1;
+}
+
+/** Rollup buckets (minutes or hours) a segment covers. */
+export function bucketCount(segment: Segment): number {
+  return Math.max(0, (segment.to - segment.from) / (segment.resolution === 'hour' ? HOUR_MS : MINUTE_MS));
+}
+
 /** One Query per partition a segment touches: days for minutes, months for hours. */
-function partitionRanges(source: Source, segment: Segment): { pk: string; low: string; high: string }[] {
-  const ranges: { pk: string; low: string; high: string }[] = [];
+function partitionRanges(source: Source, segment: Segment): PartitionRange[] {
+  const ranges: PartitionRange[] = [];
   const last = segment.to - 1;
   if (segment.resolution === 'minute') {
     for (let day = floorTo(segment.from, DAY_MS); day <= last; day += DAY_MS) {
       const low = Math.max(segment.from, day);
       const high = Math.min(last, day + DAY_MS - 1);
       // `$` sorts right after `#`, so `<minute>$` is above every key of that minute.
-      ranges.push({ pk: `RM#${source}#${dayOf(day)}`, low: minuteOf(low), high: `${minuteOf(high)}$` });
+      ranges.push({
+        pk: `RM#${source}#${dayOf(day)}`,
+        low: minuteOf(low),
+        high: `${minuteOf(high)}$`,
+        buckets: Math.floor(high / MINUTE_MS) - Math.floor(low / MINUTE_MS) + 1,
+      });
     }
   } else {
     let month = Date.UTC(new Date(segment.from).getUTCFullYear(), new Date(segment.from).getUTCMonth(), 1);
@@ -92,7 +174,12 @@ function partitionRanges(source: Source, segment: Segment): { pk: string; low: s
       const next = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
       const low = Math.max(segment.from, month);
       const high = Math.min(last, next - 1);
-      ranges.push({ pk: `RH#${source}#${monthOf(month)}`, low: hourOf(low), high: `${hourOf(high)}$` });
+      ranges.push({
+        pk: `RH#${source}#${monthOf(month)}`,
+        low: hourOf(low),
+        high: `${hourOf(high)}$`,
+        buckets: Math.floor(high / HOUR_MS) - Math.floor(low / HOUR_MS) + 1,
+      });
       month = next;
     }
   }
@@ -110,20 +197,31 @@ function matches(item: RollupItem, filter: LabelFilter): boolean {
 /**
  * Reads rollups for one request. Queries are remembered, so the several ranges
  * of one answer (window, last hour, last six hours) read what they share once,
- * and `itemsRead` counts what DynamoDB was asked for.
+ * and `itemsRead` counts what DynamoDB was asked for. The ceilings are checked
+ * against everything this reader has planned and read, so they hold per request.
  */
 export class RollupReader {
   itemsRead = 0;
   queries = 0;
+  /** Partitions and buckets planned so far (ranges cut out of earlier answers cost nothing). */
+  private planned = { queries: 0, buckets: 0 };
+  private readonly limits: RollupLimits = activeLimits;
   /** What this request has asked for, per partition. */
   private readonly cache = new Map<string, { low: string; high: string; items: Promise<RollupItem[]> }[]>();
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  /** Set once a ceiling refused this request: later reads of it refuse too, without sending anything. */
+  private refused: HttpProblem | undefined;
 
   constructor(
     private readonly tableName: string,
     private readonly now: number,
   ) {}
 
-  /** Items of the given sources in [from, to), filtered by labels, expired ones dropped. */
+  /**
+   * Items of the given sources in [from, to), filtered by labels, expired ones
+   * dropped. Throws a 400 HttpProblem when the read would pass, or passes, a ceiling.
+   */
   async read(options: {
     sources: readonly Source[];
     from: number;
@@ -131,12 +229,28 @@ export class RollupReader {
     filter?: LabelFilter;
     resolution?: Resolution;
   }): Promise<RollupItem[]> {
+    if (this.refused) throw this.refused;
     const segments = planSegments(options.from, options.to, this.now, options.resolution);
-    const parts = await Promise.all(
-      options.sources.flatMap((source) =>
-        segments.flatMap((segment) => partitionRanges(source, segment).map((range) => this.query(range))),
-      ),
+    // Priced before anything is listed or sent: a huge range costs nothing to refuse.
+    let partitions = 0;
+    let buckets = 0;
+    for (const segment of segments) {
+      partitions += partitionCount(segment) * options.sources.length;
+      buckets += bucketCount(segment) * options.sources.length;
+    }
+    if (buckets > this.limits.buckets) this.refusePlan('buckets', buckets);
+    if (partitions > this.limits.queries) this.refusePlan('queries', partitions);
+    const ranges = options.sources.flatMap((source) =>
+      segments.flatMap((segment) => partitionRanges(source, segment)),
     );
+    const fresh = ranges.filter((range) => !this.covering(range));
+    const plannedQueries = this.planned.queries + fresh.length;
+    const plannedBuckets = this.planned.buckets + fresh.reduce((n, range) => n + range.buckets, 0);
+    if (plannedBuckets > this.limits.buckets) this.refusePlan('buckets', plannedBuckets);
+    if (plannedQueries > this.limits.queries) this.refusePlan('queries', plannedQueries);
+    this.planned = { queries: plannedQueries, buckets: plannedBuckets };
+
+    const parts = await Promise.all(ranges.map((range) => this.query(range)));
     const nowSec = this.now / 1000;
     return parts.flat().filter((item) => {
       const expires = item[TABLE.ttlAttribute];
@@ -144,14 +258,46 @@ export class RollupReader {
     });
   }
 
+  private refusePlan(what: 'queries' | 'buckets', planned: number): never {
+    const max = this.limits[what];
+    if (what === 'queries') {
+      throw this.refuse(
+        limitExceeded(
+          'range',
+          `would read ${planned} rollup partitions; at most ${max} per request; ${NARROW}`,
+          {
+            name: 'rollupQueriesPerRequest',
+            max,
+            requested: planned,
+          },
+        ),
+      );
+    }
+    throw this.refuse(
+      limitExceeded(
+        'range',
+        `would read ${planned} rollup buckets (minutes or hours, per source); at most ${max} per request; ${NARROW}, pick one source, or use hour buckets`,
+        { name: 'rollupBucketsPerRequest', max, requested: planned },
+      ),
+    );
+  }
+
+  private refuse(problem: HttpProblem): HttpProblem {
+    this.refused ??= problem;
+    return problem;
+  }
+
+  private covering(range: PartitionRange) {
+    return this.cache.get(range.pk)?.find((entry) => entry.low <= range.low && entry.high >= range.high);
+  }
+
   /**
    * A range inside one this request has already asked for is cut out of that
    * answer instead of read again: the 1 h and 6 h figures of /status come out
    * of the window's hour rollups.
    */
-  private query(range: { pk: string; low: string; high: string }): Promise<RollupItem[]> {
-    const known = this.cache.get(range.pk) ?? [];
-    const covering = known.find((entry) => entry.low <= range.low && entry.high >= range.high);
+  private query(range: PartitionRange): Promise<RollupItem[]> {
+    const covering = this.covering(range);
     if (covering) {
       if (covering.low === range.low && covering.high === range.high) return covering.items;
       return covering.items.then((items) =>
@@ -162,29 +308,75 @@ export class RollupReader {
       );
     }
     const items = this.queryAll(range);
+    const known = this.cache.get(range.pk) ?? [];
     known.push({ low: range.low, high: range.high, items });
     this.cache.set(range.pk, known);
     return items;
   }
 
-  private async queryAll(range: { pk: string; low: string; high: string }): Promise<RollupItem[]> {
+  private async queryAll(range: PartitionRange): Promise<RollupItem[]> {
     const items: RollupItem[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
-      this.queries++;
-      const page = await dynamoClient().send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :low AND :high',
-          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
-          ExpressionAttributeValues: { ':pk': range.pk, ':low': range.low, ':high': range.high },
-          ExclusiveStartKey: startKey,
-        }),
-      );
+      const page = await this.inTurn(() => {
+        // The runtime ceilings: checked before every call, with at most ROLLUP_QUERY_CONCURRENCY pages in flight.
+        if (this.queries >= this.limits.queries) {
+          throw this.refuse(
+            limitExceeded(
+              'range',
+              `needs more than ${this.limits.queries} rollup Query calls; at most ${this.limits.queries} per request; ${NARROW}`,
+              { name: 'rollupQueriesPerRequest', max: this.limits.queries, requested: this.queries + 1 },
+            ),
+          );
+        }
+        this.checkItems();
+        this.queries++;
+        return dynamoClient().send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :low AND :high',
+            ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
+            ExpressionAttributeValues: { ':pk': range.pk, ':low': range.low, ':high': range.high },
+            ExclusiveStartKey: startKey,
+            Limit: this.limits.itemsPerQuery,
+          }),
+        );
+      });
       this.itemsRead += page.ScannedCount ?? page.Count ?? 0;
       items.push(...((page.Items ?? []) as RollupItem[]));
       startKey = page.LastEvaluatedKey;
+      if (this.itemsRead > this.limits.items) this.checkItems();
     } while (startKey);
     return items;
+  }
+
+  /**
+   * Refuses to read on once the items read reach the ceiling, and to answer
+   * once they pass it (pages already in flight may return up to
+   * ROLLUP_QUERY_CONCURRENCY × ROLLUP_ITEMS_PER_QUERY items more).
+   */
+  private checkItems(): void {
+    if (this.itemsRead < this.limits.items) return;
+    throw this.refuse(
+      limitExceeded(
+        'range',
+        `reads more than ${this.limits.items} rollup items; at most ${this.limits.items} per request; ${NARROW}`,
+        { name: 'rollupItemsPerRequest', max: this.limits.items, requested: this.itemsRead },
+      ),
+    );
+  }
+
+  /** Runs `call` when fewer than ROLLUP_QUERY_CONCURRENCY calls of this reader are in flight. */
+  private async inTurn<T>(call: () => Promise<T>): Promise<T> {
+    while (this.active >= ROLLUP_QUERY_CONCURRENCY) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    this.active++;
+    try {
+      return await call();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
   }
 }

@@ -1,13 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import {
-  CursorError,
-  cursorSecret,
-  decodeCursor,
-  encodeCursor,
-  queryHash,
-  type TraceCursor,
-} from './cursor.js';
+import { HttpProblem } from '../http/problem.js';
+import { CursorError, cursorKey, decodeCursor, encodeCursor, queryHash, type TraceCursor } from './cursor.js';
 
 const SECRET = 'test-secret';
 const CURSOR: TraceCursor = {
@@ -74,11 +68,22 @@ describe('trace cursors', () => {
     expect(() => decodeCursor(`${notJson}.${mac}`, SECRET)).toThrow(CursorError);
   });
 
-  it('derives a stable key from the table name unless CURSOR_SECRET is set', () => {
-    expect(cursorSecret('t1', {})).toBe(cursorSecret('t1', {}));
-    expect(cursorSecret('t1', {})).not.toBe(cursorSecret('t2', {}));
-    expect(cursorSecret('t1', { CURSOR_SECRET: ' s3cret ' })).toBe('s3cret');
-    expect(cursorSecret('t1', { CURSOR_SECRET: '' })).toBe(cursorSecret('t1', {}));
+  it('signs with CURSOR_SECRET only: without it, a 500 naming the variable, never a derived key', () => {
+    expect(cursorKey({ cursorSecret: 'a-real-secret-of-32-characters!!' })).toBe(
+      'a-real-secret-of-32-characters!!',
+    );
+    const error = (() => {
+      try {
+        cursorKey({ cursorSecret: undefined });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(HttpProblem);
+    expect(error).toMatchObject({
+      status: 500,
+      message: expect.stringContaining('CURSOR_SECRET is not set'),
+    });
   });
 
   it('hashes queries stably', () => {

@@ -10,15 +10,23 @@
  * signature is a truncated HMAC-SHA256 of the payload text.
  *
  * The HMAC protects integrity, not confidentiality: anyone can base64-decode a
- * cursor and read the position and range (nothing secret is in it). The key is
- * CURSOR_SECRET when set, else one derived from the table name, which is not
- * secret — so a determined caller could forge a cursor. That is acceptable
- * because a cursor grants nothing: the server re-validates every decoded cursor
- * against the request (the same query hash, a partition `EV#` hour inside
- * [from, to], a sort key inside that hour and range), so a forged one can only
- * move within the range of a query the caller could have made anyway.
+ * cursor and read the position and range (nothing secret is in it). The key
+ * is CURSOR_SECRET, a real secret everywhere and never derived from anything
+ * public: in the cloud the stack generates it in its own Secrets Manager
+ * secret; `npm start` generates one on first start and keeps it in the data
+ * directory (infra/local/cursor-secret.ts); tests get a random one. Without a
+ * key the route answers 500 and says why (cursorKey), rather than signing with
+ * a guessable one.
+ *
+ * Even a genuine cursor is not trusted beyond its signature: the server
+ * re-validates every decoded cursor like a request (shared/traces/query.ts):
+ * its range within retention and not in the future, equal to the request's
+ * range when the request gives one, the same query hash, and a position (an
+ * `EV#` hour inside the range, a sort key inside that hour and range).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Config } from '../config.js';
+import { HttpProblem } from '../http/problem.js';
 
 export const CURSOR_VERSION = 1;
 /** Longest cursor accepted (a real one is about 200 characters). */
@@ -45,14 +53,19 @@ export class CursorError extends Error {
   }
 }
 
-/** The signing key: CURSOR_SECRET if set, else derived from the table name (see the module comment). */
-export function cursorSecret(
-  tableName: string,
-  env: Record<string, string | undefined> = process.env,
-): string {
-  const configured = env.CURSOR_SECRET?.trim();
-  if (configured) return configured;
-  return createHash('sha256').update(`openai-status/traces-cursor/${tableName}`).digest('base64url');
+/**
+ * The signing key, CURSOR_SECRET. Its absence is a deployment fault, not the
+ * caller's: a 500 that names the variable (the middleware logs it), never a
+ * fallback key.
+ */
+export function cursorKey(config: Pick<Config, 'cursorSecret'>): string {
+  if (config.cursorSecret) return config.cursorSecret;
+  throw new HttpProblem(
+    500,
+    'Internal Server Error',
+    'CURSOR_SECRET is not set, so /traces cannot sign or check cursors. In the cloud the stack generates it ' +
+      '(the function reads it through CURSOR_SECRET_ARN); locally npm start generates it.',
+  );
 }
 
 /** A short, stable hash of a normalized query object (keys must already be in a fixed order). */

@@ -204,6 +204,23 @@ describe('exportTraces', () => {
     expect(parts.flatMap((p) => lines('ndjson', p.body)).map((l) => JSON.parse(l))).toEqual(want);
   });
 
+  it('caps by Query calls, so sparse hours cannot keep it walking, and continues where it stopped', async () => {
+    const sparse: TraceQuery = { from: NOW - 10 * HOUR_MS, to: NOW - 8 * HOUR_MS, filters: {} };
+    const capped = await exportTraces(sparse, { tableName, now: NOW, format: 'csv', maxQueries: 2 });
+    expect(capped).toMatchObject({ cappedBy: 'queries', rows: 0 });
+    expect(capped.next).toEqual({
+      pk: `EV#${new Date(NOW - 10 * HOUR_MS).toISOString().slice(0, 13)}`,
+      sk: null,
+    });
+    const rest = await exportTraces(sparse, {
+      tableName,
+      now: NOW,
+      format: 'csv',
+      start: capped.next ?? undefined,
+    });
+    expect(rest.cappedBy).toBeNull();
+  });
+
   it('stops when its time budget is spent', async () => {
     const result = await exportTraces(ALL, { tableName, now: NOW, format: 'csv', budgetMs: 0 });
     expect(result).toMatchObject({ rows: 0, cappedBy: 'time', body: CSV_HEADER });

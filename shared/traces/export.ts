@@ -4,7 +4,7 @@
  * returned as one download.
  *
  * API Gateway and Lambda answer at most 6 MB, so an export is capped — by
- * rows, bytes, items read, and the time left — and says so in headers
+ * rows, bytes, items read, Query calls, and the time left — and says so in headers
  * (`x-export-capped`, `x-export-rows`, `x-export-next-cursor`); the next
  * cursor continues exactly after the last row written, with the same query.
  *
@@ -17,18 +17,26 @@
 import type { TraceEvent } from '../events/model.js';
 import { hourOf } from '../store/keys.js';
 import { neutralizeBidi } from '../text.js';
-import { type Position, positionAfter, readTraces, type TraceQuery } from './query.js';
+import {
+  MAX_QUERIES_PER_REQUEST,
+  type Position,
+  positionAfter,
+  readTraces,
+  type TraceQuery,
+} from './query.js';
 
 export const EXPORT_MAX_ROWS = 50_000;
 /** Under API Gateway's and Lambda's 6 MB response limit, with room for headers. */
 export const EXPORT_MAX_BYTES = 5_000_000;
 /** Items read per export at most (bounds the time of a selective filter over a long range). */
 export const EXPORT_MAX_SCAN = 100_000;
+/** Query calls per export at most: 30 days of hours is 720, one each when they are sparse. */
+export const EXPORT_MAX_QUERIES = 2000;
 /** Rows asked of one page read. */
 const EXPORT_PAGE_ROWS = 1000;
 
 export type ExportFormat = 'csv' | 'ndjson';
-export type CapReason = 'rows' | 'bytes' | 'scan' | 'time';
+export type CapReason = 'rows' | 'bytes' | 'scan' | 'queries' | 'time';
 
 type Column = readonly [name: string, value: (event: TraceEvent) => unknown];
 
@@ -109,6 +117,8 @@ export interface ExportOptions {
   maxScan?: number;
   /** Items read per page read (passed to readTraces). */
   maxScanPerPage?: number;
+  /** Query calls at most over the whole export. */
+  maxQueries?: number;
   /** Milliseconds the export may take; it stops (capped) when they are spent. */
   budgetMs?: number;
 }
@@ -129,6 +139,7 @@ export async function exportTraces(query: TraceQuery, options: ExportOptions): P
   const maxRows = options.maxRows ?? EXPORT_MAX_ROWS;
   const maxBytes = options.maxBytes ?? EXPORT_MAX_BYTES;
   const maxScan = options.maxScan ?? EXPORT_MAX_SCAN;
+  const maxQueries = options.maxQueries ?? EXPORT_MAX_QUERIES;
   const budgetMs = options.budgetMs ?? Number.POSITIVE_INFINITY;
   const started = performance.now();
   const line = options.format === 'csv' ? csvRow : ndjsonLine;
@@ -136,6 +147,7 @@ export async function exportTraces(query: TraceQuery, options: ExportOptions): P
   let bytes = Buffer.byteLength(chunks.join(''));
   let rows = 0;
   let scanned = 0;
+  let queries = 0;
   let position: Position | undefined = options.start;
   const done = (cappedBy: CapReason | null, next: Position | null): ExportResult => ({
     body: chunks.join(''),
@@ -151,6 +163,7 @@ export async function exportTraces(query: TraceQuery, options: ExportOptions): P
   for (;;) {
     if (rows >= maxRows) return done('rows', here());
     if (scanned >= maxScan) return done('scan', here());
+    if (queries >= maxQueries) return done('queries', here());
     if (performance.now() - started >= budgetMs) return done('time', here());
     const page = await readTraces(query, {
       tableName: options.tableName,
@@ -158,8 +171,10 @@ export async function exportTraces(query: TraceQuery, options: ExportOptions): P
       limit: Math.min(EXPORT_PAGE_ROWS, maxRows - rows),
       start: position,
       maxScan: Math.min(options.maxScanPerPage ?? maxScan, maxScan - scanned),
+      maxQueries: Math.min(MAX_QUERIES_PER_REQUEST, maxQueries - queries),
     });
     scanned += page.scanned;
+    queries += page.queries;
     for (const event of page.items) {
       const text = line(event);
       const size = Buffer.byteLength(text);

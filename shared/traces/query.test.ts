@@ -6,10 +6,10 @@ import type { ErrorType, TraceEvent } from '../events/model.js';
 import { HttpProblem } from '../http/problem.js';
 import { eventItem, recordEvents } from '../store/events.js';
 import { floorTo, HOUR_MS, MINUTE_MS } from '../store/keys.js';
-import { cursorSecret } from './cursor.js';
 import {
   filterExpression,
-  hourPartitions,
+  hourPartitionAt,
+  hourPartitionCount,
   type Position,
   parseTracesRequest,
   positionInRange,
@@ -334,7 +334,9 @@ describe('readTraces', () => {
 });
 
 describe('query parts', () => {
-  it('walks hour partitions newest first, both ends included', () => {
+  it('walks hour partitions newest first, both ends included, without listing them', () => {
+    const hourPartitions = (from: number, to: number) =>
+      Array.from({ length: hourPartitionCount(from, to) }, (_, i) => hourPartitionAt(to, i));
     expect(hourPartitions(Date.UTC(2026, 0, 1, 22, 59), Date.UTC(2026, 0, 2, 1, 0))).toEqual([
       'EV#2026-01-02T01',
       'EV#2026-01-02T00',
@@ -344,6 +346,9 @@ describe('query parts', () => {
     expect(hourPartitions(Date.UTC(2026, 0, 1, 5), Date.UTC(2026, 0, 1, 5, 59, 59, 999))).toEqual([
       'EV#2026-01-01T05',
     ]);
+    // Any range is counted in constant time; an inverted one has no partitions.
+    expect(hourPartitionCount(0, 8_640_000_000_000_000)).toBe(2_400_000_001);
+    expect(hourPartitionCount(2 * HOUR_MS, HOUR_MS)).toBe(0);
   });
 
   it('builds one FilterExpression from the filters, the TTL and the pending mark', () => {
@@ -383,7 +388,7 @@ describe('query parts', () => {
 });
 
 describe('parseTracesRequest', () => {
-  const secret = cursorSecret('parse-test');
+  const secret = 'parse-test-secret-0123456789';
   const ctx = { now: NOW, retentionDays: 30, secret };
   const fieldOf = (params: Record<string, string>) => {
     try {

@@ -9,12 +9,14 @@
  * TTL (`expiresAt > now`: DynamoDB deletes lazily and dynalite never does) as a
  * FilterExpression. There is never a Scan.
  *
- * Work per request is bounded twice: at most `maxScan` items read (DynamoDB
- * applies `Limit` before filtering, so the Query Limit is what bounds reads)
- * and at most `maxQueries` Query calls (empty hours cost a call each). When a
- * bound stops a read, the page comes back short — possibly empty — with a
- * cursor: a very selective filter over 30 days pages instead of timing out.
- * Callers page until `nextCursor` is null.
+ * Work per request is bounded: the range lies within retention and at most
+ * 5 minutes ahead of now (a cursor's range is checked the same way), the hour
+ * partitions are walked lazily (never listed), and a read stops at
+ * `maxScan` items read (DynamoDB applies `Limit` before filtering, so the
+ * Query Limit is what bounds reads) or `maxQueries` Query calls (empty hours
+ * cost a call each). When a bound stops a read, the page comes back short —
+ * possibly empty — with a cursor: a very selective filter over 30 days pages
+ * instead of timing out. Callers page until `nextCursor` is null.
  *
  * The position a page stops at is the sort key of the last item handed out
  * (or, when a bound stopped the read, the last item read), used as
@@ -26,6 +28,15 @@ import * as z from 'zod';
 import { dynamoClient } from '../aws.js';
 import { ERROR_TYPES, type ErrorType, SOURCES, type Source, type TraceEvent } from '../events/model.js';
 import { badRequest, validate } from '../http/problem.js';
+import {
+  epochMs,
+  labelList,
+  list,
+  oneOfList,
+  rangeProblem,
+  rejectUnknown,
+  wholeNumber,
+} from '../http/query.js';
 import { TABLE } from '../schema.js';
 import { PENDING } from '../store/events.js';
 import { DAY_MS, floorTo, HOUR_MS, hourOf, padTs } from '../store/keys.js';
@@ -35,15 +46,16 @@ export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
 /** Default range when `from` is not given: the 24 hours up to `to`. */
 export const DEFAULT_RANGE_MS = DAY_MS;
-/** How far in the future `to` may be (clock skew); beyond that every hour walked would be empty. */
-export const MAX_FUTURE_MS = DAY_MS;
+/**
+ * How far a cursor's `from` may have slipped past the retention start since it
+ * was issued: the pages of a query over the whole retention stay usable for a
+ * day. The read still never walks further than the cursor's own range.
+ */
+export const CURSOR_RETENTION_GRACE_MS = DAY_MS;
 /** Items read (ScannedCount) per request at most. */
 export const MAX_SCAN_PER_REQUEST = 5000;
 /** Query calls per request at most (an empty hour still costs one). */
 export const MAX_QUERIES_PER_REQUEST = 200;
-/** Values in one comma-separated filter at most (DynamoDB's IN takes up to 100). */
-export const MAX_FILTER_VALUES = 50;
-export const MAX_LABEL_LENGTH = 200;
 /** Largest Limit of one Query call (DynamoDB also stops each page at 1 MB). */
 const MAX_QUERY_LIMIT = 1000;
 /** First Query Limit when filters make most items miss. */
@@ -100,70 +112,27 @@ const PARAMETERS = [
   'format',
 ] as const;
 
-const quote = (value: string) => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-
-/** A comma-separated list whose values `parse` accepts (undefined rejects); duplicates dropped. */
-function list<T>(parse: (value: string) => T | undefined, expected: string) {
-  return z.string().transform((raw, ctx) => {
-    const parts = raw.split(',').map((part) => part.trim());
-    if (parts.length > MAX_FILTER_VALUES) {
-      ctx.addIssue({ code: 'custom', message: `at most ${MAX_FILTER_VALUES} comma-separated values` });
-      return z.NEVER;
-    }
-    const values: T[] = [];
-    for (const part of parts) {
-      const value = parse(part);
-      if (value === undefined) {
-        ctx.addIssue({ code: 'custom', message: `${quote(part)} is not ${expected}` });
-        return z.NEVER;
-      }
-      if (!values.includes(value)) values.push(value);
-    }
-    return values;
-  });
-}
-
-const label = list(
-  (v) => (v.length > 0 && v.length <= MAX_LABEL_LENGTH ? v : undefined),
-  `a non-empty value of at most ${MAX_LABEL_LENGTH} characters`,
+/** HTTP statuses: three decimal digits from 100 to 599. */
+const statusList = list(
+  (v) => (/^[1-5][0-9]{2}$/.test(v) ? Number(v) : undefined),
+  'an HTTP status from 100 to 599',
 );
-const oneOf = <T extends string>(allowed: readonly T[]) =>
-  list(
-    (v) => ((allowed as readonly string[]).includes(v) ? (v as T) : undefined),
-    `one of ${allowed.join(', ')}`,
-  );
-const epochMs = z
-  .string()
-  .trim()
-  .regex(/^\d{1,13}$/, 'expected epoch milliseconds (a whole number)')
-  .transform(Number);
 
 const paramsSchema = z.object({
   from: epochMs.optional(),
   to: epochMs.optional(),
-  endpoint: label.optional(),
-  model: label.optional(),
-  region: label.optional(),
-  source: oneOf(SOURCES).optional(),
+  endpoint: labelList.optional(),
+  model: labelList.optional(),
+  region: labelList.optional(),
+  source: oneOfList(SOURCES).optional(),
   ok: z.enum(['true', 'false'], { message: 'expected true or false' }).optional(),
-  errorType: oneOf(ERROR_TYPES).optional(),
-  status: list((v) => {
-    if (!/^\d{3}$/.test(v)) return undefined;
-    const n = Number(v);
-    return n >= 100 && n <= 599 ? n : undefined;
-  }, 'an HTTP status from 100 to 599').optional(),
-  limit: z
-    .string()
-    .trim()
-    .regex(/^\d{1,7}$/, `expected a whole number from 1 to ${MAX_LIMIT}`)
-    .transform(Number)
-    .pipe(
-      z
-        .number()
-        .min(1, `expected a whole number from 1 to ${MAX_LIMIT}`)
-        .max(MAX_LIMIT, `expected a whole number from 1 to ${MAX_LIMIT}`),
-    )
-    .optional(),
+  errorType: oneOfList(ERROR_TYPES).optional(),
+  status: statusList.optional(),
+  limit: wholeNumber(`a whole number from 1 to ${MAX_LIMIT}`, {
+    min: 1,
+    max: MAX_LIMIT,
+    maxDigits: 7,
+  }).optional(),
   cursor: z.string().min(1, 'empty cursor').optional(),
   format: z.enum(FORMATS, { message: `expected one of ${FORMATS.join(', ')}` }).optional(),
 });
@@ -180,21 +149,23 @@ export interface ParseContext {
  * Validates the query string of `GET /traces` and resolves defaults and the
  * cursor. Every bad value throws a 400 HttpProblem naming the parameter.
  *
+ * A range must lie within retention and end at most 5 minutes after now
+ * (shared/http/query.ts rangeProblem); it is kept as given inside that
+ * tolerance, since it names the query its cursors belong to.
+ *
  * With a cursor, `from` and `to` may be omitted (the cursor carries its
  * query's resolved range, so "the last 24 hours" keeps meaning the same 24
- * hours while paging); the filters must be repeated, and a cursor used with a
- * different range or filters is refused. The retention check applies to a
- * fresh query, not to the pages of one already accepted.
+ * hours while paging); when given they must equal the cursor's. The filters
+ * must be repeated, and a cursor used with other filters is refused. The
+ * cursor's range is checked like a request's, except that its `from` may have
+ * slipped up to CURSOR_RETENTION_GRACE_MS past the retention start while the
+ * query was paged.
  */
 export function parseTracesRequest(
   params: Readonly<Record<string, string>>,
   ctx: ParseContext,
 ): TracesRequest {
-  for (const name of Object.keys(params)) {
-    if (!(PARAMETERS as readonly string[]).includes(name)) {
-      throw badRequest(name, `unknown parameter; expected one of ${PARAMETERS.join(', ')}`);
-    }
-  }
+  rejectUnknown(params, PARAMETERS);
   const p = validate(paramsSchema, params);
   const filters: TraceFilters = {
     ...(p.endpoint ? { endpoint: p.endpoint } : {}),
@@ -216,24 +187,28 @@ export function parseTracesRequest(
     }
   }
 
-  const retentionStart = ctx.now - ctx.retentionDays * DAY_MS;
-  const to = p.to ?? cursor?.to ?? ctx.now;
-  const from = p.from ?? cursor?.from ?? Math.max(to - DEFAULT_RANGE_MS, retentionStart);
-  if (!cursor) {
-    if (p.from !== undefined && from < retentionStart) {
-      throw badRequest(
-        'from',
-        `past retention: events are kept ${ctx.retentionDays} days, so from must be at least ${retentionStart}`,
-      );
+  const bounds = { now: ctx.now, retentionDays: ctx.retentionDays };
+  let from: number;
+  let to: number;
+  if (cursor) {
+    for (const [name, given, own] of [
+      ['from', p.from, cursor.from],
+      ['to', p.to, cursor.to],
+    ] as const) {
+      if (given !== undefined && given !== own) {
+        throw badRequest('cursor', `belongs to a different range (its ${name} is ${own}, not ${given})`);
+      }
     }
-    if (to < retentionStart) {
-      throw badRequest('to', `past retention: events are kept ${ctx.retentionDays} days`);
-    }
-    if (to > ctx.now + MAX_FUTURE_MS) {
-      throw badRequest('to', 'more than a day in the future');
-    }
+    ({ from, to } = cursor);
+    const problem = rangeProblem(cursor, { ...bounds, retentionGraceMs: CURSOR_RETENTION_GRACE_MS });
+    if (problem) throw badRequest('cursor', `its range is refused: ${problem.field} ${problem.message}`);
+  } else {
+    to = p.to ?? ctx.now;
+    const oldest = ctx.now - ctx.retentionDays * DAY_MS;
+    from = p.from ?? Math.min(to, Math.max(to - DEFAULT_RANGE_MS, oldest));
+    const problem = rangeProblem({ from, to }, bounds);
+    if (problem) throw badRequest(problem.field, problem.message);
   }
-  if (from > to) throw badRequest('from', `must not be after to (${to})`);
 
   const query: TraceQuery = { from, to, filters };
   let start: Position | undefined;
@@ -279,13 +254,17 @@ export function traceCursor(query: TraceQuery, position: Position, secret: strin
 
 // ---------------------------------------------------------------- partitions and positions
 
-/** The hour partitions of a range, newest first. */
-export function hourPartitions(from: number, to: number): string[] {
-  const partitions: string[] = [];
-  for (let hour = floorTo(to, HOUR_MS); hour >= floorTo(from, HOUR_MS); hour -= HOUR_MS) {
-    partitions.push(`EV#${hourOf(hour)}`);
-  }
-  return partitions;
+/**
+ * The hour partitions of a range, newest first, counted and indexed rather
+ * than listed: whatever the range, a read only ever builds the keys it queries.
+ */
+export function hourPartitionCount(from: number, to: number): number {
+  return to < from ? 0 : (floorTo(to, HOUR_MS) - floorTo(from, HOUR_MS)) / HOUR_MS + 1;
+}
+
+/** The `index`-th hour partition of a range ending at `to`, newest first (0 is the hour of `to`). */
+export function hourPartitionAt(to: number, index: number): string {
+  return `EV#${hourOf(floorTo(to, HOUR_MS) - index * HOUR_MS)}`;
 }
 
 /** The start of the hour a partition key names, or undefined if it is not an `EV#` hour key. */
@@ -398,12 +377,15 @@ export async function readTraces(query: TraceQuery, options: ReadOptions): Promi
   const maxScan = options.maxScan ?? MAX_SCAN_PER_REQUEST;
   const maxQueries = options.maxQueries ?? MAX_QUERIES_PER_REQUEST;
   const limit = options.limit;
-  const partitions = hourPartitions(query.from, query.to);
+  const count = hourPartitionCount(query.from, query.to);
   let index = 0;
   let startSk: string | null = null;
   if (options.start) {
-    index = partitions.indexOf(options.start.pk);
-    if (index < 0) throw new RangeError(`start partition ${options.start.pk} is outside the query range`);
+    const hour = partitionHour(options.start.pk);
+    index = hour === undefined ? -1 : (floorTo(query.to, HOUR_MS) - hour) / HOUR_MS;
+    if (!(index >= 0 && index < count)) {
+      throw new RangeError(`start partition ${options.start.pk} is outside the query range`);
+    }
     startSk = options.start.sk;
   }
   const filter = filterExpression(query.filters, Math.floor(options.now / 1000));
@@ -417,8 +399,8 @@ export async function readTraces(query: TraceQuery, options: ReadOptions): Promi
   let hint = hasFilters(query.filters) ? FILTERED_QUERY_LIMIT : 0;
   const page = (next: Position | null): TracePage => ({ items, next, scanned, queries });
 
-  for (; index < partitions.length; index++) {
-    const pk = partitions[index] as string;
+  for (; index < count; index++) {
+    const pk = hourPartitionAt(query.to, index);
     let after = startSk;
     startSk = null;
     for (;;) {
@@ -449,8 +431,7 @@ export async function readTraces(query: TraceQuery, options: ReadOptions): Promi
         if (items.length < limit) continue;
         const partitionDone = i === found.length - 1 && !result.LastEvaluatedKey;
         if (!partitionDone) return page({ pk, sk: String(item[TABLE.sortKey]) });
-        const nextPk = partitions[index + 1];
-        return page(nextPk === undefined ? null : { pk: nextPk, sk: null });
+        return page(index + 1 < count ? { pk: hourPartitionAt(query.to, index + 1), sk: null } : null);
       }
       const last = result.LastEvaluatedKey?.[TABLE.sortKey];
       if (last === undefined) break;

@@ -1,0 +1,166 @@
+/**
+ * Query-string hygiene shared by every read route (`/status`, `/timeseries`,
+ * `/latency_histogram`, `/incidents`, `/traces`), so each parameter means the
+ * same thing everywhere and no parameter can make a request's work unbounded:
+ *
+ * - Unknown names are refused, and the names every plain object inherits
+ *   (`__proto__`, `constructor`, `toString`, …) are refused as such: the
+ *   middleware builds the query as a null-prototype object, so they arrive as
+ *   ordinary own keys and never reach or change a prototype.
+ * - Numbers are decimal digits only: no sign, spaces, exponent (`1e3`) or
+ *   `0x`/`0o`/`0b` prefix, which `Number()` would otherwise accept.
+ * - Lists (`endpoint`, `model`, `region`, …) are comma-separated, at most
+ *   MAX_LIST_VALUES values of at most MAX_VALUE_LENGTH characters each; values
+ *   are trimmed, duplicates dropped, empty values refused.
+ * - A repeated parameter (`?endpoint=a&endpoint=b`) arrives joined with commas,
+ *   as API Gateway does (the local gateway does the same): a list takes every
+ *   value, a single-valued parameter refuses it.
+ * - Time ranges stay within retention and at most MAX_CLOCK_SKEW_MS ahead of
+ *   the server clock (rangeProblem).
+ */
+import * as z from 'zod';
+import { DAY_MS, MINUTE_MS } from '../store/keys.js';
+import { badRequest } from './problem.js';
+
+/** Values in one comma-separated list at most (DynamoDB's IN takes up to 100). */
+export const MAX_LIST_VALUES = 50;
+/** Characters in one list value at most. */
+export const MAX_VALUE_LENGTH = 200;
+/** How far ahead of the server clock a range may end (client clocks drift; the dashboard asks up to the end of the current minute). */
+export const MAX_CLOCK_SKEW_MS = 5 * MINUTE_MS;
+
+/** Names every plain object inherits: never a parameter, whatever the route. */
+const PROTOTYPE_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+/** A parameter name or value as echoed in an error: quoted, and cut short. */
+export const quote = (value: string) => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+
+/** Refuses every parameter the route does not take, so a typo is never silently ignored. */
+export function rejectUnknown(query: Readonly<Record<string, string>>, known: readonly string[]): void {
+  const expected = known.length > 0 ? `expected one of ${known.join(', ')}` : 'this request takes none';
+  for (const name of Object.keys(query)) {
+    const field = name.length > 64 ? `${name.slice(0, 64)}…` : name;
+    if (PROTOTYPE_NAMES.has(name))
+      throw badRequest(field, `unknown parameter (a reserved name); ${expected}`);
+    if (!known.includes(name)) throw badRequest(field, `unknown parameter; ${expected}`);
+  }
+}
+
+/** The values of the parameters `names`, as a plain object holding only those that were given. */
+export function pick(
+  query: Readonly<Record<string, string>>,
+  names: readonly string[],
+): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const name of names) {
+    const value = Object.hasOwn(query, name) ? query[name] : undefined;
+    if (value !== undefined) picked[name] = value;
+  }
+  return picked;
+}
+
+/**
+ * A whole number written in decimal digits (no leading zeros, at most
+ * `maxDigits`), then checked against [min, max]. `expected` completes
+ * "expected …" in the error.
+ */
+export function wholeNumber(
+  expected: string,
+  options: { min?: number; max?: number; maxDigits?: number } = {},
+) {
+  const { min = 0, max = Number.MAX_SAFE_INTEGER, maxDigits = 15 } = options;
+  const message = `expected ${expected}, in decimal digits`;
+  return z
+    .string()
+    .refine(
+      (v) => !v.includes(','),
+      `${message} (given more than once? a repeated parameter arrives comma-joined)`,
+    )
+    .regex(new RegExp(`^(0|[1-9][0-9]{0,${maxDigits - 1}})$`), message)
+    .transform(Number)
+    .pipe(z.number().min(min, message).max(max, message));
+}
+
+/** Epoch milliseconds: up to 13 digits (year 2286). */
+export const epochMs = wholeNumber('epoch milliseconds (a whole number)', { maxDigits: 13 });
+
+/**
+ * A comma-separated list whose values `parse` accepts (undefined refuses);
+ * values trimmed, duplicates dropped, the list and value limits applied.
+ */
+export function list<T>(parse: (value: string) => T | undefined, expected: string) {
+  return z.string().transform((raw, ctx) => {
+    const parts = raw.split(',').map((part) => part.trim());
+    if (parts.length > MAX_LIST_VALUES) {
+      ctx.addIssue({ code: 'custom', message: `at most ${MAX_LIST_VALUES} comma-separated values` });
+      return z.NEVER;
+    }
+    const values: T[] = [];
+    for (const part of parts) {
+      const value = parse(part);
+      if (value === undefined) {
+        ctx.addIssue({ code: 'custom', message: `${quote(part)} is not ${expected}` });
+        return z.NEVER;
+      }
+      if (!values.includes(value)) values.push(value);
+    }
+    return values;
+  });
+}
+
+/** Endpoint, model and region lists: non-empty labels of at most MAX_VALUE_LENGTH characters. */
+export const labelList = list(
+  (v) => (v.length > 0 && v.length <= MAX_VALUE_LENGTH ? v : undefined),
+  `a non-empty value of at most ${MAX_VALUE_LENGTH} characters`,
+);
+
+/** A list of values out of `allowed`. */
+export const oneOfList = <T extends string>(allowed: readonly T[]) =>
+  list(
+    (v) => ((allowed as readonly string[]).includes(v) ? (v as T) : undefined),
+    `one of ${allowed.join(', ')}`,
+  );
+
+export interface RangeBounds {
+  /** Epoch ms. */
+  now: number;
+  retentionDays: number;
+  /** How far `from` may reach past the retention start (a cursor's range ages while it is paged). Default 0. */
+  retentionGraceMs?: number;
+}
+
+export interface RangeProblem {
+  field: 'from' | 'to';
+  message: string;
+}
+
+/** The oldest time a range may start at: now minus retention. */
+export const retentionStart = (bounds: RangeBounds) => bounds.now - bounds.retentionDays * DAY_MS;
+
+/**
+ * What is wrong with a range, or undefined: `to` more than MAX_CLOCK_SKEW_MS
+ * ahead of now or before the retention start, `from` more than
+ * MAX_CLOCK_SKEW_MS (plus the grace) before the retention start or ahead of
+ * now, `from` after `to`. A range inside the tolerances may still reach a
+ * little past now or retention: callers clamp it (or, where the range names a
+ * paged query, keep it as given).
+ */
+export function rangeProblem(
+  range: { from: number; to: number },
+  bounds: RangeBounds,
+): RangeProblem | undefined {
+  const oldest = retentionStart(bounds);
+  const latest = bounds.now + MAX_CLOCK_SKEW_MS;
+  const earliest = oldest - MAX_CLOCK_SKEW_MS - (bounds.retentionGraceMs ?? 0);
+  const kept = `data is kept ${bounds.retentionDays} days (RETENTION_DAYS)`;
+  const ahead = `at most ${MAX_CLOCK_SKEW_MS / MINUTE_MS} minutes ahead of the server clock (now ${bounds.now})`;
+  if (range.to > latest) return { field: 'to', message: `in the future: ${ahead}` };
+  if (range.to < earliest)
+    return { field: 'to', message: `past retention: ${kept}, so to must be at least ${oldest}` };
+  if (range.from < earliest) {
+    return { field: 'from', message: `past retention: ${kept}, so from must be at least ${oldest}` };
+  }
+  if (range.from > latest) return { field: 'from', message: `in the future: ${ahead}` };
+  if (range.from > range.to) return { field: 'from', message: `must not be after to (${range.to})` };
+  return undefined;
+}
