@@ -9,19 +9,14 @@
  *
  *   npx tsx bench/fault-ingest.ts        (BATCHES=50 BATCH=20 SEED=7 to vary)
  */
-import {
-  httpEvent,
-  installAwsLambdaGlobal,
-  invokeHttpHandler,
-  lambdaContext,
-  matchRoute,
-} from '../infra/local/lambda.js';
+import { installAwsLambdaGlobal } from '../infra/local/lambda.js';
 import { ensureSchema, startLocalStore } from '../infra/local/store.js';
 import { resetClients } from '../shared/aws.js';
 import { ManualClock, useClock } from '../shared/clock.js';
 import { resetConfig } from '../shared/config.js';
-import { ROUTES } from '../shared/routes.js';
 import type { FaultMode } from '../test/faults.js';
+import { seededRandom } from '../test/fixtures.js';
+import { invokeHttp } from '../test/helpers.js';
 
 const BATCHES = Number(process.env.BATCHES ?? 200);
 const BATCH = Number(process.env.BATCH ?? 50);
@@ -29,18 +24,7 @@ const SEED = Number(process.env.SEED ?? 1);
 const KEY = 'bench-fault-ingest-key';
 const TABLE = 'bench-fault-ingest';
 
-/** Deterministic PRNG (mulberry32), so a run can be repeated exactly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = rng(SEED);
+const random = seededRandom(SEED);
 const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)] as T;
 
 const store = await startLocalStore({ dataDir: undefined });
@@ -87,16 +71,9 @@ function batch(): string {
   );
 }
 
-const route = matchRoute(ROUTES, 'POST', '/ingest/trace');
 async function send(body: string): Promise<number> {
-  const event = httpEvent({
-    method: 'POST',
-    path: '/ingest/trace',
-    headers: { 'content-type': 'application/json', 'x-api-key': KEY },
-    body,
-    ...(route ? { route } : {}),
-  });
-  return (await invokeHttpHandler(handler as never, event, lambdaContext('ingest', 29))).statusCode;
+  const headers = { 'content-type': 'application/json', 'x-api-key': KEY };
+  return (await invokeHttp(handler, { method: 'POST', path: '/ingest/trace', headers, body })).statusCode;
 }
 
 const modes: FaultMode[] = ['lost-request', 'lost-answer', 'crash'];

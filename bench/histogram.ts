@@ -3,18 +3,7 @@
  * Run: npx tsx bench/histogram.ts
  */
 import { bucketIndex, histogramFromItem, LogHistogram } from '../shared/stats/histogram.js';
-
-// Deterministic PRNG (mulberry32) so the numbers are reproducible.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../test/fixtures.js';
 
 function lognormal(random: () => number, medianMs: number, sigma: number): number {
   const u = 1 - random();
@@ -36,7 +25,7 @@ function time(label: string, fn: () => void): void {
 
 console.log(`buckets in (1 ms, 60 s]: ${bucketIndex(60_000) - bucketIndex(1)}`);
 console.log('\nitem size for lognormal latencies, median 300 ms (mean over 200 trials):');
-const random = rng(42);
+const random = seededRandom(42);
 for (const sigma of [0.3, 0.5, 0.8]) {
   for (const n of [60, 1440, 3600]) {
     let buckets = 0;

@@ -47,6 +47,7 @@ import { computeTimeseries } from '../shared/status/timeseries.js';
 import { recordEvents } from '../shared/store/events.js';
 import { DAY_MS, floorTo, HOUR_MS, hourOf, MINUTE_MS, padTs } from '../shared/store/keys.js';
 import { planSegments, RollupReader } from '../shared/store/rollups.js';
+import { seededRandom } from '../test/fixtures.js';
 
 // ---------------------------------------------------------------- settings
 
@@ -95,18 +96,6 @@ function quantile(values: readonly number[], q: number): number {
 }
 
 // ---------------------------------------------------------------- data
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Profile {
   key: string;
@@ -187,7 +176,7 @@ const r3 = (n: number) => Math.round(n * 1000) / 1000;
 
 /** `count` events spread evenly (stratified) over the 24 h before NOW, in time order. */
 function* generateEvents(count: number, seed: number, tag: string): Generator<TraceEvent> {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)] as T;
   const hex = (chars: number) => {
