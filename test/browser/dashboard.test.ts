@@ -27,10 +27,10 @@ const PAGE_WIDTH = 'document.documentElement.scrollWidth';
 /**
  * A wait on a condition ends as soon as the condition holds; a busy machine only makes it end later.
  * vitest's expect.poll gives up after 1 s by default, which a loaded CI machine can miss while the
- * page is still fetching. This deadline only bounds a real failure, and stays under the 20 s test
- * timeout so that the failure names the condition that did not hold.
+ * page is still fetching. Polls here use Playwright's own default for its waits (30 s): a deadline
+ * that only bounds a real failure.
  */
-const WAIT_MS = 15_000;
+const WAIT_MS = 30_000;
 const poll = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: WAIT_MS });
 
 /** Waits until no part of the page is loading or refreshing (what a screenshot should show). */
@@ -78,7 +78,12 @@ function watch(page: Page, collected: Collected): void {
   });
 }
 
-describe('dashboard in headless Chromium', () => {
+/**
+ * Each test drives full page loads against the in-process stack, all on the same CPUs: seconds of
+ * work, several times that on a busy 2-core CI machine (the status tab test alone loads the page
+ * four times). The tests wait on conditions, never on a time; this deadline only ends a hang.
+ */
+describe('dashboard in headless Chromium', { timeout: 90_000 }, () => {
   let seeded: SeededStack | undefined;
   let stack: LocalStack;
   let browser: Browser;
