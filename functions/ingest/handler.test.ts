@@ -220,8 +220,12 @@ describe('POST /v1/traces (OTLP)', () => {
     });
     const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
     const tracer = provider.getTracer('my-app');
+    // Explicit span times: the events land in the hour of `at`, not in whichever hour the clock is in
+    // by the time they are read back.
+    const at = NOW - 60_000;
     const span = tracer.startSpan('chat gpt-4o-mini', {
       kind: SpanKind.CLIENT,
+      startTime: at,
       attributes: {
         'gen_ai.operation.name': 'chat',
         'gen_ai.provider.name': 'openai',
@@ -233,20 +237,21 @@ describe('POST /v1/traces (OTLP)', () => {
         'cloud.region': 'eu-central-1',
       },
     });
-    span.end();
+    span.end(at + 250);
     const failed = tracer.startSpan('embeddings text-embedding-3-small', {
       kind: SpanKind.CLIENT,
+      startTime: at + 10,
       attributes: { 'gen_ai.operation.name': 'embeddings', 'gen_ai.request.model': 'text-embedding-3-small' },
     });
     failed.setAttribute('error.type', 'RateLimitError');
     failed.setStatus({ code: SpanStatusCode.ERROR, message: 'Rate limit reached' });
-    failed.end();
-    tracer.startSpan('GET /healthz').end();
+    failed.end(at + 40);
+    tracer.startSpan('GET /healthz', { startTime: at }).end(at + 1);
     await provider.forceFlush();
     await provider.shutdown();
 
     const { traceId, spanId } = span.spanContext();
-    const key = eventKey(Math.floor(Date.now() / 1000) * 1000, 'x');
+    const key = eventKey(at, 'x');
     const res = await dynamoClient().send(
       new QueryCommand({
         TableName: getConfig().tableName,
@@ -351,8 +356,7 @@ describe('the Node client', () => {
         },
       ),
     ).rejects.toThrow();
-    // Records are made when the copies of the bodies have been read.
-    await new Promise((r) => setTimeout(r, 100));
+    // Records are made when the copies of the bodies have been read: close() waits for those too.
     await wrapped.close();
     expect(wrapped.stats()).toMatchObject({ recorded: 4, sent: 4, dropped: 0, failed: 0, queued: 0 });
 
@@ -375,9 +379,8 @@ describe('the Node client', () => {
       timeoutMs: 500,
     });
     for (let i = 0; i < 4; i++) await wrapped.client.models.list();
-    await new Promise((r) => setTimeout(r, 50));
-    expect(wrapped.stats()).toMatchObject({ recorded: 4, dropped: 2, queued: 2 });
     await wrapped.close();
-    expect(wrapped.stats()).toMatchObject({ failed: 2, sent: 0 });
+    // Two fitted in the queue and were lost to the failed send; the other two were dropped.
+    expect(wrapped.stats()).toEqual({ recorded: 4, dropped: 2, queued: 0, failed: 2, sent: 0 });
   });
 });

@@ -4,9 +4,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock, useClock } from '../../shared/clock.js';
 import { CORS_HEADERS, PLAIN_HTTP_SECURITY_HEADERS } from '../../shared/http/headers.js';
 import { httpHandler } from '../../shared/http/middleware.js';
 import type { RouteSpec } from '../../shared/routes.js';
@@ -32,6 +32,17 @@ const PARENT_SECRET = 'PARENT-SECRET-do-not-serve';
 /** Every event the handlers received, newest last. */
 const events: APIGatewayProxyEventV2[] = [];
 const loaded: string[] = [];
+
+/** A promise the test resolves when it chooses. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open = () => {};
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+/** What the streaming handler waits for before its 2nd and 3rd line: the test opens them one by one. */
+let streamGates = [gate(), gate()];
 
 const HANDLERS: Record<string, AnyHandler> = {
   echo: httpHandler(
@@ -63,9 +74,10 @@ const HANDLERS: Record<string, AnyHandler> = {
   ),
   stream: httpHandler(
     async () => {
+      const gates = streamGates;
       async function* lines() {
         for (let i = 0; i < 3; i++) {
-          if (i > 0) await sleep(100);
+          if (i > 0) await gates[i - 1]?.promise;
           yield `${JSON.stringify({ line: i })}\n`;
         }
       }
@@ -208,9 +220,12 @@ beforeEach(() => {
 
 describe('API routes', () => {
   it('builds the payload v2 event API Gateway would send', async () => {
+    // A pinned clock: the event's time and the context's deadline are then exact, not "close to now".
+    const at = Date.UTC(2026, 2, 4, 5, 6, 7, 890);
+    const restoreClock = useClock(new ManualClock(at));
     const res = await fetch(`${gateway.url}/echo?a=1&a=2&b=x%20y&empty=`, {
       headers: { 'X-Custom-Header': 'Some Value', cookie: 'session=abc; theme=dark' },
-    });
+    }).finally(restoreClock);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/json');
     const json = (await res.json()) as { requestId: string; functionName: string; remainingMs: number };
@@ -235,7 +250,8 @@ describe('API routes', () => {
     expect(event.requestContext.http.method).toBe('GET');
     expect(event.requestContext.http.path).toBe('/echo');
     expect(event.requestContext.http.sourceIp).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
-    expect(Math.abs(event.requestContext.timeEpoch - Date.now())).toBeLessThan(10_000);
+    expect(event.requestContext.timeEpoch).toBe(at);
+    expect(event.requestContext.time).toBe('Wed, 04 Mar 2026 05:06:07 GMT');
 
     const requestId = event.requestContext.requestId;
     expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
@@ -243,8 +259,7 @@ describe('API routes', () => {
     expect(json.requestId).toBe(requestId);
     // The Lambda context names the function and counts down from its timeout.
     expect(json.functionName).toBe('echo');
-    expect(json.remainingMs).toBeGreaterThan(0);
-    expect(json.remainingMs).toBeLessThanOrEqual(7000);
+    expect(json.remainingMs).toBe(7000);
     expect(loaded).toEqual(['echo']);
   });
 
@@ -304,9 +319,9 @@ describe('API routes', () => {
   });
 
   it('streams a streaming route as it is written', async () => {
-    const started = performance.now();
+    streamGates = [gate(), gate()];
+    const [second, third] = streamGates as [ReturnType<typeof gate>, ReturnType<typeof gate>];
     const res = await fetch(`${gateway.url}/stream`);
-    const headersAt = performance.now();
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/x-ndjson');
     expect(res.headers.get('x-request-id')).toBeTruthy();
@@ -314,28 +329,24 @@ describe('API routes', () => {
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     const decoder = new TextDecoder();
     let text = '';
-    const lineAt: number[] = [];
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-      // When each line was complete (robust to chunks being merged or split on the way).
-      while (lineAt.length < text.split('\n').length - 1) lineAt.push(performance.now());
-    }
-    const finished = performance.now();
+    /** Reads until `lines` whole lines have arrived (robust to chunks being merged or split on the way). */
+    const readLines = async (lines: number) => {
+      while (text.split('\n').length - 1 < lines) {
+        const { done, value } = await reader.read();
+        if (done) throw new Error(`the stream ended after ${JSON.stringify(text)}`);
+        text += decoder.decode(value, { stream: true });
+      }
+      return text;
+    };
 
-    expect(
-      text
-        .trim()
-        .split('\n')
-        .map((line) => JSON.parse(line) as unknown),
-    ).toEqual([{ line: 0 }, { line: 1 }, { line: 2 }]);
-    expect(lineAt).toHaveLength(3);
-    const [first, , last] = lineAt as [number, number, number];
-    expect(first - headersAt).toBeLessThan(250);
-    // The handler sleeps 2 × 100 ms between the first and the last line.
-    expect(finished - started).toBeGreaterThanOrEqual(190);
-    expect(last - first).toBeGreaterThanOrEqual(150);
+    // Each line reaches the client while the handler is still held before the next one: the
+    // gateway forwards what is written as it is written, rather than buffering the whole answer.
+    expect(await readLines(1)).toBe('{"line":0}\n');
+    second.open();
+    expect(await readLines(2)).toBe('{"line":0}\n{"line":1}\n');
+    third.open();
+    expect(await readLines(3)).toBe('{"line":0}\n{"line":1}\n{"line":2}\n');
+    expect(await reader.read()).toMatchObject({ done: true });
   });
 
   it('answers a thrown error with a 500 problem that does not leak the message', async () => {

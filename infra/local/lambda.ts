@@ -13,6 +13,7 @@ import type {
   Context,
   ScheduledEvent,
 } from 'aws-lambda';
+import { clock } from '../../shared/clock.js';
 import {
   matchRoute,
   type RequestMethod,
@@ -60,7 +61,7 @@ const TEXT_TYPES =
 
 /** An API Gateway HTTP API payload v2 event, as API Gateway would build it. */
 export function httpEvent(input: HttpEventInput): APIGatewayProxyEventV2 {
-  const now = input.now ?? Date.now();
+  const now = input.now ?? clock.now();
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(input.headers ?? {})) headers[name.toLowerCase()] = value;
   const rawQueryString = input.rawQueryString ?? '';
@@ -132,7 +133,7 @@ export function scheduledEvent(options: {
     'detail-type': 'Scheduled Event',
     source: 'aws.events',
     account: LOCAL_ACCOUNT,
-    time: new Date(options.time ?? Date.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    time: new Date(options.time ?? clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
     region,
     resources: [`arn:aws:events:${region}:${LOCAL_ACCOUNT}:rule/${options.ruleName}`],
     detail: {},
@@ -145,7 +146,8 @@ export function lambdaContext(
   timeoutSec: number,
   requestId: string = randomUUID(),
 ): Context {
-  const deadline = Date.now() + timeoutSec * 1000;
+  // The process clock (shared/clock.ts), so a test that pins it gets exact event times and deadlines.
+  const deadline = clock.now() + timeoutSec * 1000;
   const fail = () => {
     throw new Error('callback-style completion is not supported');
   };
@@ -158,7 +160,7 @@ export function lambdaContext(
     awsRequestId: requestId,
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    getRemainingTimeInMillis: () => Math.max(0, deadline - clock.now()),
     done: fail,
     fail,
     succeed: fail,

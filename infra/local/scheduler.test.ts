@@ -1,31 +1,39 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ScheduledEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Scheduler, startScheduler } from './scheduler.js';
 
-/** Polls until `condition` holds (fails after `timeoutMs`). */
-async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for the condition');
-    await sleep(5);
-  }
-}
+/**
+ * Every test runs on fake timers and a fake Date: ticks happen exactly when the
+ * test advances time, so the counts below are exact on any machine, however
+ * loaded, instead of "at least" counts across real sleeps.
+ */
+const START = 1_700_000_000_000; // a multiple of every interval used below
 
-/** Interval boundaries (multiples of `intervalMs`) in the window (from, to]. */
-const boundaries = (from: number, to: number, intervalMs: number) =>
-  Math.floor(to / intervalMs) - Math.floor(from / intervalMs);
+/** A promise a test resolves when it chooses: stands in for a job's long-running work. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open = () => {};
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
 
 let scheduler: Scheduler | undefined;
 afterEach(async () => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
   await scheduler?.stop();
   scheduler = undefined;
+  vi.useRealTimers();
+  vi.restoreAllMocks();
 });
+
+function useFakeClock(at = START): void {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  vi.setSystemTime(at);
+}
 
 describe('startScheduler', () => {
   it('fires jobs with an EventBridge scheduled event', async () => {
+    useFakeClock();
     const received: { event: ScheduledEvent; at: number }[] = [];
     scheduler = startScheduler(
       [
@@ -39,9 +47,11 @@ describe('startScheduler', () => {
       ],
       'eu-west-1',
     );
-    await waitFor(() => received.length >= 3);
+    await vi.advanceTimersByTimeAsync(150);
     await scheduler.stop();
 
+    // One run per tick, each fired at its tick and stamped with it.
+    expect(received.map(({ at }) => at)).toEqual([START + 50, START + 100, START + 150]);
     for (const { event, at } of received) {
       expect(event).toMatchObject({
         version: '0',
@@ -54,20 +64,15 @@ describe('startScheduler', () => {
       expect(event.resources).toHaveLength(1);
       expect(event.resources[0]).toContain('probe');
       expect(event.resources[0]).toMatch(/^arn:aws:events:eu-west-1:\d{12}:rule\/probe/);
-      // EventBridge times are whole seconds in ISO 8601, at or before the tick.
+      // EventBridge times are whole seconds in ISO 8601: the tick's time, cut to the second.
       expect(event.time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
-      const time = Date.parse(event.time);
-      expect(time % 50).toBe(0);
-      // Node timers may fire a millisecond before their time.
-      expect(time).toBeLessThanOrEqual(at + 5);
-      expect(at - time).toBeLessThan(2000);
+      expect(Date.parse(event.time)).toBe(Math.floor(at / 1000) * 1000);
     }
     expect(new Set(received.map(({ event }) => event.id)).size).toBe(received.length);
   });
 
   it('aligns ticks to multiples of the interval', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-    vi.setSystemTime(1_700_000_000_123);
+    useFakeClock(1_700_000_000_123);
     const times: number[] = [];
     scheduler = startScheduler([
       {
@@ -111,53 +116,67 @@ describe('startScheduler', () => {
   });
 
   it('fires jobs at their own rates', async () => {
-    let fast = 0;
-    let slow = 0;
-    const from = Date.now();
+    useFakeClock();
+    const fast: number[] = [];
+    const slow: number[] = [];
     scheduler = startScheduler([
-      { name: 'fast', intervalMs: 50, run: async () => void fast++ },
-      { name: 'slow', intervalMs: 100, run: async () => void slow++ },
+      { name: 'fast', intervalMs: 50, run: async () => void fast.push(Date.now()) },
+      { name: 'slow', intervalMs: 100, run: async () => void slow.push(Date.now()) },
     ]);
-    await sleep(1000);
+    await vi.advanceTimersByTimeAsync(1000);
     await scheduler.stop();
-    const to = Date.now();
 
-    // Never more than one run per boundary; a loaded machine may skip some.
-    expect(fast).toBeLessThanOrEqual(boundaries(from, to, 50));
-    expect(slow).toBeLessThanOrEqual(boundaries(from, to, 100));
-    expect(fast).toBeGreaterThanOrEqual(6);
-    expect(slow).toBeGreaterThanOrEqual(3);
-    expect(fast).toBeGreaterThan(slow);
+    // Exactly one run per boundary of each job's own interval.
+    expect(fast).toEqual(Array.from({ length: 20 }, (_, i) => START + (i + 1) * 50));
+    expect(slow).toEqual(Array.from({ length: 10 }, (_, i) => START + (i + 1) * 100));
   });
 
   it('does not run a job again while its previous run is still going', async () => {
+    useFakeClock();
     let active = 0;
     let maxActive = 0;
-    let runs = 0;
-    let otherRuns = 0;
+    const runs: number[] = [];
+    const otherRuns: number[] = [];
+    let release = gate();
     scheduler = startScheduler([
       {
         name: 'slow-run',
         intervalMs: 50,
         run: async () => {
-          runs++;
+          runs.push(Date.now());
           active++;
           maxActive = Math.max(maxActive, active);
-          await sleep(150);
+          await release.promise;
           active--;
         },
       },
       // The skip is per job: another job keeps its own rate.
-      { name: 'other', intervalMs: 50, run: async () => void otherRuns++ },
+      { name: 'other', intervalMs: 50, run: async () => void otherRuns.push(Date.now()) },
     ]);
-    await waitFor(() => runs >= 3, 4000);
+
+    // The first run starts at the first tick and is still going at the next three.
+    await vi.advanceTimersByTimeAsync(200);
+    expect(runs).toEqual([START + 50]);
+    expect(active).toBe(1);
+    expect(otherRuns).toEqual([START + 50, START + 100, START + 150, START + 200]);
+
+    // Once it has finished, the next tick runs the job again (and only that tick).
+    release.open();
+    release = gate();
+    await vi.advanceTimersByTimeAsync(50);
+    expect(runs).toEqual([START + 50, START + 250]);
+    release.open();
+    await vi.advanceTimersByTimeAsync(50);
+    expect(runs).toEqual([START + 50, START + 250, START + 300]);
+
     await scheduler.stop();
     expect(maxActive).toBe(1);
     expect(active).toBe(0);
-    expect(otherRuns).toBeGreaterThan(runs);
+    expect(otherRuns).toHaveLength(6);
   });
 
   it('keeps firing a job whose runs fail', async () => {
+    useFakeClock();
     let calls = 0;
     scheduler = startScheduler([
       {
@@ -169,39 +188,54 @@ describe('startScheduler', () => {
         },
       },
     ]);
-    await waitFor(() => calls >= 4);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(calls).toBe(4);
     await scheduler.stop();
   });
 
   it('stop() waits for the run in progress, and nothing runs after it', async () => {
+    useFakeClock();
     let started = 0;
     let finished = 0;
+    const release = gate();
     scheduler = startScheduler([
       {
         name: 'long',
         intervalMs: 50,
         run: async () => {
           started++;
-          await sleep(200);
+          await release.promise;
           finished++;
         },
       },
     ]);
-    await waitFor(() => started === 1);
-    const stopping = scheduler.stop();
+    await vi.advanceTimersByTimeAsync(50);
+    expect(started).toBe(1);
+
+    let stopped = false;
+    const stopping = scheduler.stop().then(() => {
+      stopped = true;
+    });
+    // However long the run takes, stop() does not return before it ends.
+    await vi.advanceTimersByTimeAsync(500);
+    expect(stopped).toBe(false);
     expect(finished).toBe(0);
+
+    release.open();
     await stopping;
     expect(finished).toBe(1);
-    await sleep(200);
+    await vi.advanceTimersByTimeAsync(500);
     expect(started).toBe(1);
     expect(finished).toBe(1);
   });
 
   it('stop() before the first tick runs nothing', async () => {
+    useFakeClock();
     const run = vi.fn(async () => undefined);
     scheduler = startScheduler([{ name: 'never', intervalMs: 50, run }]);
     await scheduler.stop();
-    await sleep(150);
+    await vi.advanceTimersByTimeAsync(500);
     expect(run).not.toHaveBeenCalled();
+    expect(vi.getTimerCount()).toBe(0);
   });
 });

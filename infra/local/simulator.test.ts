@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { NO_FAULTS, type Simulator, startSimulator } from './simulator.js';
 
 let sim: Simulator;
@@ -19,6 +19,20 @@ const faulty = (fault: string, opts: { timeout?: number } = {}) =>
 const errorOf = async (res: Response) =>
   ((await res.json()) as { error: { type: string; param: string | null } }).error;
 const norm = (v: ArrayLike<number>) => Math.hypot(...Array.from(v));
+
+/** Waits, one turn of the event loop at a time (no timers: they may be fake), until `condition` holds. */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Fake timers for the simulator's delays and the SDK's timeouts: they fire exactly when the test
+ * moves time, so "slower than" and "not before" are facts rather than races with a loaded machine.
+ */
+const useFakeTime = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 beforeAll(async () => {
   sim = await startSimulator({ latency: 'none' });
@@ -257,11 +271,13 @@ describe('faults', () => {
   });
 
   it('forced slow exceeds the client timeout', async () => {
-    const started = Date.now();
-    await expect(ask(faulty('slow', { timeout: 200 }))).rejects.toBeInstanceOf(
-      OpenAI.APIConnectionTimeoutError,
-    );
-    expect(Date.now() - started).toBeLessThan(2000);
+    useFakeTime();
+    const seen = sim.requests.length;
+    const asking = ask(faulty('slow', { timeout: 200 })).catch((e: unknown) => e);
+    await until(() => sim.requests.length > seen);
+    // The client's 200 ms timeout ends the call; the slow reply (30 s) has not come by then.
+    await vi.advanceTimersByTimeAsync(200);
+    expect(await asking).toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
   });
 
   it('forced drop is a connection error', async () => {
@@ -290,9 +306,22 @@ describe('faults', () => {
   });
 
   it('x-sim-latency-ms delays a single request', async () => {
-    const started = Date.now();
-    const { response } = await client.models.list({ headers: { 'x-sim-latency-ms': '120' } }).withResponse();
-    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+    useFakeTime();
+    const seen = sim.requests.length;
+    let answered = false;
+    const listing = client.models
+      .list({ headers: { 'x-sim-latency-ms': '120' } })
+      .withResponse()
+      .finally(() => {
+        answered = true;
+      });
+    await until(() => sim.requests.length > seen);
+    await vi.advanceTimersByTimeAsync(119);
+    // A request without the header is answered at once meanwhile: the delay is this request's only.
+    await client.models.list();
+    expect(answered).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    const { response } = await listing;
     expect(response.headers.get('openai-processing-ms')).toBe('120');
   });
 
@@ -335,15 +364,16 @@ describe('faults', () => {
     expect(await run()).toEqual(first);
   });
 
-  it('close() returns promptly while a slow reply is pending', async () => {
+  it('close() returns while a slow reply is pending', async () => {
     const s = await startSimulator({ latency: 'none', faults: { slowRate: 1, slowMs: 60_000 } });
+    // Fake timers: the 60 s reply (and the client's timeout) can never fire, so close() returning
+    // at all shows it cut the pending request rather than waiting for it.
+    useFakeTime();
     const pending = new OpenAI({ apiKey: 'sim', baseURL: s.url, maxRetries: 0 }).models
       .list()
       .catch((e) => e);
-    await new Promise((r) => setTimeout(r, 50));
-    const started = Date.now();
+    await until(() => s.requests.length === 1);
     await s.close();
-    expect(Date.now() - started).toBeLessThan(500);
     expect(await pending).toBeInstanceOf(OpenAI.APIConnectionError);
   });
 });

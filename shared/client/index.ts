@@ -117,6 +117,8 @@ export function instrumentOpenAI<T extends OpenAI>(
   let timer: NodeJS.Timeout | undefined;
   let sending: Promise<void> = Promise.resolve();
   let closed = false;
+  /** Records still waiting for their copy of a body to be read: flush() and close() wait for them. */
+  const reading = new Set<Promise<void>>();
 
   const enqueue = (trace: TraceInput) => {
     if (closed) return;
@@ -126,11 +128,11 @@ export function instrumentOpenAI<T extends OpenAI>(
       return;
     }
     queue.push(trace);
-    if (queue.length >= batchSize) void flush();
+    if (queue.length >= batchSize) void send();
     else if (!timer) {
       timer = setTimeout(() => {
         timer = undefined;
-        void flush();
+        void send();
       }, flushIntervalMs);
       // Never keep the app alive just to send traces.
       timer.unref?.();
@@ -170,7 +172,8 @@ export function instrumentOpenAI<T extends OpenAI>(
     }
   };
 
-  async function flush(): Promise<void> {
+  /** Sends what is queued now. */
+  async function send(): Promise<void> {
     if (timer) {
       clearTimeout(timer);
       timer = undefined;
@@ -180,6 +183,12 @@ export function instrumentOpenAI<T extends OpenAI>(
       sending = sending.then(() => post(batch));
     }
     await sending;
+  }
+
+  /** Sends every call made so far, including those whose record is still being read from a body copy. */
+  async function flush(): Promise<void> {
+    await Promise.all(reading);
+    await send();
   }
 
   const record = (trace: TraceInput) => {
@@ -227,7 +236,7 @@ export function instrumentOpenAI<T extends OpenAI>(
     if (contentType.includes('application/json')) {
       // Read a copy after handing the response back: the app never waits for this.
       const copy = response.clone();
-      void copy
+      const read = copy
         .text()
         .then((text) => {
           let data: { model?: unknown; usage?: Usage } = {};
@@ -245,7 +254,9 @@ export function instrumentOpenAI<T extends OpenAI>(
             ...usageFields(data.usage),
           });
         })
-        .catch((error: unknown) => options.onError?.(error));
+        .catch((error: unknown) => options.onError?.(error))
+        .finally(() => reading.delete(read));
+      reading.add(read);
     } else {
       // Streams and binary bodies: recorded at the headers (usage is not visible without reading the stream).
       record({ ...common, latencyMs: performance.now() - started, ...(model ? { model } : {}) });

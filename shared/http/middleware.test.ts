@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { invokeHttp, setEnv } from '../../test/helpers.js';
 import { logger } from '../logger.js';
-import type { RouteSpec } from '../routes.js';
+import { matchRoute, type RouteSpec } from '../routes.js';
 import { httpHandler, sameSecret } from './middleware.js';
 import { HttpProblem, validate } from './problem.js';
 
@@ -13,6 +13,15 @@ const routes: RouteSpec[] = [
   { method: 'POST', path: '/protected', function: 'test', auth: 'ingest', streaming: false },
   { method: 'GET', path: '/stream', function: 'test', auth: 'none', streaming: true },
 ];
+
+/** A promise the test resolves when it chooses. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open = () => {};
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
 
 const echo = httpHandler(
   async (req) => ({
@@ -196,27 +205,52 @@ describe('HTTP middleware stack', () => {
   });
 
   it('streams the body of a streaming handler chunk by chunk, with its status and headers', async () => {
+    const lines = ['{"delta":"a"}\n', '{"delta":"b"}\n', '{"done":true}\n'];
+    // The handler writes a line only when the test has read the one before: each chunk must come
+    // through on its own, while the handler is still running, whatever the machine's speed.
+    const gates = lines.slice(1).map(gate);
     const handler = httpHandler(
       async () => ({
         statusCode: 201,
         headers: { 'content-type': 'application/x-ndjson' },
         body: Readable.from(
           (async function* () {
-            for (const line of ['{"delta":"a"}\n', '{"delta":"b"}\n', '{"done":true}\n']) {
+            for (const [i, line] of lines.entries()) {
+              if (i > 0) await gates[i - 1]?.promise;
               yield line;
-              await new Promise((resolve) => setTimeout(resolve, 20));
             }
           })(),
         ),
       }),
       { routes, streaming: true },
     );
-    const res = await invokeHttp(handler, { path: '/stream', routes });
-    expect(res.statusCode).toBe(201);
-    expect(res.headers['content-type']).toBe('application/x-ndjson');
-    expect(res.headers['x-request-id']).toBeDefined();
-    expect(res.chunks.length).toBeGreaterThanOrEqual(3);
-    expect(res.text).toBe('{"delta":"a"}\n{"delta":"b"}\n{"done":true}\n');
+    const { httpEvent, invokeHttpHandler, lambdaContext } = await import('../../infra/local/lambda.js');
+    const route = matchRoute(routes, 'GET', '/stream');
+    const answer = await invokeHttpHandler(
+      handler,
+      httpEvent({
+        method: 'GET',
+        path: '/stream',
+        headers: { host: 'localhost' },
+        ...(route ? { route } : {}),
+      }),
+      lambdaContext('test', 30),
+    );
+    expect(answer.statusCode).toBe(201);
+    expect(answer.headers['content-type']).toBe('application/x-ndjson');
+    expect(answer.headers['x-request-id']).toBeDefined();
+    if (Buffer.isBuffer(answer.body)) throw new Error('the answer was buffered, not streamed');
+
+    const chunks = answer.body[Symbol.asyncIterator]();
+    const read = async () => {
+      const { done, value } = await chunks.next();
+      return done ? null : Buffer.from(value as Buffer).toString('utf8');
+    };
+    for (const [i, line] of lines.entries()) {
+      if (i > 0) gates[i - 1]?.open();
+      expect(await read()).toBe(line);
+    }
+    expect(await read()).toBeNull();
   });
 
   it('answers errors of a streaming handler as problem+json', async () => {

@@ -20,7 +20,10 @@ export interface ProbeOutcome {
   responseModel?: string;
   responseId?: string;
   finishReasons?: string[];
-  /** ms from request start to the first streamed token (chat_stream). */
+  /**
+   * `performance.now()` when the first streamed token was read (chat_stream): the runner measures
+   * the time to it from the HTTP request's start, the same start as the call's latency.
+   */
   firstTokenAt?: number;
   /** Set when the body parsed but is not what the API documents. */
   invalid?: string;
@@ -102,7 +105,6 @@ export const PROBES: Record<ProbeKey, ProbeDefinition> = {
     stream: true,
     async call(client, config, options) {
       const model = config.openaiModel;
-      const started = performance.now();
       const { data: stream, response } = await client.chat.completions
         .create(
           {
@@ -127,7 +129,7 @@ export const PROBES: Record<ProbeKey, ProbeDefinition> = {
         responseModel ??= chunk.model;
         responseId ??= chunk.id;
         for (const choice of chunk.choices ?? []) {
-          if (firstTokenAt === undefined && choice.delta?.content) firstTokenAt = performance.now() - started;
+          if (firstTokenAt === undefined && choice.delta?.content) firstTokenAt = performance.now();
           if (choice.finish_reason) finishReasons.push(choice.finish_reason);
         }
         if (chunk.usage) usage = chatUsage(chunk.usage);

@@ -1,17 +1,17 @@
 import { createServer } from 'node:net';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Simulator } from '../../infra/local/simulator.js';
 import { checkConsistency, injectStoreFaults } from '../../test/faults.js';
-import { startSimulator, useFreshStore } from '../../test/helpers.js';
+import { ManualClock, startSimulator, useFreshStore } from '../../test/helpers.js';
 import { dynamoClient } from '../aws.js';
 import { type Config, DEFAULT_PROBE_KEYS, PROBE_KEYS, parseConfig } from '../config.js';
 import { histogramFromItem } from '../stats/histogram.js';
 import { eventKey, rollupKey } from '../store/keys.js';
 import { PROBES } from './registry.js';
 import { type ProbeClient, probeClient, runProbe, runProbeTick, selectProbes } from './runner.js';
-import { createTimedFetch } from './timed-fetch.js';
+import { createTimedFetch, type RequestTiming } from './timed-fetch.js';
 
 let sim: Simulator;
 let config: Config;
@@ -29,6 +29,23 @@ beforeAll(async () => {
   });
 });
 afterAll(() => sim.close());
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/**
+ * Waits, one turn of the event loop at a time, until `condition` holds. No timers: under fake
+ * timers this is how a test lets real I/O (the simulator, the store) happen without moving time.
+ */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Fake timers and a fake monotonic clock: the call timeout and the tick budget fire exactly when
+ * the test moves time, and measured durations are the time moved, whatever the machine's load.
+ */
+const useFakeTime = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
 
 /** A client whose requests carry simulator fault headers, optionally only for some paths. */
 function faultyClient(fault: string, onlyPath?: string, baseURL = sim.url): ProbeClient {
@@ -78,11 +95,15 @@ describe('runProbe against the simulator', () => {
   });
 
   it('records every field of a successful chat call', async () => {
+    const at = Date.UTC(2026, 4, 6, 7, 8, 9, 100);
+    const before = performance.now();
     const { event, span } = await runProbe(PROBES.chat, {
       config,
       probeClient: probeClient(config),
       timeoutMs: 5000,
+      clock: new ManualClock(at),
     });
+    const took = performance.now() - before;
     expect(event).toMatchObject({
       source: 'probe',
       endpoint: 'chat',
@@ -109,7 +130,9 @@ describe('runProbe against the simulator', () => {
     expect(event.costUsd).toBeGreaterThan(0);
     expect(event.timing?.ttfbMs).toBeGreaterThan(0);
     expect(event.timing?.transferMs).toBeGreaterThanOrEqual(0);
-    expect(Math.abs(Date.now() - event.ts)).toBeLessThan(5000);
+    // Stamped by the injected clock: the request's start, which lies within the call.
+    expect(event.ts).toBeGreaterThanOrEqual(at);
+    expect(event.ts + event.latencyMs).toBeLessThanOrEqual(at + Math.ceil(took) + 1);
     expect(event.traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(event.spanId).toMatch(/^[0-9a-f]{16}$/);
 
@@ -180,7 +203,6 @@ describe('runProbe against the simulator', () => {
     ['429', 'rate_limited', 429],
     ['401', 'auth', 401],
     ['malformed', 'invalid_response', 200],
-    ['slow', 'timeout', undefined],
     ['drop', 'network', undefined],
   ] as const)('classifies a forced %s as %s', async (fault, errorType, status) => {
     const client = faultyClient(fault);
@@ -192,7 +214,28 @@ describe('runProbe against the simulator', () => {
     expect(span.statusCode).toBe(2);
     expect(span.attributes['error.type']).toBe(errorType);
     if (fault === '429') expect(event.requestId).toMatch(/^req_/);
-    if (fault === 'slow') expect(event.latencyMs).toBeGreaterThanOrEqual(290);
+    client.timed.close();
+  });
+
+  it('classifies a forced slow reply as timeout, cut at the call timeout', async () => {
+    useFakeTime();
+    const client = faultyClient('slow');
+    const seen = sim.requests.length;
+    let done = false;
+    const running = runProbe(PROBES.chat, { config, probeClient: client, timeoutMs: 300 }).finally(() => {
+      done = true;
+    });
+    // Time only moves once the simulator holds the request (for its 30 s slow reply).
+    await until(() => sim.requests.length > seen);
+    await vi.advanceTimersByTimeAsync(299);
+    expect(done).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    const { event, span } = await running;
+    expect(event).toMatchObject({ ok: false, errorType: 'timeout', latencyMs: 300 });
+    expect(event.status).toBeUndefined();
+    expect(event.errorMessage).toBeTruthy();
+    expect(span.statusCode).toBe(2);
+    expect(span.attributes['error.type']).toBe('timeout');
     client.timed.close();
   });
 
@@ -339,25 +382,61 @@ describe('a probe tick', () => {
     }
   });
 
-  it('keeps recording the others when one probe hangs, and ends within its budget', async () => {
+  it('keeps recording the others when one probe hangs, and ends at its budget', async () => {
     const tickConfig: Config = {
       ...config,
       probeMode: 'all',
       probeEndpoints: ['embeddings', 'chat', 'models', 'files', 'batches'],
       httpTimeoutMs: 60_000,
     };
-    const started = performance.now();
-    const result = await runProbeTick({
+    // embeddings gets the simulator's 30 s slow reply; the others are answered at once, and their
+    // timings tell the test when each has read its whole answer.
+    const timed = createTimedFetch();
+    const healthy: RequestTiming[] = [];
+    const fetch: typeof timed.fetch = async (input, init = {}) => {
+      const url = String(input instanceof Request ? input.url : input);
+      if (url.includes('/embeddings')) {
+        const headers = new Headers(init.headers);
+        headers.set('x-sim-fault', 'slow');
+        return timed.fetch(input, { ...init, headers });
+      }
+      const response = await timed.fetch(input, init);
+      const timing = timed.timingOf(response);
+      if (timing) healthy.push(timing);
+      return response;
+    };
+    const client = { client: new OpenAI({ apiKey: 'sim', baseURL: sim.url, maxRetries: 0, fetch }), timed };
+
+    useFakeTime();
+    const seen = sim.requests.length;
+    let done = false;
+    const tick = runProbeTick({
       config: tickConfig,
-      tickTime: Date.now(),
+      tickTime: Date.UTC(2026, 4, 6, 7, 8),
       budgetMs: 1500,
-      probeClient: faultyClient('slow', '/embeddings'),
+      probeClient: client,
+    }).finally(() => {
+      done = true;
     });
-    const elapsed = performance.now() - started;
-    expect(elapsed).toBeLessThan(4000);
+    // Time stands still while the four others run to their end, however long that takes here.
+    await until(
+      () =>
+        healthy.length === 4 &&
+        healthy.every((t) => t.endedAt !== undefined) &&
+        sim.requests.slice(seen).some((r) => r.path === '/v1/embeddings'),
+    );
+    await vi.advanceTimersByTimeAsync(1499);
+    expect(done).toBe(false);
+    // The budget runs out: the hung call is cut there and the tick records what it has.
+    await vi.advanceTimersByTimeAsync(1);
+    vi.useRealTimers();
+    const result = await tick;
+    timed.close();
+
     const byEndpoint = Object.fromEntries(result.events.map((e) => [e.endpoint, e]));
-    expect(byEndpoint.embeddings).toMatchObject({ ok: false, errorType: 'timeout' });
+    expect(byEndpoint.embeddings).toMatchObject({ ok: false, errorType: 'timeout', latencyMs: 1500 });
     for (const key of ['chat', 'models', 'files', 'batches']) expect(byEndpoint[key]?.ok).toBe(true);
+    expect(result.skipped).toEqual([]);
     expect(result.stored.stored).toBe(5);
   });
 });

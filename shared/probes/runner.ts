@@ -209,8 +209,10 @@ function outcomeAttributes(
     ...(usage?.reasoning === undefined ? {} : { [ATTR.reasoningOutputTokens]: usage.reasoning }),
     ...(cost === undefined ? {} : { [ATTR.costUsd]: cost }),
     ...(timing ? { [ATTR.responseBodySize]: timing.responseBytes } : {}),
-    ...(definition.stream && outcome.firstTokenAt !== undefined
-      ? { [ATTR.timeToFirstChunk]: outcome.firstTokenAt / 1000 }
+    // From the request's start, not from the SDK call's: the SDK's own work before it sends the
+    // request is not the API's time, and counting it could make the first token come after the last.
+    ...(definition.stream && outcome.firstTokenAt !== undefined && timing
+      ? { [ATTR.timeToFirstChunk]: (outcome.firstTokenAt - timing.startedAt) / 1000 }
       : {}),
   };
 }

@@ -7,29 +7,71 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError } from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTimedFetch, type RequestTiming, withTimingCapture } from './timed-fetch.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * The server never waits on the clock: where a case needs the answer held back, it waits for a
+ * named gate the test opens, so what happens in what order is the test's choice on any machine.
+ */
+interface Gate {
+  promise: Promise<void>;
+  open: () => void;
+}
+const gates = new Map<string, Gate>();
+function gate(name: string): Gate {
+  let found = gates.get(name);
+  if (!found) {
+    let open = () => {};
+    const promise = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    found = { promise, open };
+    gates.set(name, found);
+  }
+  return found;
+}
+/** Path and query of every request the server has received, oldest first. */
+const arrived: string[] = [];
+
+/** Waits, one turn of the event loop at a time (no timers: they may be fake), until `condition` holds. */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Fake timers and a fake `performance.now()`: measured phases are exactly the time the test moves. */
+const useFakeTime = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+beforeEach(() => {
+  gates.clear();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 /** One router for every case: the path picks the behaviour. */
 async function handler(req: IncomingMessage, res: ServerResponse) {
   const url = new URL(req.url ?? '/', 'http://x');
   const path = url.pathname;
+  arrived.push(`${path}${url.search}`);
   if (path.startsWith('/hang')) return; // never answers; closeAllConnections() ends it
   if (path === '/slow') {
-    // headers at ~150 ms, then 5 chunks of 100 bytes over ~200 ms
-    await sleep(150);
+    // headers when gate slow-headers opens, then 5 chunks of 100 bytes, one per gate slow-1 … slow-5
+    await gate('slow-headers').promise;
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.flushHeaders();
-    for (let i = 0; i < 5; i++) {
-      await sleep(50);
+    for (let i = 1; i <= 5; i++) {
+      await gate(`slow-${i}`).promise;
       res.write('x'.repeat(100));
     }
     return res.end();
   }
-  if (path === '/delay') {
-    await sleep(Number(url.searchParams.get('ms')));
+  if (path === '/held') {
+    // answers when the gate named in the query opens
+    await gate(url.searchParams.get('gate') ?? '').promise;
+    res.writeHead(Number(url.searchParams.get('status') ?? 200));
+    return res.end('ok');
+  }
+  if (path === '/ok') {
     res.writeHead(Number(url.searchParams.get('status') ?? 200));
     return res.end('ok');
   }
@@ -74,13 +116,15 @@ async function handler(req: IncomingMessage, res: ServerResponse) {
     );
   }
   if (path === '/v1/chat/completions') {
+    // each event after the first waits for its gate (chat-1, chat-2)
     res.writeHead(200, { 'content-type': 'text/event-stream' });
-    for (const word of ['Hel', 'lo']) {
+    for (const [i, word] of ['Hel', 'lo'].entries()) {
+      if (i > 0) await gate(`chat-${i}`).promise;
       res.write(
         `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [{ index: 0, delta: { content: word }, finish_reason: null }] })}\n\n`,
       );
-      await sleep(60);
     }
+    await gate('chat-2').promise;
     return res.end('data: [DONE]\n\n');
   }
   res.writeHead(404);
@@ -93,12 +137,18 @@ function listen(server: Server): Promise<number> {
   );
 }
 
+/** Servers keep idle keep-alive sockets open (Node's default closes them after 5 s): reuse never depends on timing. */
+function keepIdleSockets(server: Server): Server {
+  server.keepAliveTimeout = 0;
+  return server;
+}
+
 function shutdown(server: Server) {
   server.closeAllConnections();
   server.close();
 }
 
-const http = createServer((req, res) => void handler(req, res));
+const http = keepIdleSockets(createServer((req, res) => void handler(req, res)));
 let port = 0;
 let base = '';
 
@@ -112,7 +162,7 @@ describe('connection phases', () => {
   it('reports dns only for names, connect on a fresh socket, nothing on a reused one', async () => {
     const timed = createTimedFetch();
     try {
-      const first = await timed.fetch(`${base}/delay?ms=0`);
+      const first = await timed.fetch(`${base}/ok`);
       await first.text();
       const t1 = timed.timingOf(first) as RequestTiming;
       expect(t1).toBe(timed.lastTiming());
@@ -122,13 +172,13 @@ describe('connection phases', () => {
       expect(t1.tlsMs).toBeUndefined();
       expect(t1.totalMs).toBeGreaterThanOrEqual(t1.ttfbMs as number);
 
-      const second = await timed.fetch(`${base}/delay?ms=0`);
+      const second = await timed.fetch(`${base}/ok`);
       await second.text();
       const t2 = timed.timingOf(second) as RequestTiming;
       expect(t2.reused).toBe(true);
       expect([t2.dnsMs, t2.connectMs, t2.tlsMs]).toEqual([undefined, undefined, undefined]);
 
-      const named = await timed.fetch(`http://localhost:${port}/delay?ms=0`); // a new pool key: new socket
+      const named = await timed.fetch(`http://localhost:${port}/ok`); // a new pool key: new socket
       await named.text();
       const t3 = timed.timingOf(named) as RequestTiming;
       expect(t3.reused).toBe(false);
@@ -143,7 +193,7 @@ describe('connection phases', () => {
     const timed = createTimedFetch({ keepAlive: false });
     try {
       for (let i = 0; i < 2; i++) {
-        const response = await timed.fetch(`${base}/delay?ms=0`);
+        const response = await timed.fetch(`${base}/ok`);
         await response.text();
         expect(timed.timingOf(response)?.reused).toBe(false);
       }
@@ -170,14 +220,16 @@ describe('connection phases', () => {
 
   it.skipIf(!certDir)('measures the TLS handshake on https', async () => {
     const dir = certDir as string;
-    const tlsServer = createHttpsServer(
-      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
-      (req, res) => void handler(req, res),
+    const tlsServer = keepIdleSockets(
+      createHttpsServer(
+        { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+        (req, res) => void handler(req, res),
+      ),
     );
     const tlsPort = await listen(tlsServer);
     const timed = createTimedFetch({ tls: { rejectUnauthorized: false } });
     try {
-      const first = await timed.fetch(`https://localhost:${tlsPort}/delay?ms=0`);
+      const first = await timed.fetch(`https://localhost:${tlsPort}/ok`);
       expect(await first.text()).toBe('ok');
       const t1 = timed.timingOf(first) as RequestTiming;
       expect(t1.reused).toBe(false);
@@ -185,7 +237,7 @@ describe('connection phases', () => {
       expect(t1.connectMs).toBeGreaterThanOrEqual(0);
       expect(t1.tlsMs).toBeGreaterThan(0);
 
-      const second = await timed.fetch(`https://localhost:${tlsPort}/delay?ms=0`);
+      const second = await timed.fetch(`https://localhost:${tlsPort}/ok`);
       await second.text();
       const t2 = timed.timingOf(second) as RequestTiming;
       expect(t2.reused).toBe(true);
@@ -203,14 +255,26 @@ describe('response timing and decoding', () => {
   afterAll(() => timed.close());
 
   it('splits time to first byte from transfer, and counts body bytes', async () => {
-    const response = await timed.fetch(`${base}/slow`);
+    useFakeTime();
+    const seen = arrived.length;
+    const responding = timed.fetch(`${base}/slow`);
+    await until(() => arrived.slice(seen).includes('/slow'));
+    // The server answers 150 ms into the request, then sends a chunk every 50 ms.
+    vi.advanceTimersByTime(150);
+    gate('slow-headers').open();
+    const response = await responding;
     const t = timed.timingOf(response) as RequestTiming;
-    expect(t.ttfbMs).toBeGreaterThanOrEqual(140);
+    expect(t.ttfbMs).toBe(150);
     expect(t.totalMs).toBeUndefined(); // not read yet
-    expect(await response.text()).toHaveLength(500);
-    expect(t.transferMs).toBeGreaterThanOrEqual(180);
-    expect(t.totalMs).toBeCloseTo((t.ttfbMs as number) + (t.transferMs as number), 6);
-    expect(t.endedAt).toBeCloseTo(t.startedAt + (t.totalMs as number), 6);
+    const reading = response.text();
+    for (let i = 1; i <= 5; i++) {
+      vi.advanceTimersByTime(50);
+      gate(`slow-${i}`).open();
+    }
+    expect(await reading).toHaveLength(500);
+    expect(t.transferMs).toBe(250);
+    expect(t.totalMs).toBe(400);
+    expect(t.endedAt).toBe(t.startedAt + 400);
     expect(t.responseBytes).toBe(500);
   });
 
@@ -231,7 +295,7 @@ describe('response timing and decoding', () => {
     expect(empty.status).toBe(204);
     expect(empty.body).toBeNull();
     expect(timed.timingOf(empty)?.totalMs).toBeGreaterThanOrEqual(0);
-    const head = await timed.fetch(`${base}/delay?ms=0`, { method: 'HEAD' });
+    const head = await timed.fetch(`${base}/ok`, { method: 'HEAD' });
     expect(head.body).toBeNull();
     expect(timed.timingOf(head)).toMatchObject({ status: 200, responseBytes: 0, transferMs: 0 });
   });
@@ -290,10 +354,12 @@ describe('errors', () => {
 
   it('rejects with AbortError when aborted before the response', async () => {
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 30);
-    await expect(timed.fetch(`${base}/hang`, { signal: controller.signal })).rejects.toMatchObject({
-      name: 'AbortError',
-    });
+    const seen = arrived.length;
+    const fetching = timed.fetch(`${base}/hang`, { signal: controller.signal });
+    // Abort while the request is with the server, which never answers.
+    await until(() => arrived.slice(seen).includes('/hang'));
+    controller.abort();
+    await expect(fetching).rejects.toMatchObject({ name: 'AbortError' });
     const already = AbortSignal.abort();
     await expect(timed.fetch(`${base}/hang`, { signal: already })).rejects.toMatchObject({
       name: 'AbortError',
@@ -302,6 +368,8 @@ describe('errors', () => {
 
   it('fails the body read with AbortError when aborted mid-body', async () => {
     const controller = new AbortController();
+    // Headers come at once; the body chunks are never let through.
+    gate('slow-headers').open();
     const response = await timed.fetch(`${base}/slow`, { signal: controller.signal });
     const reading = response.text();
     controller.abort();
@@ -331,7 +399,9 @@ describe('through the openai SDK', () => {
   });
 
   it('times a streamed chat completion to its last event', async () => {
-    const { result, timings } = await withTimingCapture(async () => {
+    useFakeTime();
+    const sink: RequestTiming[] = [];
+    const capturing = withTimingCapture(async () => {
       const stream = await client(`${base}/v1`).chat.completions.create({
         model: 'm',
         messages: [{ role: 'user', content: 'hi' }],
@@ -340,21 +410,38 @@ describe('through the openai SDK', () => {
       let text = '';
       for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
       return text;
-    });
+    }, sink);
+    // The second event comes 60 ms after the first byte, the end 60 ms after that.
+    await until(() => sink[0]?.firstByteAt !== undefined);
+    vi.advanceTimersByTime(60);
+    gate('chat-1').open();
+    vi.advanceTimersByTime(60);
+    gate('chat-2').open();
+    const { result, timings } = await capturing;
     expect(result).toBe('Hello');
     expect(timings).toHaveLength(1);
-    expect(timings[0]?.transferMs).toBeGreaterThanOrEqual(100);
+    expect(timings[0]?.transferMs).toBe(120);
   });
 
   it('turns its timeout into APIConnectionTimeoutError', async () => {
+    useFakeTime();
     const sink: RequestTiming[] = [];
-    const error = await withTimingCapture(() => client(`${base}/hang`, 100).models.list(), sink).catch(
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(APIConnectionTimeoutError);
+    const seen = arrived.length;
+    let settled = false;
+    const failing = withTimingCapture(() => client(`${base}/hang`, 100).models.list(), sink)
+      .catch((e: unknown) => e)
+      .finally(() => {
+        settled = true;
+      });
+    // The server never answers: the SDK's 100 ms timeout, and only that, ends the call.
+    await until(() => arrived.slice(seen).includes('/hang/models'));
+    await vi.advanceTimersByTimeAsync(99);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await failing).toBeInstanceOf(APIConnectionTimeoutError);
     expect(sink).toHaveLength(1);
     expect(sink[0]?.ttfbMs).toBeUndefined();
-  }, 5_000);
+  });
 
   it('turns a refused connection into APIConnectionError, not a timeout', async () => {
     const error = await client(`http://127.0.0.1:${await freePort()}/v1`)
@@ -370,23 +457,26 @@ describe('withTimingCapture', () => {
     const timed = createTimedFetch();
     const fetchText = async (url: string) => (await timed.fetch(url)).text();
     try {
+      // b's three requests all start and end while a's first one is held by the server.
+      const first = '/held?gate=capture-a1&status=201';
+      const seen = arrived.length;
       const [a, b] = await Promise.all([
         withTimingCapture(async () => {
-          await fetchText(`${base}/delay?ms=60&status=201`);
-          await fetchText(`${base}/delay?ms=10&status=201`);
+          await fetchText(`${base}${first}`);
+          await fetchText(`${base}/ok?status=203`);
         }),
         withTimingCapture(async () => {
-          await sleep(5);
+          await until(() => arrived.slice(seen).includes(first));
           await Promise.all([
-            fetchText(`${base}/delay?ms=30&status=202`),
-            fetchText(`${base}/delay?ms=80&status=202`),
-            fetchText(`${base}/delay?ms=0&status=202`),
+            fetchText(`${base}/ok?status=202`),
+            fetchText(`${base}/ok?status=202`),
+            fetchText(`${base}/ok?status=202`),
           ]);
+          gate('capture-a1').open();
         }),
       ]);
-      expect(a.timings.map((t) => t.status)).toEqual([201, 201]);
+      expect(a.timings.map((t) => t.status)).toEqual([201, 203]);
       expect(b.timings.map((t) => t.status)).toEqual([202, 202, 202]);
-      expect(a.timings[0]?.ttfbMs).toBeGreaterThanOrEqual(50);
     } finally {
       timed.close();
     }
