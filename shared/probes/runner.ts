@@ -285,7 +285,7 @@ export async function runProbeTick(input: {
   if (skipped.length) logger.warn('probes skipped: time budget exhausted', { skipped });
 
   events.sort((a, b) => a.ts - b.ts);
-  const stored = await storeProbeEvents(events, config);
+  const stored = await storeProbeEvents(events, config, input.clock ?? defaultClock);
   return { probes: keys, events, skipped, stored };
 }
 
@@ -294,11 +294,13 @@ export async function runProbeTick(input: {
  * retried once here (the write path undid the failed attempt, so a retry
  * counts each event once). An event the store refuses is a bug in a probe: logged.
  */
-async function storeProbeEvents(events: TraceEvent[], config: Config): Promise<RecordResult> {
+async function storeProbeEvents(events: TraceEvent[], config: Config, clock: Clock): Promise<RecordResult> {
+  // The tick's clock: the events' times and the store's checks of them agree.
   const options = {
     tableName: config.tableName,
     retentionDays: config.retentionDays,
     rollupRetentionDays: config.rollupRetentionDays,
+    now: clock.now(),
   };
   let stored: RecordResult;
   try {
