@@ -7,6 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkConsistency, type FaultInjector, injectStoreFaults } from '../../test/faults.js';
 import { useFreshStore } from '../../test/helpers.js';
 import type { TraceEvent } from '../events/model.js';
+import { FUNCTIONS } from '../routes.js';
 import { EventsInFlight, type RecordOptions, recordEvents, WRITE_LEASE_MS } from './events.js';
 
 const NOW = Date.UTC(2026, 10, 30, 9, 0, 0);
@@ -139,6 +140,14 @@ describe('a writer that outlives its lease', () => {
       expect(state.pending).toBe(0);
       expect(state.visible).toBe(visible);
     }
+  });
+});
+
+describe('the lease', () => {
+  it('outlasts every function that writes to the table, so an expired claim belongs to a writer that is gone', () => {
+    const writers = FUNCTIONS.filter((f) => f.access?.table === 'readWrite');
+    expect(writers.map((f) => f.name)).toEqual(expect.arrayContaining(['probe', 'ingest']));
+    for (const writer of writers) expect(writer.timeoutSec * 1000).toBeLessThan(WRITE_LEASE_MS);
   });
 });
 

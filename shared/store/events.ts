@@ -30,7 +30,8 @@
  * writer's marker (sets it if absent, so the dead writer can no longer apply
  * there; confirms it if present, so it can no longer be undone) and adds the
  * events only where the dead writer's delta is not in. A retry therefore
- * completes the work exactly once.
+ * completes the work exactly once. Fences are never removed: should the
+ * "dead" writer only have been stalled, its late updates keep failing there.
  */
 import { randomBytes } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
