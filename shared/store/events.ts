@@ -785,17 +785,14 @@ class Writer {
       logged(error);
       return;
     }
-    const mine = new Set(states.filter((s) => s.owner === this.token).map((s) => keyId(s.key)));
-    const owned = (event: TraceEvent) => mine.has(keyId(eventKey(event.ts, event.id)));
-    const uncommitted = this.contributions.filter(({ event }) => owned(event));
+    const owners = new Map(states.map((s) => [keyId(s.key), s.owner]));
+    const ownerOf = (event: TraceEvent) => owners.get(keyId(eventKey(event.ts, event.id)));
+    const uncommitted = this.contributions.filter(({ event }) => ownerOf(event) === this.token);
     // Events another writer adopted (this one outlived its lease): it relies on this writer's
     // markers where they say "applied", so rollups they touch are left exactly as they are.
     const adoptedByOthers = new Set(
       rollupDeltas(
-        this.contributions.filter(({ event }) => {
-          const state = states.find((s) => keyId(s.key) === keyId(eventKey(event.ts, event.id)));
-          return state?.owner !== undefined && state.owner !== this.token;
-        }),
+        this.contributions.filter(({ event }) => ![undefined, this.token].includes(ownerOf(event))),
         this.options,
       ).map(keyId),
     );
