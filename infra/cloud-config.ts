@@ -3,9 +3,11 @@
  * (shared/config.ts), given as CDK context (`cdk deploy -c PROBE_INTERVAL_SEC=120`)
  * or environment variables (context wins), validated by the same parseConfig.
  *
+ * Which variables: the rows' scope (shared/config.ts). A deployment sets the
+ * `cloud` and `both` ones; the functions get the `both` ones as environment.
  * Secret variables never pass through here: they live in Secrets Manager and
- * the functions read them at run time (shared/secrets.ts). Variables that only
- * make sense locally, or that the stack sets itself, are dropped too.
+ * the functions read them at run time (shared/secrets.ts). The stack wires
+ * the storage names itself (infra/constructs/functions.ts).
  */
 import type { Node } from 'constructs';
 import { type Config, parseConfig, VARIABLES } from '../shared/config.js';
@@ -13,35 +15,20 @@ import type { FunctionSpec, ScheduleRate } from '../shared/routes.js';
 
 type Env = Record<string, string | undefined>;
 
-/** Wired by the stack (table, bucket) or meaningful only on a developer machine. */
-const NOT_FROM_USER = new Set([
-  'TABLE_NAME',
-  'ARTIFACTS_BUCKET',
-  'DYNAMODB_ENDPOINT',
-  'S3_ENDPOINT',
-  'PORT',
-  'HOST',
-  'DATA_DIR',
-  'ENABLE_DB',
-  'DB_FILE',
-]);
-
-/** Variables the stack itself uses and the functions do not need. */
-const STACK_ONLY = new Set(['ALARM_EMAIL']);
-
-const isSecret = (v: (typeof VARIABLES)[number]) => 'secret' in v && v.secret === true;
-const isSimulator = (name: string) => name.startsWith('SIM_');
+const DEPLOYABLE = VARIABLES.filter((v) => v.scope !== 'local' && v.secret !== true);
 
 /** The names a deployment can set (context or environment). */
-export const CLOUD_VARIABLES: readonly string[] = VARIABLES.filter(
-  (v) => !isSecret(v) && !NOT_FROM_USER.has(v.name) && !isSimulator(v.name),
-).map((v) => v.name);
+export const CLOUD_VARIABLES: readonly string[] = DEPLOYABLE.map((v) => v.name);
 
 /** The names whose value the functions get as environment variables. */
-export const FUNCTION_VARIABLES: readonly string[] = CLOUD_VARIABLES.filter((name) => !STACK_ONLY.has(name));
+export const FUNCTION_VARIABLES: readonly string[] = DEPLOYABLE.filter((v) => v.scope === 'both').map(
+  (v) => v.name,
+);
 
 /** The secret variables: keys of the Secrets Manager secret, never in the environment. */
-export const SECRET_VARIABLES: readonly string[] = VARIABLES.filter(isSecret).map((v) => v.name);
+export const SECRET_VARIABLES: readonly string[] = VARIABLES.filter((v) => v.secret === true).map(
+  (v) => v.name,
+);
 
 export interface CloudConfig {
   /** Parsed and validated, for the stack's own decisions (schedule rates, alarms). */
@@ -63,8 +50,7 @@ export function cloudConfig(raw: Env = {}): CloudConfig {
   const config = parseConfig(input);
   const environment: Record<string, string> = {};
   for (const name of FUNCTION_VARIABLES) {
-    const spec = VARIABLES.find((v) => v.name === name);
-    const value = input[name] ?? (spec && 'default' in spec ? spec.default : undefined);
+    const value = input[name] ?? VARIABLES.find((v) => v.name === name)?.default;
     if (value !== undefined) environment[name] = value;
   }
   return { config, environment };

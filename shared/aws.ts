@@ -17,10 +17,10 @@ let s3: S3Client | undefined;
 
 export function dynamoClient(): DynamoDBDocumentClient {
   if (!dynamo) {
-    const endpoint = getConfig().dynamodbEndpoint;
+    const { dynamodbEndpoint: endpoint, platform } = getConfig();
     const base = new DynamoDBClient(
       endpoint
-        ? { endpoint, region: process.env.AWS_REGION ?? LOCAL_REGION, credentials: LOCAL_CREDENTIALS }
+        ? { endpoint, region: platform.awsRegion ?? LOCAL_REGION, credentials: LOCAL_CREDENTIALS }
         : {},
     );
     dynamo = DynamoDBDocumentClient.from(base, {
@@ -32,12 +32,12 @@ export function dynamoClient(): DynamoDBDocumentClient {
 
 export function s3Client(): S3Client {
   if (!s3) {
-    const endpoint = getConfig().s3Endpoint;
+    const { s3Endpoint: endpoint, platform } = getConfig();
     s3 = new S3Client(
       endpoint
         ? {
             endpoint,
-            region: process.env.AWS_REGION ?? LOCAL_REGION,
+            region: platform.awsRegion ?? LOCAL_REGION,
             credentials: LOCAL_CREDENTIALS,
             // s3rver only understands path-style addressing.
             forcePathStyle: true,

@@ -155,4 +155,24 @@ describe('configuration', () => {
     expect(example).toBe(renderEnvExample());
     for (const variable of VARIABLES) expect(example).toMatch(new RegExp(`^(# )?${variable.name}=`, 'm'));
   });
+
+  it('the README configuration table lists every variable with its default', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const lines = readme.split('\n');
+    const start = lines.indexOf('| variable | default | meaning |') + 2;
+    const end = lines.findIndex((line, i) => i >= start && !line.startsWith('|'));
+    const documented: Record<string, string> = {};
+    for (const line of lines.slice(start, end)) {
+      const [names = '', defaults = ''] = line.split(' | ');
+      const variables = [...names.matchAll(/`([A-Z0-9_]+)`/g)].map((m) => m[1] as string);
+      const values = [...defaults.matchAll(/`([^`]*)`/g)].map((m) => m[1] as string);
+      variables.forEach((name, i) => {
+        documented[name] = defaults.startsWith('unset')
+          ? 'unset'
+          : (values[values.length === 1 ? 0 : i] ?? '?');
+      });
+    }
+    expect(start).toBeGreaterThan(1);
+    expect(documented).toEqual(Object.fromEntries(VARIABLES.map((v) => [v.name, v.default ?? 'unset'])));
+  });
 });

@@ -4,39 +4,42 @@
  * variable, the value (never for secrets) and what was expected; the local
  * runner prints it and exits, a Lambda fails its cold start with it.
  *
- * `.env.example` is checked against VARIABLES by a test, so the two cannot drift.
+ * Each variable is one row of ROWS, keyed by the Config field it fills: its
+ * name, schema, default, scope, whether it is secret, and its description.
+ * The `Config` type, `.env.example` (infra/local/env-example.ts), the README's
+ * table (checked by a test) and the functions' cloud environment
+ * (infra/cloud-config.ts) all derive from these rows.
  */
 // Namespace import: lets esbuild tree-shake zod (the `z` object pulls in every locale, ~370 KB minified).
 import * as z from 'zod';
-import { ERROR_TYPES, type ErrorType } from './events/model.js';
+import { ERROR_TYPES } from './events/model.js';
 
-/** Probe keys that exist. `images` is heavy (opt-in) and `chat_stream` is available but not default. */
-export const PROBE_KEYS = [
-  'chat',
-  'responses',
-  'embeddings',
-  'moderations',
-  'models',
-  'files',
-  'fine_tunes',
-  'batches',
-  'assistants',
-  'images',
-  'chat_stream',
-] as const;
-export type ProbeKey = (typeof PROBE_KEYS)[number];
-export const DEFAULT_PROBE_KEYS: readonly ProbeKey[] = [
-  'chat',
-  'responses',
-  'embeddings',
-  'moderations',
-  'models',
-  'files',
-  'fine_tunes',
-  'batches',
-  'assistants',
-];
-export const HEAVY_PROBE_KEYS: readonly ProbeKey[] = ['images'];
+/**
+ * The probes, each once: `default` probes run unless PROBE_ENDPOINTS says
+ * otherwise, `optional` ones when selected, `heavy` ones (cost money) only
+ * with PROBE_HEAVY=1 as well.
+ */
+const PROBE_TABLE = [
+  { key: 'chat', kind: 'default' },
+  { key: 'responses', kind: 'default' },
+  { key: 'embeddings', kind: 'default' },
+  { key: 'moderations', kind: 'default' },
+  { key: 'models', kind: 'default' },
+  { key: 'files', kind: 'default' },
+  { key: 'fine_tunes', kind: 'default' },
+  { key: 'batches', kind: 'default' },
+  { key: 'assistants', kind: 'default' },
+  { key: 'images', kind: 'heavy' },
+  { key: 'chat_stream', kind: 'optional' },
+] as const satisfies readonly { key: string; kind: 'default' | 'optional' | 'heavy' }[];
+export type ProbeKey = (typeof PROBE_TABLE)[number]['key'];
+export const PROBE_KEYS: readonly ProbeKey[] = PROBE_TABLE.map((p) => p.key);
+export const DEFAULT_PROBE_KEYS: readonly ProbeKey[] = PROBE_TABLE.filter((p) => p.kind === 'default').map(
+  (p) => p.key,
+);
+export const HEAVY_PROBE_KEYS: readonly ProbeKey[] = PROBE_TABLE.filter((p) => p.kind === 'heavy').map(
+  (p) => p.key,
+);
 
 export class ConfigError extends Error {
   constructor(
@@ -48,16 +51,30 @@ export class ConfigError extends Error {
   }
 }
 
-interface Variable {
+/**
+ * Where a variable is set: `local` by `npm start` only (.env, environment),
+ * `cloud` at deploy time only (CDK context or environment; the stack itself
+ * uses it), `both` in either, and then the functions get it in the cloud too.
+ * Secret variables are never passed as context or function environment: in
+ * the cloud they live in Secrets Manager (shared/secrets.ts).
+ */
+export type Scope = 'local' | 'cloud' | 'both';
+
+interface Row {
   readonly name: string;
+  readonly scope: Scope;
   readonly description: string;
-  /** Raw default as it would be written in the environment; undefined means unset. */
+  /** Raw default as it would be written in the environment; absent means unset. */
   readonly default?: string;
   /** What a valid value looks like, for the error message. */
   readonly expected: string;
   readonly secret?: boolean;
-  readonly schema: z.ZodType;
+  /** Parses the (trimmed-to-non-empty) raw value. */
+  readonly schema: z.ZodType<unknown, string>;
 }
+
+/** Rows by Config field; a group (such as `incidents`) is a nested object of rows. */
+type Table = { readonly [field: string]: Row | { readonly [field: string]: Row } };
 
 const boolean = z
   .string()
@@ -97,74 +114,84 @@ const probeList = z
   .pipe(z.array(z.enum(PROBE_KEYS)).min(1));
 
 /** The variables, in the order `.env.example` lists them. */
-export const VARIABLES = [
+const ROWS = {
   // OpenAI upstream
-  {
+  openaiApiKey: {
     name: 'OPENAI_API_KEY',
+    scope: 'both',
     description: 'OpenAI key used by probes (and AI features). Unset: probes go to the built-in simulator.',
     expected: 'an OpenAI API key',
     secret: true,
     schema: optionalSecret,
   },
-  {
+  openaiBaseUrl: {
     name: 'OPENAI_BASE_URL',
+    scope: 'both',
     description:
       'OpenAI API base URL. Unset: https://api.openai.com/v1 with a key, the local simulator without.',
     expected: 'an http(s) URL such as https://api.openai.com/v1',
     schema: httpUrl,
   },
-  {
+  openaiModel: {
     name: 'OPENAI_MODEL',
+    scope: 'both',
     default: 'gpt-4o-mini',
     description: 'Model for chat and responses probes.',
     expected: 'a model name',
     schema: nonEmpty,
   },
-  {
+  openaiEmbeddingsModel: {
     name: 'OPENAI_EMBEDDINGS_MODEL',
+    scope: 'both',
     default: 'text-embedding-3-small',
     description: 'Model for the embeddings probe.',
     expected: 'a model name',
     schema: nonEmpty,
   },
-  {
+  openaiModerationModel: {
     name: 'OPENAI_MODERATION_MODEL',
+    scope: 'both',
     default: 'omni-moderation-latest',
     description: 'Model for the moderations probe.',
     expected: 'a model name',
     schema: nonEmpty,
   },
   // Probing
-  {
+  probeRegion: {
     name: 'PROBE_REGION',
+    scope: 'both',
     default: 'us-west-1',
     description: 'Region label recorded on every probe result.',
     expected: 'a region label',
     schema: nonEmpty,
   },
-  {
+  probeIntervalSec: {
     name: 'PROBE_INTERVAL_SEC',
+    scope: 'both',
     default: '60',
     description: 'Seconds between probe ticks (the cloud schedule needs at least 60).',
     expected: 'a whole number of seconds from 1 to 86400',
     schema: int(1, 86_400),
   },
-  {
+  httpTimeoutMs: {
     name: 'HTTP_TIMEOUT_MS',
+    scope: 'both',
     default: '12000',
     description: 'Timeout of one probe request.',
     expected: 'a whole number of milliseconds from 100 to 300000',
     schema: int(100, 300_000),
   },
-  {
+  probeEndpoints: {
     name: 'PROBE_ENDPOINTS',
+    scope: 'both',
     default: DEFAULT_PROBE_KEYS.join(','),
     description: 'Comma-separated probe keys to run.',
     expected: `a comma-separated list of ${PROBE_KEYS.join(', ')}`,
     schema: probeList,
   },
-  {
+  probeMode: {
     name: 'PROBE_MODE',
+    scope: 'both',
     default: 'roundrobin',
     description: 'roundrobin: one probe per tick; all: every selected probe each tick.',
     expected: 'roundrobin or all',
@@ -174,81 +201,92 @@ export const VARIABLES = [
       .toLowerCase()
       .pipe(z.enum(['roundrobin', 'all'])),
   },
-  {
+  probeHeavy: {
     name: 'PROBE_HEAVY',
+    scope: 'both',
     default: '0',
     description: 'Set to 1 to allow heavy probes (images).',
     expected: '1/0, true/false, yes/no or on/off',
     schema: boolean,
   },
   // Ingestion, AI, logs
-  {
+  ingestApiKey: {
     name: 'INGEST_API_KEY',
+    scope: 'both',
     description:
       'Key for ingestion and protected operations (x-api-key or Authorization: Bearer). Unset: they answer 403.',
     expected: 'a key of at least 8 characters',
     secret: true,
     schema: z.string().trim().min(8),
   },
-  {
+  enableAi: {
     name: 'ENABLE_AI',
+    scope: 'both',
     default: '0',
     description: 'Set to 1 to enable log search embeddings and the OpenAI-enhanced chat.',
     expected: '1/0, true/false, yes/no or on/off',
     schema: boolean,
   },
-  {
+  embeddingModel: {
     name: 'EMBEDDING_MODEL',
+    scope: 'both',
     default: 'text-embedding-3-small',
     description: 'Model used to embed logs for search.',
     expected: 'a model name',
     schema: nonEmpty,
   },
-  {
+  logSimEnabled: {
     name: 'LOG_SIM_ENABLED',
+    scope: 'both',
     default: '0',
     description: 'Set to 1 to start the log simulator automatically.',
     expected: '1/0, true/false, yes/no or on/off',
     schema: boolean,
   },
-  {
+  logSimIntervalMs: {
     name: 'LOG_SIM_INTERVAL_MS',
+    scope: 'both',
     default: '30000',
     description: 'Milliseconds between simulated log batches.',
     expected: 'a whole number of milliseconds from 1000 to 86400000',
     schema: int(1000, 86_400_000),
   },
-  {
+  embIndexIntervalMs: {
     name: 'EMB_INDEX_INTERVAL_MS',
+    scope: 'both',
     default: '45000',
     description: 'Milliseconds between embedding-index ticks.',
     expected: 'a whole number of milliseconds from 1000 to 86400000',
     schema: int(1000, 86_400_000),
   },
   // Data and SLO
-  {
+  retentionDays: {
     name: 'RETENTION_DAYS',
+    scope: 'both',
     default: '30',
     description: 'Days raw events and logs are kept (TTL).',
     expected: 'a whole number of days from 1 to 3650',
     schema: int(1, 3650),
   },
-  {
+  rollupRetentionDays: {
     name: 'ROLLUP_RETENTION_DAYS',
+    scope: 'both',
     default: '400',
     description: 'Days hourly rollups are kept (TTL).',
     expected: 'a whole number of days from 1 to 3650',
     schema: int(1, 3650),
   },
-  {
+  sloTarget: {
     name: 'SLO_TARGET',
+    scope: 'both',
     default: '99.5',
     description: 'Availability objective in percent.',
     expected: 'a percentage above 0 and below 100, such as 99.5',
     schema: number(0, 100).refine((v) => v > 0 && v < 100),
   },
-  {
+  sloExcludeErrors: {
     name: 'SLO_EXCLUDE_ERRORS',
+    scope: 'both',
     default: 'rate_limited',
     description:
       'Error types that do not count against the SLO (default: 429s, which follow your own quota, not OpenAI availability). "none": every failure counts.',
@@ -265,31 +303,37 @@ export const VARIABLES = [
       )
       .pipe(z.array(z.enum(ERROR_TYPES))),
   },
-  {
-    name: 'INCIDENT_SUCCESS_RATE',
-    default: '90',
-    description:
-      'Detected incidents: an endpoint whose success rate (percent) stays below this for INCIDENT_MIN_MINUTES.',
-    expected: 'a percentage from 0 to 100',
-    schema: number(0, 100),
+  incidents: {
+    successRatePercent: {
+      name: 'INCIDENT_SUCCESS_RATE',
+      scope: 'both',
+      default: '90',
+      description:
+        'Detected incidents: an endpoint whose success rate (percent) stays below this for INCIDENT_MIN_MINUTES.',
+      expected: 'a percentage from 0 to 100',
+      schema: number(0, 100),
+    },
+    p95Ms: {
+      name: 'INCIDENT_P95_MS',
+      scope: 'both',
+      default: '10000',
+      description:
+        'Detected incidents: an endpoint whose p95 latency (ms) stays above this for INCIDENT_MIN_MINUTES.',
+      expected: 'a whole number of milliseconds from 1 to 600000',
+      schema: int(1, 600_000),
+    },
+    minMinutes: {
+      name: 'INCIDENT_MIN_MINUTES',
+      scope: 'both',
+      default: '3',
+      description: 'Detected incidents: how many consecutive measured minutes must breach a threshold.',
+      expected: 'a whole number of minutes from 1 to 1440',
+      schema: int(1, 1440),
+    },
   },
-  {
-    name: 'INCIDENT_P95_MS',
-    default: '10000',
-    description:
-      'Detected incidents: an endpoint whose p95 latency (ms) stays above this for INCIDENT_MIN_MINUTES.',
-    expected: 'a whole number of milliseconds from 1 to 600000',
-    schema: int(1, 600_000),
-  },
-  {
-    name: 'INCIDENT_MIN_MINUTES',
-    default: '3',
-    description: 'Detected incidents: how many consecutive measured minutes must breach a threshold.',
-    expected: 'a whole number of minutes from 1 to 1440',
-    schema: int(1, 1440),
-  },
-  {
+  cursorSecret: {
     name: 'CURSOR_SECRET',
+    scope: 'both',
     description:
       'Key that signs /traces cursors. Unset: npm start generates one and keeps it in DATA_DIR/cursor-secret; the cloud stack generates it in Secrets Manager.',
     expected: 'a string of at least 16 characters',
@@ -297,50 +341,57 @@ export const VARIABLES = [
     schema: z.string().trim().min(16),
   },
   // Cloud
-  {
+  alarmEmail: {
     name: 'ALARM_EMAIL',
+    scope: 'cloud',
     description:
       'Cloud only: e-mail address subscribed to the alarm topic (confirm the mail AWS sends). Unset: no subscription.',
     expected: 'an e-mail address',
     schema: z.string().trim().pipe(z.email()),
   },
   // Local runner
-  {
+  port: {
     name: 'PORT',
+    scope: 'local',
     default: '3000',
     description: 'Port of the local gateway (npm start).',
     expected: 'a port number from 0 to 65535',
     schema: int(0, 65_535),
   },
-  {
+  host: {
     name: 'HOST',
+    scope: 'local',
     default: '127.0.0.1',
     description: 'Address the local gateway listens on.',
     expected: 'an IP address or host name',
     schema: nonEmpty,
   },
-  {
+  dataDir: {
     name: 'DATA_DIR',
+    scope: 'local',
     default: '.data',
     description: 'Where the local DynamoDB and S3 keep their data.',
     expected: 'a directory path',
     schema: nonEmpty,
   },
-  {
+  enableDb: {
     name: 'ENABLE_DB',
+    scope: 'local',
     default: '1',
     description: 'Compatibility: 0 keeps local data in memory only (lost on exit).',
     expected: '1/0, true/false, yes/no or on/off',
     schema: boolean,
   },
-  {
+  dbFile: {
     name: 'DB_FILE',
+    scope: 'local',
     description: 'Compatibility: when DATA_DIR is unset, this path is used as the local data directory.',
     expected: 'a path',
     schema: nonEmpty,
   },
-  {
+  logLevel: {
     name: 'LOG_LEVEL',
+    scope: 'both',
     default: 'INFO',
     description: 'Log level: DEBUG, INFO, WARN, ERROR, SILENT.',
     expected: 'DEBUG, INFO, WARN, ERROR or SILENT',
@@ -351,51 +402,60 @@ export const VARIABLES = [
       .pipe(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'])),
   },
   // Simulator (used only when OPENAI_API_KEY is unset)
-  {
-    name: 'SIM_LATENCY',
-    default: 'realistic',
-    description: 'Simulator latency: realistic, none, or a fixed number of milliseconds.',
-    expected: 'realistic, none or a whole number of milliseconds',
-    schema: z.union([z.enum(['realistic', 'none']), int(0, 600_000)]),
-  },
-  {
-    name: 'SIM_ERROR_RATE',
-    default: '0',
-    description: 'Share of simulator requests answered 5xx.',
-    expected: 'a fraction from 0 to 1',
-    schema: number(0, 1),
-  },
-  {
-    name: 'SIM_RATE_LIMIT_RATE',
-    default: '0',
-    description: 'Share of simulator requests answered 429 with retry-after.',
-    expected: 'a fraction from 0 to 1',
-    schema: number(0, 1),
-  },
-  {
-    name: 'SIM_SLOW_RATE',
-    default: '0',
-    description: 'Share of simulator requests delayed past HTTP_TIMEOUT_MS.',
-    expected: 'a fraction from 0 to 1',
-    schema: number(0, 1),
-  },
-  {
-    name: 'SIM_DROP_RATE',
-    default: '0',
-    description: 'Share of simulator requests whose connection is dropped.',
-    expected: 'a fraction from 0 to 1',
-    schema: number(0, 1),
-  },
-  {
-    name: 'SIM_MALFORMED_RATE',
-    default: '0',
-    description: 'Share of simulator requests answered 200 with a malformed body.',
-    expected: 'a fraction from 0 to 1',
-    schema: number(0, 1),
+  simulator: {
+    latency: {
+      name: 'SIM_LATENCY',
+      scope: 'local',
+      default: 'realistic',
+      description: 'Simulator latency: realistic, none, or a fixed number of milliseconds.',
+      expected: 'realistic, none or a whole number of milliseconds',
+      schema: z.union([z.enum(['realistic', 'none']), int(0, 600_000)]),
+    },
+    serverErrorRate: {
+      name: 'SIM_ERROR_RATE',
+      scope: 'local',
+      default: '0',
+      description: 'Share of simulator requests answered 5xx.',
+      expected: 'a fraction from 0 to 1',
+      schema: number(0, 1),
+    },
+    rateLimitRate: {
+      name: 'SIM_RATE_LIMIT_RATE',
+      scope: 'local',
+      default: '0',
+      description: 'Share of simulator requests answered 429 with retry-after.',
+      expected: 'a fraction from 0 to 1',
+      schema: number(0, 1),
+    },
+    slowRate: {
+      name: 'SIM_SLOW_RATE',
+      scope: 'local',
+      default: '0',
+      description: 'Share of simulator requests delayed past HTTP_TIMEOUT_MS.',
+      expected: 'a fraction from 0 to 1',
+      schema: number(0, 1),
+    },
+    dropRate: {
+      name: 'SIM_DROP_RATE',
+      scope: 'local',
+      default: '0',
+      description: 'Share of simulator requests whose connection is dropped.',
+      expected: 'a fraction from 0 to 1',
+      schema: number(0, 1),
+    },
+    malformedRate: {
+      name: 'SIM_MALFORMED_RATE',
+      scope: 'local',
+      default: '0',
+      description: 'Share of simulator requests answered 200 with a malformed body.',
+      expected: 'a fraction from 0 to 1',
+      schema: number(0, 1),
+    },
   },
   // Storage wiring (set by the stack in the cloud, by the runner locally)
-  {
+  tableName: {
     name: 'TABLE_NAME',
+    scope: 'local',
     default: 'openai-status',
     description: 'DynamoDB table name.',
     expected: 'a table name of 3 to 255 characters',
@@ -404,8 +464,9 @@ export const VARIABLES = [
       .trim()
       .regex(/^[a-zA-Z0-9_.-]{3,255}$/),
   },
-  {
+  artifactsBucket: {
     name: 'ARTIFACTS_BUCKET',
+    scope: 'local',
     default: 'openai-status-artifacts',
     description: 'S3 bucket for artifacts.',
     expected: 'a bucket name of 3 to 63 characters',
@@ -414,159 +475,164 @@ export const VARIABLES = [
       .trim()
       .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/),
   },
-  {
+  dynamodbEndpoint: {
     name: 'DYNAMODB_ENDPOINT',
+    scope: 'local',
     description: 'DynamoDB endpoint override (set by the local runner to dynalite).',
     expected: 'an http(s) URL',
     schema: httpUrl,
   },
-  {
+  s3Endpoint: {
     name: 'S3_ENDPOINT',
+    scope: 'local',
     description: 'S3 endpoint override (set by the local runner to s3rver).',
     expected: 'an http(s) URL',
     schema: httpUrl,
   },
-] as const satisfies readonly Variable[];
+} as const satisfies Table;
 
-type VariableName = (typeof VARIABLES)[number]['name'];
 type Env = Record<string, string | undefined>;
 
-export interface Config {
-  openaiApiKey: string | undefined;
-  /** Where probes send requests; undefined until the local runner starts the simulator. */
-  openaiBaseUrl: string | undefined;
-  /** `real` with a key, `simulated` without: every recorded result carries it. */
-  upstream: 'real' | 'simulated';
-  openaiModel: string;
-  openaiEmbeddingsModel: string;
-  openaiModerationModel: string;
-  probeRegion: string;
-  probeIntervalSec: number;
-  httpTimeoutMs: number;
-  probeEndpoints: ProbeKey[];
-  probeMode: 'roundrobin' | 'all';
-  probeHeavy: boolean;
-  ingestApiKey: string | undefined;
-  enableAi: boolean;
-  embeddingModel: string;
-  logSimEnabled: boolean;
-  logSimIntervalMs: number;
-  embIndexIntervalMs: number;
-  retentionDays: number;
-  rollupRetentionDays: number;
-  sloTarget: number;
-  /** Error types that count neither as good nor as bad for the SLO. */
-  sloExcludeErrors: ErrorType[];
-  incidents: { successRatePercent: number; p95Ms: number; minMinutes: number };
-  cursorSecret: string | undefined;
-  /** Where the cloud stack sends alarm e-mails. */
-  alarmEmail: string | undefined;
-  port: number;
-  host: string;
-  /** Local data directory, or undefined when ENABLE_DB=0 (in-memory). */
-  dataDir: string | undefined;
-  logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
-  simulator: {
-    latency: 'realistic' | 'none' | number;
-    serverErrorRate: number;
-    rateLimitRate: number;
-    slowRate: number;
-    dropRate: number;
-    malformedRate: number;
-  };
-  tableName: string;
-  artifactsBucket: string;
-  dynamodbEndpoint: string | undefined;
-  s3Endpoint: string | undefined;
+/** A row's parsed value: the schema's output, or undefined when unset without a default. */
+type ValueOf<R> = R extends { schema: z.ZodType<infer T>; default: string }
+  ? T
+  : R extends { schema: z.ZodType<infer T> }
+    ? T | undefined
+    : { -readonly [K in keyof R]: ValueOf<R[K]> };
+/** Every row parsed, in the shape of the table. */
+type Settings = ValueOf<typeof ROWS>;
+
+const isRow = (entry: Row | { readonly [field: string]: Row }): entry is Row => 'schema' in entry;
+
+export interface Variable extends Row {
+  /** The Config field the variable fills, dotted for a group (`incidents.p95Ms`). */
+  readonly field: string;
 }
 
-function read(env: Env, name: VariableName): unknown {
-  const spec = VARIABLES.find((v) => v.name === name) as Variable;
-  const raw = env[name];
-  const value = raw === undefined || raw.trim() === '' ? spec.default : raw;
+/** The variables as a flat list, in table order. */
+export const VARIABLES: readonly Variable[] = Object.entries(ROWS as Table).flatMap(([field, entry]) =>
+  isRow(entry)
+    ? [{ ...entry, field }]
+    : Object.entries(entry).map(([inner, row]) => ({ ...row, field: `${field}.${inner}` })),
+);
+
+const SECRET_ROWS = VARIABLES.filter((v) => v.secret === true);
+
+/** Set when not absent and not blank: blank values count as unset everywhere. */
+const isSet = (raw: string | undefined): raw is string => raw !== undefined && raw.trim() !== '';
+
+function read(env: Env, row: Row): unknown {
+  const raw = env[row.name];
+  const value = isSet(raw) ? raw : row.default;
   if (value === undefined) return undefined;
-  const parsed = spec.schema.safeParse(value);
+  const parsed = row.schema.safeParse(value);
   if (!parsed.success) {
-    const shown = spec.secret ? '(hidden)' : JSON.stringify(value);
-    throw new ConfigError(name, `Invalid ${name}=${shown}: expected ${spec.expected}`);
+    const shown = row.secret ? '(hidden)' : JSON.stringify(value);
+    throw new ConfigError(row.name, `Invalid ${row.name}=${shown}: expected ${row.expected}`);
   }
   return parsed.data;
 }
 
+/**
+ * Every row through its schema. The one cast of the module: the result has
+ * the table's shape with each row replaced by its schema's output (or
+ * undefined), which is what `Settings` states.
+ */
+function readRows(env: Env): Settings {
+  const settings: Record<string, unknown> = {};
+  for (const [field, entry] of Object.entries(ROWS as Table)) {
+    settings[field] = isRow(entry)
+      ? read(env, entry)
+      : Object.fromEntries(Object.entries(entry).map(([inner, row]) => [inner, read(env, row)]));
+  }
+  return settings as Settings;
+}
+
+/** The environment variables naming the secrets (set by the stack), in order: a later secret's value wins. */
+export const SECRET_ARN_VARIABLES = ['SECRET_ARN', 'CURSOR_SECRET_ARN'] as const;
+
+/**
+ * What Lambda or the stack sets for the functions, never a user: not rows,
+ * not in `.env.example`. Cheap (no validation), so secrets can be located
+ * before the rest is parsed.
+ */
+export function platformOf(env: Env = process.env) {
+  const text = (name: string) => (isSet(env[name]) ? env[name].trim() : undefined);
+  return {
+    /** The SDK clients' region for local endpoints (Lambda's own region otherwise). */
+    awsRegion: text('AWS_REGION'),
+    /** True in a real Lambda (not in the local runner or tests). */
+    inLambda: Boolean(env.AWS_LAMBDA_FUNCTION_NAME && env.AWS_EXECUTION_ENV?.startsWith('AWS_Lambda_')),
+    /** The probe metric's namespace, set per stack (shared/telemetry/probe-metrics.ts). */
+    metricsNamespace: text('PROBE_METRICS_NAMESPACE'),
+    /** The Secrets Manager secrets this function may read (shared/secrets.ts). */
+    secretArns: SECRET_ARN_VARIABLES.map(text).filter((arn): arn is string => arn !== undefined),
+  };
+}
+export type Platform = ReturnType<typeof platformOf>;
+
 /** Parses the environment. Throws ConfigError (one line) on the first bad value. */
-export function parseConfig(env: Env = process.env): Config {
-  const r = <T>(name: VariableName) => read(env, name) as T;
-  const openaiApiKey = r<string | undefined>('OPENAI_API_KEY') || undefined;
-  const probeEndpoints = [...new Set(r<ProbeKey[]>('PROBE_ENDPOINTS'))];
-  const probeHeavy = r<boolean>('PROBE_HEAVY');
-  const heavy = probeEndpoints.filter((k) => HEAVY_PROBE_KEYS.includes(k));
-  if (heavy.length > 0 && !probeHeavy) {
+export function parseConfig(env: Env = process.env) {
+  const { enableDb, dbFile, dataDir, openaiBaseUrl, probeEndpoints, ...settings } = readRows(env);
+  const selected = [...new Set(probeEndpoints)];
+  const heavy = selected.filter((k) => HEAVY_PROBE_KEYS.includes(k));
+  if (heavy.length > 0 && !settings.probeHeavy) {
     throw new ConfigError(
       'PROBE_ENDPOINTS',
       `Invalid PROBE_ENDPOINTS=${JSON.stringify(env.PROBE_ENDPOINTS)}: ${heavy.join(', ')} ${heavy.length > 1 ? 'are heavy probes' : 'is a heavy probe'} and needs PROBE_HEAVY=1`,
     );
   }
-  const enableDb = r<boolean>('ENABLE_DB');
-  const dataDir = env.DATA_DIR?.trim()
-    ? r<string>('DATA_DIR')
-    : (r<string | undefined>('DB_FILE') ?? r<string>('DATA_DIR'));
-  const simLatency = r<'realistic' | 'none' | number>('SIM_LATENCY');
+  const key = settings.openaiApiKey || undefined;
   return {
-    openaiApiKey,
-    openaiBaseUrl:
-      r<string | undefined>('OPENAI_BASE_URL') ?? (openaiApiKey ? 'https://api.openai.com/v1' : undefined),
-    upstream: openaiApiKey ? 'real' : 'simulated',
-    openaiModel: r('OPENAI_MODEL'),
-    openaiEmbeddingsModel: r('OPENAI_EMBEDDINGS_MODEL'),
-    openaiModerationModel: r('OPENAI_MODERATION_MODEL'),
-    probeRegion: r('PROBE_REGION'),
-    probeIntervalSec: r('PROBE_INTERVAL_SEC'),
-    httpTimeoutMs: r('HTTP_TIMEOUT_MS'),
-    probeEndpoints,
-    probeMode: r('PROBE_MODE'),
-    probeHeavy,
-    ingestApiKey: r<string | undefined>('INGEST_API_KEY'),
-    enableAi: r('ENABLE_AI'),
-    embeddingModel: r('EMBEDDING_MODEL'),
-    logSimEnabled: r('LOG_SIM_ENABLED'),
-    logSimIntervalMs: r('LOG_SIM_INTERVAL_MS'),
-    embIndexIntervalMs: r('EMB_INDEX_INTERVAL_MS'),
-    retentionDays: r('RETENTION_DAYS'),
-    rollupRetentionDays: r('ROLLUP_RETENTION_DAYS'),
-    sloTarget: r('SLO_TARGET'),
-    sloExcludeErrors: r('SLO_EXCLUDE_ERRORS'),
-    incidents: {
-      successRatePercent: r('INCIDENT_SUCCESS_RATE'),
-      p95Ms: r('INCIDENT_P95_MS'),
-      minMinutes: r('INCIDENT_MIN_MINUTES'),
-    },
-    cursorSecret: r<string | undefined>('CURSOR_SECRET'),
-    alarmEmail: r<string | undefined>('ALARM_EMAIL'),
-    port: r('PORT'),
-    host: r('HOST'),
-    dataDir: enableDb ? dataDir : undefined,
-    logLevel: r('LOG_LEVEL'),
-    simulator: {
-      latency: simLatency,
-      serverErrorRate: r('SIM_ERROR_RATE'),
-      rateLimitRate: r('SIM_RATE_LIMIT_RATE'),
-      slowRate: r('SIM_SLOW_RATE'),
-      dropRate: r('SIM_DROP_RATE'),
-      malformedRate: r('SIM_MALFORMED_RATE'),
-    },
-    tableName: r('TABLE_NAME'),
-    artifactsBucket: r('ARTIFACTS_BUCKET'),
-    dynamodbEndpoint: r<string | undefined>('DYNAMODB_ENDPOINT'),
-    s3Endpoint: r<string | undefined>('S3_ENDPOINT'),
+    ...settings,
+    openaiApiKey: key,
+    /** Where probes send requests; undefined until the local runner starts the simulator. */
+    openaiBaseUrl: openaiBaseUrl ?? (key ? 'https://api.openai.com/v1' : undefined),
+    /** `real` with a key, `simulated` without: every recorded result carries it. */
+    upstream: key ? ('real' as const) : ('simulated' as const),
+    probeEndpoints: selected,
+    /** Local data directory (DATA_DIR, else the older DB_FILE), or undefined when ENABLE_DB=0 (in-memory). */
+    dataDir: enableDb ? (isSet(env[ROWS.dataDir.name]) ? dataDir : (dbFile ?? dataDir)) : undefined,
+    platform: platformOf(env),
   };
 }
 
-let cached: Config | undefined;
+export type Config = ReturnType<typeof parseConfig>;
 
-/** The process's configuration, parsed once (per Lambda cold start). */
+/** The log level alone, without parsing the rest: undefined when invalid, so a bad config can still be logged. */
+export function logLevel(env: Env = process.env) {
+  const row = ROWS.logLevel;
+  const parsed = row.schema.safeParse(isSet(env[row.name]) ? env[row.name] : row.default);
+  return parsed.success ? parsed.data : undefined;
+}
+
+let cached: Config | undefined;
+/** The secrets' values from Secrets Manager, layered over the environment (shared/secrets.ts). */
+let secrets: Env = {};
+
+/** The process's configuration, parsed once (per Lambda cold start), with the loaded secrets. */
 export function getConfig(): Config {
-  cached ??= parseConfig(process.env);
+  cached ??= parseConfig({ ...process.env, ...secrets });
   return cached;
+}
+
+/**
+ * Replaces the loaded secrets (keys: the secret variables' names; undefined
+ * means unset, whatever the environment says). An empty object drops the
+ * layer. Returns whether anything changed; only then is the cache dropped.
+ */
+export function setSecrets(values: Env): boolean {
+  const next: Env = {};
+  for (const row of SECRET_ROWS) if (row.name in values) next[row.name] = values[row.name];
+  const names = new Set([...Object.keys(secrets), ...Object.keys(next)]);
+  const changed = [...names].some(
+    (name) => !(name in secrets) || !(name in next) || secrets[name] !== next[name],
+  );
+  if (changed) {
+    secrets = next;
+    cached = undefined;
+  }
+  return changed;
 }
 
 /** Forget the cached configuration (tests, and the local runner after it sets endpoints). */
@@ -576,11 +642,10 @@ export function resetConfig(): void {
 
 /** The configuration with secrets replaced by whether they are set: safe to log or return. */
 export function redactedConfig(config: Config): Record<string, unknown> {
-  const { openaiApiKey, ingestApiKey, cursorSecret, ...rest } = config;
-  return {
-    ...rest,
-    openaiApiKeySet: Boolean(openaiApiKey),
-    ingestApiKeySet: Boolean(ingestApiKey),
-    cursorSecretSet: Boolean(cursorSecret),
-  };
+  const redacted: Record<string, unknown> = { ...config };
+  for (const { field } of SECRET_ROWS) {
+    redacted[`${field}Set`] = Boolean(redacted[field]);
+    delete redacted[field];
+  }
+  return redacted;
 }

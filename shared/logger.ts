@@ -3,9 +3,10 @@
  * cold-start flag and, in HTTP handlers, the request id as correlation id.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { logLevel } from './config.js';
 
 export const logger = new Logger({
   serviceName: 'openai-status',
-  // Read directly rather than through the config module so a bad config can still be logged.
-  logLevel: (process.env.LOG_LEVEL ?? 'INFO').toUpperCase() as 'INFO',
+  // LOG_LEVEL alone, not the whole configuration, so a bad config can still be logged.
+  logLevel: logLevel(),
 });

@@ -6,19 +6,17 @@
  * lives in a JSON secret of its own (`CURSOR_SECRET_ARN`), so replacing the
  * main secret's JSON can never drop it. `loadSecrets()` reads the secrets a
  * function was given (cached for `SECRET_MAX_AGE_SEC`, so once per cold start
- * plus a refresh every few minutes to pick up a new key) and puts their values
- * into this process's environment, in memory only, where `getConfig()` reads
- * them like any other variable.
+ * plus a refresh every few minutes to pick up a new key) and layers their
+ * values over the environment in the config module (`setSecrets`), in memory
+ * only, where `getConfig()` reads them like any other variable.
  *
  * Locally there is no SECRET_ARN and this does nothing: `.env` and the
  * environment supply the values.
  */
-import { resetConfig, VARIABLES } from './config.js';
+import { platformOf, SECRET_ARN_VARIABLES, setSecrets, VARIABLES } from './config.js';
 
 /** The names of the secret variables: the keys of the secret's JSON. */
-export const SECRET_KEYS: readonly string[] = VARIABLES.filter((v) => 'secret' in v && v.secret).map(
-  (v) => v.name,
-);
+export const SECRET_KEYS: readonly string[] = VARIABLES.filter((v) => v.secret === true).map((v) => v.name);
 
 /** What the stack writes for values not set yet; treated as unset, like an empty string. */
 export const SECRET_PLACEHOLDER = 'REPLACE_ME';
@@ -38,37 +36,23 @@ const fetchSecret: SecretFetcher = async (arn) => {
   return getSecret(arn, { transform: 'json', maxAge: SECRET_MAX_AGE_SEC });
 };
 
-/** The environment variables naming the secrets, in order: a later secret's value wins. */
-export const SECRET_ARN_VARIABLES = ['SECRET_ARN', 'CURSOR_SECRET_ARN'] as const;
-
 /**
  * Makes the secrets' values available to `getConfig()`. No-op without
  * SECRET_ARN and CURSOR_SECRET_ARN. Throws (without any value in the message)
  * when a secret cannot be read or is not a JSON object.
  */
 export async function loadSecrets(fetcher: SecretFetcher = fetchSecret): Promise<void> {
-  const arns = SECRET_ARN_VARIABLES.map((name) => process.env[name]?.trim()).filter((arn): arn is string =>
-    Boolean(arn),
-  );
-  if (arns.length === 0) return;
+  // The platform part only: the rest of the configuration may still lack these secrets.
+  const arns = platformOf().secretArns;
+  if (arns.length === 0) {
+    setSecrets({});
+    return;
+  }
   const values: Record<string, string | undefined> = {};
   for (const read of await Promise.all(arns.map(async (arn) => secretValues(await fetcher(arn))))) {
     for (const key of SECRET_KEYS) values[key] = read[key] ?? values[key];
   }
-  let changed = false;
-  for (const key of SECRET_KEYS) {
-    const value = values[key];
-    if (value === undefined) {
-      if (process.env[key] !== undefined) {
-        delete process.env[key];
-        changed = true;
-      }
-    } else if (process.env[key] !== value) {
-      process.env[key] = value;
-      changed = true;
-    }
-  }
-  if (changed) resetConfig();
+  setSecrets(values);
 }
 
 /** The usable values of the secret: strings that are neither empty nor the placeholder. */
@@ -83,7 +67,7 @@ export function secretValues(raw: unknown): Record<string, string | undefined> {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new Error(
-      `A secret (SECRET_ARN, CURSOR_SECRET_ARN) is not a JSON object with some of the keys ${SECRET_KEYS.join(', ')}`,
+      `A secret (${SECRET_ARN_VARIABLES.join(', ')}) is not a JSON object with some of the keys ${SECRET_KEYS.join(', ')}`,
     );
   }
   const values: Record<string, string | undefined> = {};

@@ -16,7 +16,7 @@ export function renderEnvExample(): string {
   ];
   for (const variable of VARIABLES) {
     lines.push(`# ${variable.description}`);
-    const value = 'default' in variable ? variable.default : '';
+    const value = variable.default ?? '';
     // Variables without a default stay commented out: an empty value would mean the same, but is easy to misread.
     lines.push(value === '' ? `# ${variable.name}=` : `${variable.name}=${value}`);
     lines.push('');

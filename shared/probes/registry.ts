@@ -1,6 +1,7 @@
 /**
  * The probes: one entry per probe key. Adding a probe is adding an entry here
- * (and its key to PROBE_KEYS in shared/config.ts). Every call is tiny, made
+ * (and its key, with whether it runs by default or is heavy, to PROBE_TABLE in
+ * shared/config.ts). Every call is tiny, made
  * through the official SDK, and says what a valid answer looks like, so a 200
  * with the wrong body counts as `invalid_response` rather than success.
  */
@@ -37,8 +38,6 @@ export interface ProbeDefinition {
   apiType?: 'chat_completions' | 'responses';
   /** The model the call names (none for listing calls). */
   model?: (config: Config) => string;
-  /** Only with PROBE_HEAVY=1. */
-  heavy?: boolean;
   /** The request's maximum output tokens, recorded on the span. */
   maxTokens?: number;
   stream?: boolean;
@@ -267,7 +266,6 @@ export const PROBES: Record<ProbeKey, ProbeDefinition> = {
     operation: 'images.generate',
     // DALL·E 2 and 3 are retired; this is the cheapest image model, at its smallest size and lowest quality.
     model: () => 'gpt-image-1-mini',
-    heavy: true,
     async call(client, _config, options) {
       const { data, response } = await client.images
         .generate(

@@ -6,7 +6,7 @@ import type { Simulator } from '../../infra/local/simulator.js';
 import { checkConsistency, injectStoreFaults } from '../../test/faults.js';
 import { ManualClock, startSimulator, useFreshStore } from '../../test/helpers.js';
 import { dynamoClient } from '../aws.js';
-import { type Config, DEFAULT_PROBE_KEYS, PROBE_KEYS, parseConfig } from '../config.js';
+import { type Config, DEFAULT_PROBE_KEYS, HEAVY_PROBE_KEYS, PROBE_KEYS, parseConfig } from '../config.js';
 import { histogramFromItem } from '../stats/histogram.js';
 import { eventKey, rollupKey } from '../store/keys.js';
 import { PROBES } from './registry.js';
@@ -66,7 +66,7 @@ describe('probe registry', () => {
   it('has one entry per probe key, and only images is heavy', () => {
     expect(Object.keys(PROBES).sort()).toEqual([...PROBE_KEYS].sort());
     for (const key of PROBE_KEYS) expect(PROBES[key].key).toBe(key);
-    expect(PROBE_KEYS.filter((k) => PROBES[k].heavy)).toEqual(['images']);
+    expect(HEAVY_PROBE_KEYS).toEqual(['images']);
     expect(DEFAULT_PROBE_KEYS).not.toContain('chat_stream');
   });
 });

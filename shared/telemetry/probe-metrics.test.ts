@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { emitProbeMetrics, inLambda, PROBE_METRIC, probeMetricDocuments } from './probe-metrics.js';
+import { platformOf } from '../config.js';
+import { emitProbeMetrics, PROBE_METRIC, probeMetricDocuments } from './probe-metrics.js';
 
 const lambdaEnv = { AWS_LAMBDA_FUNCTION_NAME: 'probe', AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x' };
 
@@ -32,12 +33,12 @@ describe('probe metrics (EMF)', () => {
   it('emits only in Lambda, in the stack-given namespace', () => {
     const lines: string[] = [];
     const events = [{ endpoint: 'chat', ok: false, ts: 1 }];
-    emitProbeMetrics(events, { env: {} });
-    expect(inLambda({})).toBe(false);
-    expect(inLambda(lambdaEnv)).toBe(true);
+    emitProbeMetrics(events, { platform: platformOf({}) });
+    expect(platformOf({}).inLambda).toBe(false);
+    expect(platformOf(lambdaEnv).inLambda).toBe(true);
     emitProbeMetrics(events, {
       write: (line) => lines.push(line),
-      env: { ...lambdaEnv, PROBE_METRICS_NAMESPACE: 'OpenAiStatus/dev' },
+      platform: platformOf({ ...lambdaEnv, PROBE_METRICS_NAMESPACE: 'OpenAiStatus/dev' }),
     });
     expect(lines).toHaveLength(1);
     const doc = JSON.parse(lines[0] as string);

@@ -9,6 +9,7 @@
  * pair halves the custom-metric bill (about $0.30 per metric per month), and
  * the alarm needs no metric math. The stack builds its alarms from these names.
  */
+import { getConfig, type Platform } from '../config.js';
 import type { TraceEvent } from '../events/model.js';
 
 export const PROBE_METRIC = {
@@ -45,22 +46,20 @@ export function probeMetricDocuments(
   }));
 }
 
-/** True in a real Lambda (not in the local runner or tests, where EMF lines would only be noise). */
-export function inLambda(env: Record<string, string | undefined> = process.env): boolean {
-  return Boolean(env.AWS_LAMBDA_FUNCTION_NAME && env.AWS_EXECUTION_ENV?.startsWith('AWS_Lambda_'));
-}
-
 /**
  * Writes the tick's metric lines to stdout in Lambda (straight to stdout, as
  * Powertools Metrics does, so Lambda's console prefix does not break the JSON).
  */
 export function emitProbeMetrics(
   events: readonly Pick<TraceEvent, 'endpoint' | 'ok' | 'ts'>[],
-  options: { write?: (line: string) => void; env?: Record<string, string | undefined> } = {},
+  options: {
+    write?: (line: string) => void;
+    platform?: Pick<Platform, 'inLambda' | 'metricsNamespace'>;
+  } = {},
 ): void {
-  const env = options.env ?? process.env;
-  if (!options.write && !inLambda(env)) return;
+  const platform = options.platform ?? getConfig().platform;
+  if (!options.write && !platform.inLambda) return;
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const namespace = env.PROBE_METRICS_NAMESPACE?.trim() || PROBE_METRIC.namespace;
+  const namespace = platform.metricsNamespace ?? PROBE_METRIC.namespace;
   for (const document of probeMetricDocuments(events, namespace)) write(JSON.stringify(document));
 }
