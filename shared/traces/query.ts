@@ -100,6 +100,15 @@ export interface TracesRequest {
   start: Position | undefined;
 }
 
+/** The answer of `GET /traces` in JSON (the dashboard reads it through this type). */
+export interface TracesAnswer {
+  items: TraceEvent[];
+  /** Resumes the query after the last item; null when the range is read to its end. */
+  nextCursor: string | null;
+  /** Items read for this page (ScannedCount). */
+  scanned: number;
+}
+
 // ---------------------------------------------------------------- parameters
 
 /** The parameters of /traces alone; the range and filters are every read route's (shared/http/query.ts). */
