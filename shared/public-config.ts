@@ -40,3 +40,6 @@ export function publicConfig(config: Config) {
     prices: PRICE_TABLE,
   };
 }
+
+/** The answer of `GET /config` (the dashboard reads it through this type). */
+export type PublicConfig = ReturnType<typeof publicConfig>;

@@ -326,6 +326,56 @@ describe('query parameters on every read route', () => {
     }
   });
 
+  it('the same bad range or filter gets the same answer, word for word, on every read route', async () => {
+    const bad: Record<string, string | number>[] = [
+      { window: 'abc' },
+      { window: 0 },
+      { window: 30 * 1440 + 1 },
+      { window: 60, from: NOW - HOUR_MS },
+      { window: '60,120' },
+      { from: 'yesterday' },
+      { from: NOW - 31 * DAY_MS },
+      { to: NOW + 2 * DAY_MS },
+      { from: NOW, to: NOW - 1 },
+      { source: 'xyz' },
+      { source: 'probe,' },
+      { endpoint: '' },
+      { model: 'x'.repeat(201) },
+    ];
+    for (const query of bad) {
+      const answers = [];
+      for (const [path, handler] of READ_ROUTES) {
+        const { status, body, queries } = await call(handler, path, query);
+        answers.push({ status, field: body.field, detail: body.detail, queries });
+      }
+      const [status] = answers;
+      expect(status?.status, JSON.stringify(query)).toBe(400);
+      expect(status?.queries).toBe(0);
+      for (const [i, answer] of answers.entries()) {
+        expect(answer, `${READ_ROUTES[i]?.[0]} ${JSON.stringify(query)}`).toEqual(status);
+      }
+    }
+  });
+
+  it('takes window on /traces as on /status: the last N minutes ending now, paged within it', async () => {
+    const status = (await call(statusHandler, '/status', { window: 3 })).body;
+    expect(status.window).toMatchObject({ from: NOW - 2 * MINUTE_MS, to: NOW, minutes: 3 });
+    const { status: code, body } = await call(tracesHandler, '/traces', { window: 3 });
+    expect(code).toBe(200);
+    expect(body.items).toHaveLength(status.overall.total);
+    expect(body.items.length).toBe(3);
+    for (const item of body.items) expect(item.ts).toBeGreaterThanOrEqual(NOW - 2 * MINUTE_MS);
+    // Paged: the cursor resumes with the same window (or none), not with another.
+    const first = (await call(tracesHandler, '/traces', { window: 3, limit: 2 })).body;
+    expect(first.items).toHaveLength(2);
+    const rest = await call(tracesHandler, '/traces', { window: 3, limit: 2, cursor: first.nextCursor });
+    expect(rest.status).toBe(200);
+    expect([...first.items, ...rest.body.items]).toEqual(body.items);
+    expect((await call(tracesHandler, '/traces', { cursor: first.nextCursor })).status).toBe(200);
+    const other = await call(tracesHandler, '/traces', { window: 4, cursor: first.nextCursor });
+    expect(other).toMatchObject({ status: 400, body: { field: 'cursor' } });
+  });
+
   it('joins a repeated parameter with commas, as API Gateway does: a list takes both, a single value refuses', async () => {
     const both = await invokeHttp(statusHandler, { path: '/status?endpoint=chat&endpoint=models' });
     expect(both.statusCode).toBe(200);

@@ -205,6 +205,8 @@ describe('GET /traces', () => {
     [{ from: NOW, to: NOW - 1 }, 'from'],
     [{ from: NOW - 31 * 24 * HOUR_MS }, 'from'],
     [{ source: 'xyz' }, 'source'],
+    [{ window: 0 }, 'window'],
+    [{ window: 60, from: NOW - HOUR_MS }, 'window'],
     [{ ok: 'maybe' }, 'ok'],
     [{ errorType: 'bogus' }, 'errorType'],
     [{ status: 99 }, 'status'],

@@ -3,7 +3,7 @@ import { getConfig } from '../../shared/config.js';
 import { httpHandler } from '../../shared/http/middleware.js';
 import { cursorKey } from '../../shared/traces/cursor.js';
 import { exportHeaders, exportTraces } from '../../shared/traces/export.js';
-import { parseTracesRequest, readTraces, traceCursor } from '../../shared/traces/query.js';
+import { parseTracesRequest, readTraces, type TracesAnswer, traceCursor } from '../../shared/traces/query.js';
 
 /** Time kept back from the Lambda timeout for building and sending an export. */
 const EXPORT_RESERVE_MS = 5000;
@@ -24,14 +24,12 @@ export const handler = httpHandler(async (request) => {
 
   if (format === 'json') {
     const page = await readTraces(query, { tableName: config.tableName, now, limit, start });
-    return {
-      headers: { 'cache-control': 'no-store' },
-      body: {
-        items: page.items,
-        nextCursor: page.next ? traceCursor(query, page.next, secret) : null,
-        scanned: page.scanned,
-      },
+    const body: TracesAnswer = {
+      items: page.items,
+      nextCursor: page.next ? traceCursor(query, page.next, secret) : null,
+      scanned: page.scanned,
     };
+    return { headers: { 'cache-control': 'no-store' }, body };
   }
 
   const exported = await exportTraces(query, {

@@ -17,10 +17,14 @@
  *   value, a single-valued parameter refuses it.
  * - Time ranges stay within retention and at most MAX_CLOCK_SKEW_MS ahead of
  *   the server clock (rangeProblem).
+ * - The range (`window`, `from`, `to`) and the filters (`source`, `endpoint`,
+ *   `model`, `region`) are parsed by one parser for every route
+ *   (parseRangeParams, resolveRange, parseFilters): same limits, same messages.
  */
 import * as z from 'zod';
+import { SOURCES, type Source } from '../events/model.js';
 import { DAY_MS, MINUTE_MS } from '../store/keys.js';
-import { badRequest } from './problem.js';
+import { badRequest, validate } from './problem.js';
 
 /** Values in one comma-separated list at most (DynamoDB's IN takes up to 100). */
 export const MAX_LIST_VALUES = 50;
@@ -163,4 +167,122 @@ export function rangeProblem(
   if (range.from > latest) return { field: 'from', message: `in the future: ${ahead}` };
   if (range.from > range.to) return { field: 'from', message: `must not be after to (${range.to})` };
   return undefined;
+}
+
+// ------------------------------------------------- the range and the filters
+
+/** The range parameters every read route takes. */
+export const RANGE_PARAMS = ['window', 'from', 'to'] as const;
+/** The filter parameters every read route takes. */
+export const FILTER_PARAMS = ['source', 'endpoint', 'model', 'region'] as const;
+
+const SOURCE_VALUES: readonly string[] = [...SOURCES, 'all'];
+
+export const rangeParams = z.object({
+  window: wholeNumber('a whole number of minutes', { min: 1, maxDigits: 10 }).optional(),
+  from: epochMs.optional(),
+  to: epochMs.optional(),
+});
+
+export const filterParams = z.object({
+  /** A list of sources (case-insensitive); `all` stands for every source. */
+  source: list(
+    (v) => {
+      const value = v.toLowerCase();
+      return SOURCE_VALUES.includes(value) ? (value as Source | 'all') : undefined;
+    },
+    `one of ${SOURCE_VALUES.join(', ')}`,
+  ).optional(),
+  endpoint: labelList.optional(),
+  model: labelList.optional(),
+  region: labelList.optional(),
+});
+
+/** The range as given: a window in minutes ending now, or `from`/`to` (epoch ms), or nothing. */
+export interface RangeParams {
+  window?: number;
+  from?: number;
+  to?: number;
+}
+
+/** Parses `window`, `from` and `to`; a window and from/to together are refused. */
+export function parseRangeParams(query: Readonly<Record<string, string>>): RangeParams {
+  const params = validate(rangeParams, pick(query, RANGE_PARAMS));
+  if (params.window !== undefined && (params.from !== undefined || params.to !== undefined)) {
+    throw badRequest('window', 'give either window or from/to, not both');
+  }
+  return params;
+}
+
+export interface TimeRange {
+  from: number;
+  to: number;
+  /** Set when the range was given (or defaulted) as a window. */
+  windowMinutes?: number;
+}
+
+/** The range of a window of `minutes` ending at `now`, the current minute included. */
+export function windowRange(now: number, minutes: number): { from: number; to: number } {
+  return { from: Math.floor(now / MINUTE_MS) * MINUTE_MS - (minutes - 1) * MINUTE_MS, to: now };
+}
+
+/**
+ * The range of a request: `window` minutes ending now (the current minute
+ * included; at most RETENTION_DAYS × 1440), or `from`/`to`. `to` alone means
+ * `defaultMinutes` before it, cut at the retention start; nothing at all means
+ * a window of `defaultMinutes` when `defaultIsWindow`, else `defaultMinutes`
+ * up to now. A range reaching at most MAX_CLOCK_SKEW_MS past now or past the
+ * retention start is clamped to them when `clamp` (else kept as given, where
+ * the range names a paged query); further is refused, as is from > to.
+ */
+export function resolveRange(
+  params: RangeParams,
+  bounds: RangeBounds,
+  options: { defaultMinutes: number; defaultIsWindow: boolean; clamp: boolean },
+): TimeRange {
+  const { now, retentionDays } = bounds;
+  const given = params.from !== undefined || params.to !== undefined;
+  if (params.window !== undefined || (!given && options.defaultIsWindow)) {
+    const windowMinutes = params.window ?? options.defaultMinutes;
+    const retentionMinutes = retentionDays * 1440;
+    if (windowMinutes > retentionMinutes) {
+      throw badRequest(
+        'window',
+        `must be at most ${retentionMinutes} minutes (RETENTION_DAYS=${retentionDays})`,
+      );
+    }
+    return { ...windowRange(now, windowMinutes), windowMinutes };
+  }
+  const oldest = retentionStart(bounds);
+  const to = params.to ?? now;
+  const range = {
+    to,
+    from: params.from ?? Math.min(to, Math.max(to - options.defaultMinutes * MINUTE_MS, oldest)),
+  };
+  const problem = rangeProblem(range, bounds);
+  if (problem) throw badRequest(problem.field, problem.message);
+  if (!options.clamp) return range;
+  // Inside the tolerance: clamped, so the answer says which range it covers.
+  const clampedTo = Math.min(range.to, now);
+  return { from: Math.min(Math.max(range.from, oldest), clampedTo), to: clampedTo };
+}
+
+/** The filters as given; `sources` has `all` resolved to every source. */
+export interface FilterParams {
+  sources?: Source[];
+  endpoint?: string[];
+  model?: string[];
+  region?: string[];
+}
+
+/** Parses `source`, `endpoint`, `model` and `region`. */
+export function parseFilters(query: Readonly<Record<string, string>>): FilterParams {
+  const params = validate(filterParams, pick(query, FILTER_PARAMS));
+  const sources = params.source?.includes('all') ? [...SOURCES] : (params.source as Source[] | undefined);
+  return {
+    ...(sources ? { sources } : {}),
+    ...(params.endpoint ? { endpoint: params.endpoint } : {}),
+    ...(params.model ? { model: params.model } : {}),
+    ...(params.region ? { region: params.region } : {}),
+  };
 }

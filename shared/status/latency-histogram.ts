@@ -83,3 +83,6 @@ export async function computeLatencyHistogram(input: {
     meta: { itemsRead: reader.itemsRead, queries: reader.queries },
   };
 }
+
+/** The answer of `GET /latency_histogram` (the dashboard reads it through this type). */
+export type HistogramAnswer = Awaited<ReturnType<typeof computeLatencyHistogram>>;

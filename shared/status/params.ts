@@ -2,57 +2,32 @@
  * Query parameters shared by the rollup routes (`/status`, `/timeseries`,
  * `/latency_histogram`, `/incidents`): the time range (a window in minutes
  * ending now, or absolute `from`/`to`), the source and the label filters.
- * Every bad value becomes a 400 naming the parameter; numbers and lists follow
- * shared/http/query.ts, like every read route.
+ * Every bad value becomes a 400 naming the parameter; the range and filters
+ * are parsed by shared/http/query.ts, the same parser as `/traces`.
  */
-import * as z from 'zod';
 import { clock } from '../clock.js';
 import { type Config, getConfig } from '../config.js';
 import { SOURCES, type Source } from '../events/model.js';
-import { badRequest, validate } from '../http/problem.js';
 import {
-  epochMs,
-  labelList,
-  pick,
-  rangeProblem,
+  FILTER_PARAMS,
+  parseFilters,
+  parseRangeParams,
+  RANGE_PARAMS,
   rejectUnknown,
-  retentionStart,
-  wholeNumber,
+  resolveRange as resolveRangeParams,
+  type TimeRange,
 } from '../http/query.js';
-import { MINUTE_MS } from '../store/keys.js';
 import type { LabelFilter } from '../store/rollups.js';
 
-export const rangeParams = z.object({
-  window: wholeNumber('a whole number of minutes', { min: 1, maxDigits: 10 }).optional(),
-  from: epochMs.optional(),
-  to: epochMs.optional(),
-});
-
-export const filterParams = z.object({
-  source: z
-    .string()
-    .trim()
-    .toLowerCase()
-    .pipe(z.enum([...SOURCES, 'all'], { error: `must be one of ${[...SOURCES, 'all'].join(', ')}` }))
-    .optional(),
-  endpoint: labelList.optional(),
-  model: labelList.optional(),
-  region: labelList.optional(),
-});
-
-export interface TimeRange {
-  from: number;
-  to: number;
-  /** Set when the range was given as a window. */
-  windowMinutes?: number;
-}
+export type { TimeRange } from '../http/query.js';
 
 /**
  * The range of a request: `window` minutes ending now (the current minute
  * included; at most RETENTION_DAYS × 1440), or `from`/`to`. A range reaching
  * at most MAX_CLOCK_SKEW_MS (5 min) past now or past the retention start is
  * clamped to them; further is refused, as is from > to. `to` alone means the default
- * window before it, cut at the retention start.
+ * window before it, cut at the retention start. (shared/http/query.ts parses
+ * it, as for every read route.)
  */
 export function resolveRange(
   query: Record<string, string>,
@@ -60,50 +35,28 @@ export function resolveRange(
   now: number,
   defaultWindowMinutes: number,
 ): TimeRange {
-  const params = validate(rangeParams, pick(query, ['window', 'from', 'to']));
-  const retentionMinutes = config.retentionDays * 1440;
-  const bounds = { now, retentionDays: config.retentionDays };
-  const oldest = retentionStart(bounds);
-  if (params.window !== undefined && (params.from !== undefined || params.to !== undefined)) {
-    throw badRequest('window', 'give either window or from/to, not both');
-  }
-  if (params.from === undefined && params.to === undefined) {
-    const windowMinutes = params.window ?? defaultWindowMinutes;
-    if (windowMinutes > retentionMinutes) {
-      throw badRequest(
-        'window',
-        `must be at most ${retentionMinutes} minutes (RETENTION_DAYS=${config.retentionDays})`,
-      );
-    }
-    const to = now;
-    const from = Math.floor(now / MINUTE_MS) * MINUTE_MS - (windowMinutes - 1) * MINUTE_MS;
-    return { from, to, windowMinutes };
-  }
-  const givenTo = params.to ?? now;
-  const given = {
-    to: givenTo,
-    from: params.from ?? Math.min(givenTo, Math.max(givenTo - defaultWindowMinutes * MINUTE_MS, oldest)),
-  };
-  const problem = rangeProblem(given, bounds);
-  if (problem) throw badRequest(problem.field, problem.message);
-  // Inside the tolerance: clamped, so the answer says which range it covers.
-  const to = Math.min(given.to, now);
-  return { from: Math.min(Math.max(given.from, oldest), to), to };
+  return resolveRangeParams(
+    parseRangeParams(query),
+    { now, retentionDays: config.retentionDays },
+    { defaultMinutes: defaultWindowMinutes, defaultIsWindow: true, clamp: true },
+  );
 }
 
 export interface Filters {
   sources: Source[];
   filter: LabelFilter;
-  /** As given, for echoing back. */
-  echo: { source: Source | 'all'; endpoint?: string[]; model?: string[]; region?: string[] };
+  /** As given, for echoing back (`all` when every source is asked for). */
+  echo: { source: Source | 'all' | Source[]; endpoint?: string[]; model?: string[]; region?: string[] };
 }
 
 /** Source and label filters; `defaultSource` applies when `source` is absent. */
 export function resolveFilters(query: Record<string, string>, defaultSource: Source | 'all'): Filters {
-  const params = validate(filterParams, pick(query, ['source', 'endpoint', 'model', 'region']));
-  const source = params.source ?? defaultSource;
+  const params = parseFilters(query);
+  const sources = params.sources ?? (defaultSource === 'all' ? [...SOURCES] : [defaultSource]);
+  const source =
+    sources.length === SOURCES.length ? 'all' : sources.length === 1 ? (sources[0] as Source) : sources;
   return {
-    sources: source === 'all' ? [...SOURCES] : [source],
+    sources,
     filter: { endpoint: params.endpoint, model: params.model, region: params.region },
     echo: {
       source,
@@ -115,15 +68,7 @@ export function resolveFilters(query: Record<string, string>, defaultSource: Sou
 }
 
 /** The parameters every ranged read takes. */
-export const RANGE_AND_FILTER_PARAMS = [
-  'window',
-  'from',
-  'to',
-  'source',
-  'endpoint',
-  'model',
-  'region',
-] as const;
+export const RANGE_AND_FILTER_PARAMS = [...RANGE_PARAMS, ...FILTER_PARAMS] as const;
 
 /**
  * What a ranged read starts with: the configuration, the time, the range and

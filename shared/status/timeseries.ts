@@ -140,3 +140,6 @@ export async function computeTimeseries(input: {
     meta: { itemsRead: reader.itemsRead, queries: reader.queries },
   };
 }
+
+/** The answer of `GET /timeseries` (the dashboard reads it through this type). */
+export type TimeseriesAnswer = Awaited<ReturnType<typeof computeTimeseries>>;

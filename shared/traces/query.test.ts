@@ -434,6 +434,11 @@ describe('parseTracesRequest', () => {
     [{ to: String(NOW + 2 * 24 * HOUR_MS) }, 'to'],
     [{ from: 'yesterday' }, 'from'],
     [{ source: 'xyz' }, 'source'],
+    [{ window: '0' }, 'window'],
+    [{ window: 'abc' }, 'window'],
+    [{ window: String(30 * 1440 + 1) }, 'window'],
+    [{ window: '60', from: String(NOW - HOUR_MS) }, 'window'],
+    [{ window: '60', to: String(NOW) }, 'window'],
     [{ ok: 'maybe' }, 'ok'],
     [{ errorType: 'bogus' }, 'errorType'],
     [{ errorType: 'auth,bogus' }, 'errorType'],
@@ -455,6 +460,16 @@ describe('parseTracesRequest', () => {
     expect(fieldOf({ from: String(NOW - 30 * 24 * HOUR_MS), limit: '1' })).toBe('ok');
     expect(fieldOf({ limit: '1000', status: '100,599' })).toBe('ok');
     expect(fieldOf({ from: String(NOW), to: String(NOW) })).toBe('ok');
+  });
+
+  it('takes window as the last N minutes ending now (the current minute included), and source=all', () => {
+    const minute = Math.floor(NOW / MINUTE_MS) * MINUTE_MS;
+    expect(parseTracesRequest({ window: '60', source: 'ALL' }, ctx).query).toEqual({
+      from: minute - 59 * MINUTE_MS,
+      to: NOW,
+      filters: { source: ['probe', 'ingest'] },
+    });
+    expect(fieldOf({ window: String(30 * 1440) })).toBe('ok');
   });
 
   it('keeps the default range within retention when only an old to is given', () => {

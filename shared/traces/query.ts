@@ -26,20 +26,25 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { dynamoClient } from '../aws.js';
-import { ERROR_TYPES, type ErrorType, SOURCES, type Source, type TraceEvent } from '../events/model.js';
+import { ERROR_TYPES, type ErrorType, type Source, type TraceEvent } from '../events/model.js';
 import { badRequest, validate } from '../http/problem.js';
 import {
-  epochMs,
-  labelList,
+  FILTER_PARAMS,
   list,
   oneOfList,
+  parseFilters,
+  parseRangeParams,
+  pick,
+  RANGE_PARAMS,
   rangeProblem,
   rejectUnknown,
+  resolveRange,
   wholeNumber,
+  windowRange,
 } from '../http/query.js';
 import { TABLE } from '../schema.js';
 import { PENDING } from '../store/events.js';
-import { DAY_MS, floorTo, HOUR_MS, hourOf, padTs } from '../store/keys.js';
+import { DAY_MS, floorTo, HOUR_MS, hourOf, MINUTE_MS, padTs } from '../store/keys.js';
 import { CursorError, decodeCursor, encodeCursor, queryHash, type TraceCursor } from './cursor.js';
 
 export const DEFAULT_LIMIT = 100;
@@ -95,22 +100,20 @@ export interface TracesRequest {
   start: Position | undefined;
 }
 
+/** The answer of `GET /traces` in JSON (the dashboard reads it through this type). */
+export interface TracesAnswer {
+  items: TraceEvent[];
+  /** Resumes the query after the last item; null when the range is read to its end. */
+  nextCursor: string | null;
+  /** Items read for this page (ScannedCount). */
+  scanned: number;
+}
+
 // ---------------------------------------------------------------- parameters
 
-const PARAMETERS = [
-  'from',
-  'to',
-  'endpoint',
-  'model',
-  'region',
-  'source',
-  'ok',
-  'errorType',
-  'status',
-  'limit',
-  'cursor',
-  'format',
-] as const;
+/** The parameters of /traces alone; the range and filters are every read route's (shared/http/query.ts). */
+const OWN_PARAMETERS = ['ok', 'errorType', 'status', 'limit', 'cursor', 'format'] as const;
+const PARAMETERS = [...RANGE_PARAMS, ...FILTER_PARAMS, ...OWN_PARAMETERS] as const;
 
 /** HTTP statuses: three decimal digits from 100 to 599. */
 const statusList = list(
@@ -119,12 +122,6 @@ const statusList = list(
 );
 
 const paramsSchema = z.object({
-  from: epochMs.optional(),
-  to: epochMs.optional(),
-  endpoint: labelList.optional(),
-  model: labelList.optional(),
-  region: labelList.optional(),
-  source: oneOfList(SOURCES).optional(),
   ok: z.enum(['true', 'false'], { message: 'expected true or false' }).optional(),
   errorType: oneOfList(ERROR_TYPES).optional(),
   status: statusList.optional(),
@@ -147,15 +144,19 @@ export interface ParseContext {
 
 /**
  * Validates the query string of `GET /traces` and resolves defaults and the
- * cursor. Every bad value throws a 400 HttpProblem naming the parameter.
+ * cursor. Every bad value throws a 400 HttpProblem naming the parameter. The
+ * range (`window` or `from`/`to`) and the filters `source`, `endpoint`,
+ * `model`, `region` are parsed as on every read route (shared/http/query.ts);
+ * without any, the range is the DEFAULT_RANGE_MS up to now.
  *
  * A range must lie within retention and end at most 5 minutes after now
  * (shared/http/query.ts rangeProblem); it is kept as given inside that
  * tolerance, since it names the query its cursors belong to.
  *
- * With a cursor, `from` and `to` may be omitted (the cursor carries its
- * query's resolved range, so "the last 24 hours" keeps meaning the same 24
- * hours while paging); when given they must equal the cursor's. The filters
+ * With a cursor, `from` and `to` (or `window`) may be omitted (the cursor
+ * carries its query's resolved range, so "the last 24 hours" keeps meaning the
+ * same 24 hours while paging); when given they must equal the cursor's (a
+ * window: the cursor's range must be a window of that many minutes). The filters
  * must be repeated, and a cursor used with other filters is refused. The
  * cursor's range is checked like a request's, except that its `from` may have
  * slipped up to CURSOR_RETENTION_GRACE_MS past the retention start while the
@@ -166,12 +167,12 @@ export function parseTracesRequest(
   ctx: ParseContext,
 ): TracesRequest {
   rejectUnknown(params, PARAMETERS);
-  const p = validate(paramsSchema, params);
+  const range = parseRangeParams(params);
+  const { sources, ...labels } = parseFilters(params);
+  const p = validate(paramsSchema, pick(params, OWN_PARAMETERS));
   const filters: TraceFilters = {
-    ...(p.endpoint ? { endpoint: p.endpoint } : {}),
-    ...(p.model ? { model: p.model } : {}),
-    ...(p.region ? { region: p.region } : {}),
-    ...(p.source ? { source: p.source } : {}),
+    ...labels,
+    ...(sources ? { source: sources } : {}),
     ...(p.ok === undefined ? {} : { ok: p.ok === 'true' }),
     ...(p.errorType ? { errorType: p.errorType } : {}),
     ...(p.status ? { status: p.status } : {}),
@@ -192,22 +193,31 @@ export function parseTracesRequest(
   let to: number;
   if (cursor) {
     for (const [name, given, own] of [
-      ['from', p.from, cursor.from],
-      ['to', p.to, cursor.to],
+      ['from', range.from, cursor.from],
+      ['to', range.to, cursor.to],
     ] as const) {
       if (given !== undefined && given !== own) {
         throw badRequest('cursor', `belongs to a different range (its ${name} is ${own}, not ${given})`);
       }
     }
+    if (range.window !== undefined && windowRange(cursor.to, range.window).from !== cursor.from) {
+      const minutes = Math.floor(cursor.to / MINUTE_MS) - cursor.from / MINUTE_MS + 1;
+      throw badRequest(
+        'cursor',
+        `belongs to a different range (not a window of ${range.window} minutes${
+          Number.isInteger(minutes) ? `, but of ${minutes}` : ''
+        })`,
+      );
+    }
     ({ from, to } = cursor);
     const problem = rangeProblem(cursor, { ...bounds, retentionGraceMs: CURSOR_RETENTION_GRACE_MS });
     if (problem) throw badRequest('cursor', `its range is refused: ${problem.field} ${problem.message}`);
   } else {
-    to = p.to ?? ctx.now;
-    const oldest = ctx.now - ctx.retentionDays * DAY_MS;
-    from = p.from ?? Math.min(to, Math.max(to - DEFAULT_RANGE_MS, oldest));
-    const problem = rangeProblem({ from, to }, bounds);
-    if (problem) throw badRequest(problem.field, problem.message);
+    ({ from, to } = resolveRange(range, bounds, {
+      defaultMinutes: DEFAULT_RANGE_MS / MINUTE_MS,
+      defaultIsWindow: false,
+      clamp: false,
+    }));
   }
 
   const query: TraceQuery = { from, to, filters };

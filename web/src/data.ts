@@ -2,7 +2,7 @@
 import { useMemo } from 'preact/hooks';
 import { apiUrl, useApi } from './api';
 import { type Params, rangeMinutes, useShared } from './state';
-import type { Incident, IncidentsAnswer, Point, Series, TimeseriesAnswer } from './types';
+import type { ErrorType, Incident, IncidentsAnswer, Point, Series, TimeseriesAnswer } from './types';
 
 export const PALETTE = ['--s1', '--s2', '--s3', '--s4', '--s5', '--s6', '--s7', '--s8', '--s9', '--s10'];
 export const paletteColor = (i: number) => PALETTE[i % PALETTE.length] as string;
@@ -16,7 +16,11 @@ export function pointTimes(answer: TimeseriesAnswer): number[] {
 }
 
 /** Burn rate of one bucket: (1 − SLI) / (1 − objective); null without valid executions. */
-export function burnOf(point: Point, objectivePercent: number, excluded: readonly string[]): number | null {
+export function burnOf(
+  point: Point,
+  objectivePercent: number,
+  excluded: readonly ErrorType[],
+): number | null {
   const excludedCount = excluded.reduce((sum, type) => sum + (point.errors[type] ?? 0), 0);
   const valid = point.total - excludedCount;
   if (valid <= 0) return null;
@@ -26,7 +30,7 @@ export function burnOf(point: Point, objectivePercent: number, excluded: readonl
 export function burnSeries(
   series: Series | undefined,
   objectivePercent: number,
-  excluded: readonly string[],
+  excluded: readonly ErrorType[],
 ) {
   return series?.points.map((p) => burnOf(p, objectivePercent, excluded)) ?? [];
 }

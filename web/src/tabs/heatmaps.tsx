@@ -7,7 +7,7 @@ import { hasData, pointTimes } from '../data';
 import { duration, ms, num } from '../format';
 import { baseQuery, useShared, useStore } from '../state';
 import { displayText } from '../text';
-import type { TimeseriesAnswer } from '../types';
+import type { ErrorType, TimeseriesAnswer } from '../types';
 
 const METRICS = ['p50', 'p95', 'p99'] as const;
 type Metric = (typeof METRICS)[number];
@@ -37,7 +37,9 @@ export function HeatmapsTab() {
     const data = overall.data;
     const first = data?.series[0];
     if (!data || !first) return undefined;
-    const types = config?.errorTypes ?? [...new Set(first.points.flatMap((p) => Object.keys(p.errors)))];
+    const types = config?.errorTypes ?? [
+      ...new Set(first.points.flatMap((p) => Object.keys(p.errors) as ErrorType[])),
+    ];
     const seen = types.filter((t) => first.points.some((p) => (p.errors[t] ?? 0) > 0));
     return {
       rows: seen,

@@ -10,19 +10,9 @@ import { Async, EmptyState, ErrorState, Panel, Skeleton } from '../components';
 import { dateTime, ms, num, usd } from '../format';
 import { rangeMinutes, useShared, useStore } from '../state';
 import { displayText } from '../text';
-import type { HistogramAnswer, TraceEvent, TracesAnswer } from '../types';
+import type { ErrorType, HistogramAnswer, TraceEvent, TracesAnswer } from '../types';
 
 const LIMITS = ['50', '100', '200', '500'];
-const ERROR_TYPES_FALLBACK = [
-  'timeout',
-  'network',
-  'auth',
-  'rate_limited',
-  'client_error',
-  'server_error',
-  'invalid_response',
-  'unknown',
-];
 
 interface Page {
   items: TraceEvent[];
@@ -144,7 +134,7 @@ function Detail(props: { event: TraceEvent; onClose: () => void; onFilter: (endp
     // Keyboard users land in the detail; wide screens show it beside the table, so no scrolling there.
     ref.current?.focus({ preventScroll: matchMedia('(min-width: 901px)').matches });
   }, [e.id]);
-  const timing = e.timing ?? {};
+  const timing = (e.timing ?? {}) as Record<string, unknown>;
   const phase = (k: string) => (typeof timing[k] === 'number' ? ms(timing[k] as number) : undefined);
   const rl = e.rateLimit ?? {};
   return (
@@ -387,7 +377,7 @@ export function TracesTab() {
   );
 
   const exportQuery = { ...query };
-  const errorTypes = config?.errorTypes ?? ERROR_TYPES_FALLBACK;
+  const errorTypes: readonly ErrorType[] = config?.errorTypes ?? [];
   const endpoints = config?.probes.endpoints ?? [];
 
   return (
