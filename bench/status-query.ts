@@ -32,7 +32,8 @@
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { dynamoClient, resetClients } from '../shared/aws.js';
 import { resetConfig } from '../shared/config.js';
-import { type Aggregate, addRollupItem, emptyAggregate, summarize } from '../shared/stats/aggregate.js';
+import { summarize } from '../shared/stats/aggregate.js';
+import { byEndpoint } from '../shared/status/status.js';
 import { quantile } from '../test/fixtures.js';
 import { LABEL_SETS } from './status-query/data.js';
 import { createTable, load, socketWarningCount, startStore } from './status-query/load.js';
@@ -223,18 +224,7 @@ try {
   // Aggregation alone, on the items of one /status call: what computeStatus does after its reads.
   const aggregation = await timed(
     async () => {
-      for (const part of sr.parts) {
-        const groups = new Map<string, Aggregate>();
-        for (const item of part) {
-          let aggregate = groups.get(item.endpoint);
-          if (!aggregate) {
-            aggregate = emptyAggregate();
-            groups.set(item.endpoint, aggregate);
-          }
-          addRollupItem(aggregate, item);
-        }
-        for (const aggregate of groups.values()) summarize(aggregate);
-      }
+      for (const part of sr.parts) for (const aggregate of byEndpoint(part).values()) summarize(aggregate);
     },
     RUNS,
     WARMUP,

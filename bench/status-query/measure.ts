@@ -45,20 +45,15 @@ export const timer =
     };
   };
 
-export const statusQuery = (config: Config) => () =>
-  computeStatus({
-    config,
-    range: resolveRange({ window: '1440' }, config, NOW, 60),
-    filters: resolveFilters({}, 'probe'),
-    now: NOW,
-  });
-export const timeseriesQuery = (config: Config) => () =>
-  computeTimeseries({
-    config,
-    range: resolveRange({ window: '1440' }, config, NOW, 60),
-    filters: resolveFilters({}, 'probe'),
-    now: NOW,
-  });
+/** What `?window=1440` over the probes asks, at NOW. */
+const lastDay = (config: Config) => ({
+  config,
+  range: resolveRange({ window: '1440' }, config, NOW, 60),
+  filters: resolveFilters({}, 'probe'),
+  now: NOW,
+});
+export const statusQuery = (config: Config) => () => computeStatus(lastDay(config));
+export const timeseriesQuery = (config: Config) => () => computeTimeseries(lastDay(config));
 export type TimeseriesAnswer = Awaited<ReturnType<ReturnType<typeof timeseriesQuery>>>;
 
 /**

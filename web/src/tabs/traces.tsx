@@ -66,22 +66,17 @@ export function TracesTab() {
             <button type="button" class="btn" onClick={() => setRefresh((n) => n + 1)}>
               Refresh
             </button>
-            <a
-              class="btn"
-              href={apiUrl('/traces', { ...exportQuery, format: 'csv' })}
-              download
-              data-testid="export-csv"
-            >
-              Export CSV
-            </a>
-            <a
-              class="btn"
-              href={apiUrl('/traces', { ...exportQuery, format: 'ndjson' })}
-              download
-              data-testid="export-ndjson"
-            >
-              Export NDJSON
-            </a>
+            {(['csv', 'ndjson'] as const).map((format) => (
+              <a
+                key={format}
+                class="btn"
+                href={apiUrl('/traces', { ...exportQuery, format })}
+                download
+                data-testid={`export-${format}`}
+              >
+                {`Export ${format.toUpperCase()}`}
+              </a>
+            ))}
           </div>
         }
       >
