@@ -3,13 +3,7 @@
  * Run: npx tsx bench/histogram.ts
  */
 import { bucketIndex, histogramFromItem, LogHistogram } from '../shared/stats/histogram.js';
-import { seededRandom } from '../test/fixtures.js';
-
-function lognormal(random: () => number, medianMs: number, sigma: number): number {
-  const u = 1 - random();
-  const gauss = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
-  return medianMs * Math.exp(sigma * gauss);
-}
+import { lognormal, seededRandom } from '../test/fixtures.js';
 
 /** DynamoDB size of a number: about (significant digits)/2 + 1 bytes. */
 const numberBytes = (n: number): number => Math.ceil(String(n).replace(/^0+|0+$/g, '').length / 2) + 1;

@@ -20,18 +20,11 @@ import { resetClients } from '../shared/aws.js';
 import { parseConfig, resetConfig } from '../shared/config.js';
 import { PROBES } from '../shared/probes/registry.js';
 import { probeClient, runProbe, runProbeTick } from '../shared/probes/runner.js';
+import { quantile } from '../test/fixtures.js';
 
 const ITERATIONS = Number(process.argv[2] ?? 300);
 const WARMUP = 50;
 const TARGET_MS = 2;
-
-function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  if (sorted.length === 0) return Number.NaN;
-  // Nearest rank.
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[index] as number;
-}
 
 const ms = (value: number) => `${value.toFixed(3).padStart(8)} ms`;
 

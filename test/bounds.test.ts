@@ -18,6 +18,7 @@ import type { TraceEvent } from '../shared/events/model.js';
 import { recordEvents } from '../shared/store/events.js';
 import { DAY_MS, HOUR_MS, hourOf, MINUTE_MS } from '../shared/store/keys.js';
 import { type TraceQuery, traceCursor } from '../shared/traces/query.js';
+import { traceEvents } from './fixtures.js';
 import { invokeHttp, ManualClock, setEnv, useClock, useFreshStore } from './helpers.js';
 
 // A fixed "now" 30 minutes into an hour.
@@ -61,19 +62,8 @@ async function call(
   }
 }
 
-let seq = 0;
-const ev = (endpoint: string, ts: number): TraceEvent => ({
-  id: `b${seq++}`,
-  ts,
-  source: 'probe',
-  endpoint,
-  model: 'gpt-4o-mini',
-  region: 'us-west-1',
-  upstream: 'simulated',
-  ok: true,
-  status: 200,
-  latencyMs: 100,
-});
+const event = traceEvents('b');
+const ev = (endpoint: string, ts: number): TraceEvent => event({ ts, endpoint });
 
 let restoreClock: () => void;
 let tableName = '';

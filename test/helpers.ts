@@ -4,6 +4,7 @@
  * EventBridge event, against the test run's dynalite and s3rver.
  */
 import { randomUUID } from 'node:crypto';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import {
   type AnyHandler,
@@ -14,7 +15,7 @@ import {
   scheduledEvent,
 } from '../infra/local/lambda.js';
 import { ensureSchema } from '../infra/local/store.js';
-import { resetClients } from '../shared/aws.js';
+import { dynamoClient, resetClients } from '../shared/aws.js';
 import { resetConfig } from '../shared/config.js';
 import { ROUTES, type RouteSpec } from '../shared/routes.js';
 
@@ -134,4 +135,19 @@ export async function useFreshStore(): Promise<{ tableName: string; bucket: stri
   });
   setEnv({ TABLE_NAME: tableName, ARTIFACTS_BUCKET: bucket });
   return { tableName, bucket };
+}
+
+/** The item stored under exactly this key in `tableName`, or undefined. */
+export async function storedItem(
+  tableName: string,
+  key: { pk: string; sk: string },
+): Promise<Record<string, unknown> | undefined> {
+  const answer = await dynamoClient().send(
+    new QueryCommand({
+      TableName: tableName,
+      KeyConditionExpression: 'pk = :pk AND sk = :sk',
+      ExpressionAttributeValues: { ':pk': key.pk, ':sk': key.sk },
+    }),
+  );
+  return answer.Items?.[0];
 }

@@ -6,6 +6,7 @@ import type { TraceEvent } from '../../shared/events/model.js';
 import { INCIDENTS_KEY } from '../../shared/incidents/store.js';
 import { recordEvents } from '../../shared/store/events.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../shared/store/keys.js';
+import { traceEvents } from '../../test/fixtures.js';
 import { invokeHttp, ManualClock, setEnv, useClock, useFreshStore } from '../../test/helpers.js';
 import { handler } from './handler.js';
 
@@ -17,20 +18,7 @@ const minuteStart = (ts: number) => Math.floor(ts / MINUTE_MS) * MINUTE_MS;
 const KEY = 'test-ingest-key-0123';
 const OUTAGE = [30, 29, 28, 27, 26]; // minutes ago: chat answers 500 to everything
 
-let seq = 0;
-function ev(partial: Partial<TraceEvent> & Pick<TraceEvent, 'ts' | 'endpoint'>): TraceEvent {
-  return {
-    id: `e${seq++}`,
-    source: 'probe',
-    model: 'gpt-4o-mini',
-    region: 'us-west-1',
-    upstream: 'simulated',
-    ok: true,
-    status: 200,
-    latencyMs: 250,
-    ...partial,
-  };
-}
+const ev = traceEvents('e', { latencyMs: 250 });
 
 // chat and models once a minute for the last hour (two regions for chat); chat fails for 5 minutes.
 const events: TraceEvent[] = [];

@@ -12,7 +12,7 @@ import { instrumentOpenAI } from '../../shared/client/index.js';
 import { getConfig } from '../../shared/config.js';
 import { ROUTES } from '../../shared/routes.js';
 import { eventKey, rollupKey } from '../../shared/store/keys.js';
-import { invokeHttp, setEnv, startSimulator, useFreshStore } from '../../test/helpers.js';
+import { invokeHttp, setEnv, startSimulator, storedItem, useFreshStore } from '../../test/helpers.js';
 import { handler } from './handler.js';
 
 const KEY = 'ingest-test-key';
@@ -42,15 +42,19 @@ const post = async (body: unknown, headers: Record<string, string> = {}, path = 
 
 async function rollupCount(endpoint: string, ts: number, model = 'gpt-4o-mini'): Promise<number> {
   const key = rollupKey('minute', ts, { source: 'ingest', endpoint, model, region: undefined });
-  const res = await dynamoClient().send(
-    new QueryCommand({
-      TableName: getConfig().tableName,
-      KeyConditionExpression: 'pk = :pk AND sk = :sk',
-      ExpressionAttributeValues: { ':pk': key.pk, ':sk': key.sk },
-    }),
-  );
-  return (res.Items?.[0]?.n as number | undefined) ?? 0;
+  return ((await storedItem(getConfig().tableName, key))?.n as number | undefined) ?? 0;
 }
+
+/** The gateway on loopback in front of this handler alone, as the local stack serves it. */
+const startIngestGateway = () =>
+  startGateway({
+    host: '127.0.0.1',
+    port: 0,
+    routes: ROUTES,
+    loadHandler: async () => handler as never,
+    timeoutSec: () => 30,
+    webDir: '/nonexistent',
+  });
 
 let restore: () => void;
 beforeAll(async () => {
@@ -69,15 +73,8 @@ describe('POST /ingest/trace', () => {
       accepted: 3,
     });
 
-    const { pk, sk } = eventKey(one.ts, 'one-1');
-    const stored = await dynamoClient().send(
-      new QueryCommand({
-        TableName: getConfig().tableName,
-        KeyConditionExpression: 'pk = :pk AND sk = :sk',
-        ExpressionAttributeValues: { ':pk': pk, ':sk': sk },
-      }),
-    );
-    expect(stored.Items?.[0]).toMatchObject({
+    const stored = await storedItem(getConfig().tableName, eventKey(one.ts, 'one-1'));
+    expect(stored).toMatchObject({
       id: 'one-1',
       source: 'ingest',
       endpoint: 'chat',
@@ -85,7 +82,7 @@ describe('POST /ingest/trace', () => {
       latencyMs: 321.5,
       usage: { input: 100, output: 20 },
     });
-    expect(stored.Items?.[0]?.costUsd).toBeCloseTo((100 * 0.15 + 20 * 0.6) / 1e6, 12);
+    expect(stored?.costUsd).toBeCloseTo((100 * 0.15 + 20 * 0.6) / 1e6, 12);
   });
 
   it.each([
@@ -202,14 +199,7 @@ describe('POST /ingest/trace', () => {
 describe('POST /v1/traces (OTLP)', () => {
   let gateway: Gateway;
   beforeAll(async () => {
-    gateway = await startGateway({
-      host: '127.0.0.1',
-      port: 0,
-      routes: ROUTES,
-      loadHandler: async () => handler as never,
-      timeoutSec: () => 30,
-      webDir: '/nonexistent',
-    });
+    gateway = await startIngestGateway();
   });
   afterAll(() => gateway.close());
 
@@ -319,14 +309,7 @@ describe('the Node client', () => {
   let gateway: Gateway;
   beforeAll(async () => {
     sim = await startSimulator({ latency: 'none' });
-    gateway = await startGateway({
-      host: '127.0.0.1',
-      port: 0,
-      routes: ROUTES,
-      loadHandler: async () => handler as never,
-      timeoutSec: () => 30,
-      webDir: '/nonexistent',
-    });
+    gateway = await startIngestGateway();
   });
   afterAll(async () => {
     await gateway.close();

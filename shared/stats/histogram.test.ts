@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { quantileOfSorted } from '../../test/fixtures.js';
 import {
   BUCKET_OFFSET,
   bucketAttribute,
@@ -35,14 +36,6 @@ const latency = fc.oneof(
 );
 const latencies = fc.array(latency, { maxLength: 300 });
 const nonEmptyLatencies = fc.array(latency, { minLength: 1, maxLength: 300 });
-
-/** The reference: lower nearest rank on the sorted data. */
-function exactQuantile(sorted: readonly number[], q: number): number {
-  const rank = Math.max(1, Math.ceil(q * sorted.length - 1e-9));
-  const value = sorted[rank - 1];
-  if (value === undefined) throw new Error('empty');
-  return value;
-}
 
 /** The float `ulps` representable steps away from a positive x. */
 function ulpStep(x: number, ulps: number): number {
@@ -148,7 +141,7 @@ describe('LogHistogram', () => {
         expect(histogram.count).toBe(values.length);
         const batch = histogram.quantiles(QS);
         QS.forEach((q, k) => {
-          const exact = exactQuantile(sorted, q);
+          const exact = quantileOfSorted(sorted, q);
           const estimate = histogram.quantile(q);
           expect(batch[k]).toBe(estimate);
           if (exact <= ZERO_THRESHOLD) expect(estimate).toBe(0);

@@ -3,6 +3,7 @@ import { handler as configHandler } from '../../functions/config/handler.js';
 import { handler as histogramHandler } from '../../functions/latency_histogram/handler.js';
 import { handler as statusHandler } from '../../functions/status/handler.js';
 import { handler as timeseriesHandler } from '../../functions/timeseries/handler.js';
+import { quantile, traceEvents } from '../../test/fixtures.js';
 import { invokeHttp, ManualClock, setEnv, useClock, useFreshStore } from '../../test/helpers.js';
 import type { TraceEvent } from '../events/model.js';
 import { recordEvents } from '../store/events.js';
@@ -12,19 +13,7 @@ import { HOUR_MS, MINUTE_MS } from '../store/keys.js';
 const NOW = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - 2 * HOUR_MS + 20 * MINUTE_MS + 15_000;
 const minutesAgo = (m: number, s = 0) => NOW - m * MINUTE_MS - s * 1000;
 
-let seq = 0;
-function ev(partial: Partial<TraceEvent> & Pick<TraceEvent, 'ts' | 'endpoint' | 'latencyMs'>): TraceEvent {
-  return {
-    id: `e${seq++}`,
-    source: 'probe',
-    model: 'gpt-4o-mini',
-    region: 'us-west-1',
-    upstream: 'simulated',
-    ok: true,
-    status: 200,
-    ...partial,
-  };
-}
+const ev = traceEvents('e');
 
 // chat, last hour: 8 ok, one 500, one 429
 const chatLatencies = [120, 130, 150, 180, 210, 250, 400, 900, 1500, 3000];
@@ -70,11 +59,6 @@ const dayAgo = ev({
   region: 'eu-west-1',
   latencyMs: 65,
 });
-
-const exactQuantile = (values: number[], q: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1] as number;
-};
 
 let restoreClock: () => void;
 let restoreEnv: () => void;
@@ -127,7 +111,7 @@ describe('GET /status', () => {
       [0.95, 'p95'],
       [0.99, 'p99'],
     ] as const) {
-      const exact = exactQuantile(chatLatencies, q);
+      const exact = quantile(chatLatencies, q);
       expect(Math.abs(chat.latencyMs[key] - exact) / exact).toBeLessThanOrEqual(0.01);
     }
     // SLO: the 429 is excluded by default; budget 0.5 %.
@@ -297,7 +281,7 @@ describe('GET /latency_histogram', () => {
     expect(body.bins.reduce((s: number, b: Body) => s + b.count, 0)).toBe(10);
     for (let i = 1; i < body.bins.length; i++)
       expect(body.bins[i].lower).toBeCloseTo(body.bins[i - 1].upper, 3);
-    const p95 = exactQuantile(chatLatencies, 0.95);
+    const p95 = quantile(chatLatencies, 0.95);
     expect(Math.abs(body.percentiles.p95.value - p95) / p95).toBeLessThanOrEqual(0.01);
     const bin = body.bins[body.percentiles.p95.bin];
     expect(body.percentiles.p95.value).toBeGreaterThan(bin.lower);

@@ -62,7 +62,8 @@ export function burnRate(
   return sli === null ? null : (1 - sli) / (1 - objectivePercent / 100);
 }
 
-function byEndpoint(items: readonly RollupItem[]): Map<string, Aggregate> {
+/** The rollup items' figures summed per endpoint. */
+export function byEndpoint(items: readonly RollupItem[]): Map<string, Aggregate> {
   const groups = new Map<string, Aggregate>();
   for (const item of items) {
     let aggregate = groups.get(item.endpoint);

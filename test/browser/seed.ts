@@ -10,6 +10,7 @@ import { DEFAULT_PROBE_KEYS, resetConfig } from '../../shared/config.js';
 import type { ErrorType, TraceEvent } from '../../shared/events/model.js';
 import { estimateCost } from '../../shared/pricing.js';
 import { recordEvents } from '../../shared/store/events.js';
+import { lcgRandom } from '../fixtures.js';
 
 export const XSS = '<img src=x onerror=alert(1)>';
 export const XSS_ATTRIBUTE = '<script>window.__pwned=1</script>';
@@ -36,15 +37,6 @@ const MODELS: Record<string, string[]> = {
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
 
-/** A small deterministic random generator, so runs see the same data. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
-
 function failure(rand: () => number): { status?: number; errorType: ErrorType; errorMessage: string } {
   const r = rand();
   if (r < 0.4) return { status: 429, errorType: 'rate_limited', errorMessage: 'Rate limit reached' };
@@ -54,7 +46,7 @@ function failure(rand: () => number): { status?: number; errorType: ErrorType; e
 
 /** 24 h of probe results for 10 endpoints every 5 minutes, a failing burst, and a few ingested calls. */
 export function seedEvents(now: number): TraceEvent[] {
-  const rand = random(42);
+  const rand = lcgRandom(42);
   const events: TraceEvent[] = [];
   const make = (endpoint: string, ts: number, i: number, failRate: number, source: 'probe' | 'ingest') => {
     // The declared incident's hour (3 h to 2 h ago) really is bad for chat.

@@ -1,0 +1,181 @@
+/**
+ * The store the bench queries (in-memory dynalite, in a child process by default) and loading
+ * generated events into it through the write path, recordEvents().
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { ensureSchema, startLocalStore } from '../../infra/local/store.js';
+import { type Config, parseConfig } from '../../shared/config.js';
+import type { TraceEvent } from '../../shared/events/model.js';
+import { recordEvents } from '../../shared/store/events.js';
+import { generateEvents } from './data.js';
+import { BATCH, CONCURRENCY, int, log, RETENTION, SEED, STORE_MODE } from './settings.js';
+
+export interface Store {
+  dynamodbEndpoint: string;
+  s3Endpoint: string;
+  describe: string;
+  /** CPU time the store has used so far (ms); undefined when it shares this process. */
+  cpuMs(): Promise<number | undefined>;
+  /** Largest RSS the store process reported (MiB); 0 when it shares this process. */
+  peakRssMb: number;
+  close(): Promise<void>;
+}
+
+export async function startStore(): Promise<Store> {
+  if (STORE_MODE === 'inprocess') {
+    const store = await startLocalStore({ dataDir: undefined });
+    return {
+      ...store,
+      describe: 'in-memory dynalite, same process',
+      cpuMs: async () => undefined,
+      peakRssMb: 0,
+      close: () => store.close(),
+    };
+  }
+  const helper = fileURLToPath(new URL('../local-store-server.ts', import.meta.url));
+  // process.execArgv carries tsx's loader flags, so the child runs TypeScript too.
+  const child: ChildProcess = spawn(process.execPath, [...process.execArgv, helper], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  let started = false;
+  const [first] = (await Promise.race([
+    once(lines, 'line'),
+    once(child, 'exit').then(([code]) => {
+      if (!started) throw new Error(`store process exited with ${code}`);
+      return [''];
+    }),
+  ])) as [string];
+  started = true;
+  const endpoints = JSON.parse(first) as { dynamodbEndpoint: string; s3Endpoint: string };
+  const store: Store = {
+    ...endpoints,
+    describe: 'in-memory dynalite in a child process',
+    peakRssMb: 0,
+    async cpuMs() {
+      const answer = once(lines, 'line');
+      child.stdin?.write('cpu\n');
+      const [line] = (await answer) as [string];
+      const reply = JSON.parse(line) as { cpuMs: number; rssMb: number };
+      store.peakRssMb = Math.max(store.peakRssMb, reply.rssMb);
+      return reply.cpuMs;
+    },
+    async close() {
+      if (child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      lines.close();
+      child.stdin?.end();
+      await exited;
+    },
+  };
+  return store;
+}
+
+// ---------------------------------------------------------------- loading
+
+export interface LoadResult {
+  events: number;
+  seconds: number;
+  writeRequests: number;
+  duplicates: number;
+}
+
+/** The SDK warns each time more than its 50 sockets are busy, which a bulk load always does: count, don't print. */
+let socketWarnings = 0;
+export const socketWarningCount = () => socketWarnings;
+export function quietSocketWarnings(): () => void {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (String(args[0]).includes('socket usage at capacity')) socketWarnings++;
+    else warn(...args);
+  };
+  return () => {
+    console.warn = warn;
+  };
+}
+
+/** Loads `count` events; `limit` loads only the first ones (the calibration: same density as the full load). */
+export async function load(
+  config: Config,
+  count: number,
+  tag: string,
+  label: string,
+  limit = count,
+): Promise<LoadResult> {
+  const all = generateEvents(count, SEED, tag);
+  const events = (function* () {
+    for (let i = 0; i < limit; i++) {
+      const next = all.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  })();
+  const options = { tableName: config.tableName, ...RETENTION };
+  let taken = 0;
+  let writeRequests = 0;
+  let stored = 0;
+  let duplicates = 0;
+  let nextReport = 0.1;
+  const started = performance.now();
+  const restoreWarn = quietSocketWarnings();
+  const nextBatch = (): TraceEvent[] => {
+    const batch: TraceEvent[] = [];
+    while (batch.length < BATCH) {
+      const next = events.next();
+      if (next.done) break;
+      batch.push(next.value);
+    }
+    taken += batch.length;
+    return batch;
+  };
+  try {
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        for (let batch = nextBatch(); batch.length > 0; batch = nextBatch()) {
+          const result = await recordEvents(batch, options);
+          writeRequests += result.writeRequests;
+          stored += result.stored;
+          duplicates += result.duplicates;
+          if (limit >= 100_000 && stored / limit >= nextReport) {
+            const s = (performance.now() - started) / 1000;
+            log(`  ${label}: ${int(stored)} / ${int(limit)} in ${s.toFixed(0)} s (${int(stored / s)} ev/s)`);
+            nextReport += 0.1;
+          }
+        }
+      }),
+    );
+  } finally {
+    restoreWarn();
+  }
+  if (stored + duplicates !== limit || taken !== limit)
+    throw new Error(`loaded ${stored} of ${limit} events`);
+  return { events: limit, seconds: (performance.now() - started) / 1000, writeRequests, duplicates };
+}
+
+export async function createTable(store: Store, tableName: string): Promise<Config> {
+  // dynalite flips a new table to ACTIVE on a timer; ensureSchema refuses a CREATING one, so ask again.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await ensureSchema({
+        dynamodbEndpoint: store.dynamodbEndpoint,
+        s3Endpoint: store.s3Endpoint,
+        tableName,
+        buckets: [],
+      });
+      break;
+    } catch (error) {
+      if (attempt >= 50 || !String(error).includes('CREATING')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return parseConfig({
+    DYNAMODB_ENDPOINT: store.dynamodbEndpoint,
+    S3_ENDPOINT: store.s3Endpoint,
+    TABLE_NAME: tableName,
+    ARTIFACTS_BUCKET: 'bench-artifacts',
+    LOG_LEVEL: 'SILENT',
+  });
+}
