@@ -1,9 +1,9 @@
 /**
  * Running probes: picks the probes of a tick, calls each through the SDK with
- * the timed fetch, makes one OpenTelemetry span per call, turns the finished
- * span into a trace event (shared/telemetry/span-event.ts) and stores the
- * events with their rollups. One probe failing or hanging never stops the
- * others, and a tick never runs past its time budget.
+ * the timed fetch, builds each call's trace event from its typed outcome
+ * (outcome-event.ts), makes one OpenTelemetry span per call with the same
+ * figures, and stores the events with their rollups. One probe failing or
+ * hanging never stops the others, and a tick never runs past its time budget.
  */
 import { type Attributes as OtelAttributes, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import OpenAI from 'openai';
@@ -11,12 +11,20 @@ import { type Clock, clock as defaultClock } from '../clock.js';
 import type { Config, ProbeKey } from '../config.js';
 import type { TraceEvent } from '../events/model.js';
 import { logger } from '../logger.js';
-import { estimateCost } from '../pricing.js';
 import { type RecordResult, recordEvents } from '../store/events.js';
-import { ATTR, eventFromSpan, type SpanLike } from '../telemetry/span-event.js';
-import { probeTracer, takeFinishedSpan } from '../telemetry/tracer.js';
+import { ATTR, type SpanLike } from '../telemetry/span-event.js';
+import { probeTracer, spanTimeMs, takeFinishedSpan } from '../telemetry/tracer.js';
 import { classifyError } from './errors.js';
 import { RECORDED_HEADERS } from './headers.js';
+import {
+  eventFromOutcome,
+  type ProbeResult,
+  responseBytesOf,
+  responseHeaders,
+  responseStatus,
+  roundedTimings,
+  timeToFirstChunkSec,
+} from './outcome-event.js';
 import { PROBES, type ProbeDefinition, type ProbeOutcome } from './registry.js';
 import { createTimedFetch, type RequestTiming, type TimedFetch, withTimingCapture } from './timed-fetch.js';
 
@@ -76,7 +84,7 @@ export interface RunProbeOptions {
 
 export interface ProbeRecord {
   event: TraceEvent;
-  /** The finished OpenTelemetry span the event was derived from. */
+  /** The call's finished OpenTelemetry span (telemetry; the event is not read from it). */
   span: SpanLike;
 }
 
@@ -112,45 +120,40 @@ export async function runProbe(definition: ProbeDefinition, options: RunProbeOpt
 
   // The span covers the HTTP request itself, from its start to the last body byte.
   const timing = timings.at(-1);
-  const requestStart = timing?.startedAt ?? monoStart;
-  const requestEnd = timing?.endedAt ?? monoEnd;
-  const toWall = (mono: number) => wallStart + (mono - monoStart);
+  const toWall = (mono: number) => spanTimeMs(wallStart + (mono - monoStart));
+  const startMs = toWall(timing?.startedAt ?? monoStart);
+  const endMs = toWall(timing?.endedAt ?? monoEnd);
 
   const model = definition.model?.(config);
-  const tracer = probeTracer();
-  const span = tracer.startSpan(`${definition.operation}${model ? ` ${model}` : ''}`, {
+  const span = probeTracer().startSpan(`${definition.operation}${model ? ` ${model}` : ''}`, {
     kind: SpanKind.CLIENT,
-    startTime: toWall(requestStart),
+    startTime: startMs,
     attributes: requestAttributes(definition, config, model),
   });
-  span.setAttributes(timingAttributes(timing));
-
-  if (failure === undefined && outcome) {
-    span.setAttributes(outcomeAttributes(definition, outcome, model, timing));
-    span.setAttributes(headerAttributes(outcome.response.headers));
-    if (outcome.invalid) {
-      span.setAttribute(ATTR.errorType, 'invalid_response');
-      span.setAttribute(ATTR.errorMessage, outcome.invalid);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.invalid });
-    } else {
-      span.setStatus({ code: SpanStatusCode.OK });
-    }
-  } else {
-    const classified = classifyError(failure);
-    span.setAttribute(ATTR.errorType, classified.errorType);
-    span.setAttribute(ATTR.errorMessage, classified.message);
-    // A body that failed to parse (or arrive in time) still came with a status line.
-    const status = classified.status ?? timing?.status;
-    if (status !== undefined) span.setAttribute(ATTR.httpStatus, status);
-    if (classified.headers) span.setAttributes(headerAttributes(classified.headers));
-    if (timing?.responseBytes) span.setAttribute(ATTR.responseBodySize, timing.responseBytes);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: classified.message });
-  }
-  span.end(toWall(requestEnd));
+  const { traceId, spanId } = span.spanContext();
+  const result: ProbeResult = {
+    definition,
+    config,
+    model,
+    ...(failure === undefined && outcome ? { outcome } : { failure: classifyError(failure) }),
+    timing,
+    startMs,
+    endMs,
+    traceId,
+    spanId,
+  };
+  const event = eventFromOutcome(result);
+  // Telemetry: the same figures as the event, under the GenAI semantic conventions' names.
+  span.setAttributes(resultAttributes(result, event));
+  const message = result.failure ? result.failure.message : result.outcome?.invalid || undefined;
+  span.setStatus(
+    message === undefined ? { code: SpanStatusCode.OK } : { code: SpanStatusCode.ERROR, message },
+  );
+  span.end(endMs);
 
   const finished = takeFinishedSpan(span);
   if (!finished) throw new Error('probe span was not recorded');
-  return { event: eventFromSpan(finished, { source: 'probe' }), span: finished };
+  return { event, span: finished };
 }
 
 function requestAttributes(
@@ -175,53 +178,59 @@ function requestAttributes(
   };
 }
 
-function timingAttributes(timing: RequestTiming | undefined): OtelAttributes {
-  if (!timing) return {};
-  const attributes: OtelAttributes = { [ATTR.connectionReused]: timing.reused };
-  const set = (name: string, value: number | undefined) => {
-    if (value !== undefined) attributes[name] = Math.round(value * 1000) / 1000;
-  };
-  set(ATTR.dnsMs, timing.dnsMs);
-  set(ATTR.connectMs, timing.connectMs);
-  set(ATTR.tlsMs, timing.tlsMs);
-  set(ATTR.ttfbMs, timing.ttfbMs);
-  set(ATTR.transferMs, timing.transferMs);
-  return attributes;
-}
-
-function outcomeAttributes(
-  definition: ProbeDefinition,
-  outcome: ProbeOutcome,
-  model: string | undefined,
-  timing: RequestTiming | undefined,
-): OtelAttributes {
-  const usage = outcome.usage;
-  const responseModel = outcome.responseModel ?? model;
-  const cost = usage ? estimateCost(responseModel, usage) : undefined;
-  return {
-    [ATTR.httpStatus]: outcome.response.status,
-    ...(outcome.responseModel ? { [ATTR.responseModel]: outcome.responseModel } : {}),
-    ...(outcome.responseId ? { [ATTR.responseId]: outcome.responseId } : {}),
-    ...(outcome.finishReasons?.length ? { [ATTR.finishReasons]: outcome.finishReasons } : {}),
-    ...(usage?.input === undefined ? {} : { [ATTR.inputTokens]: usage.input }),
-    ...(usage?.output === undefined ? {} : { [ATTR.outputTokens]: usage.output }),
-    ...(usage?.cached === undefined ? {} : { [ATTR.cachedInputTokens]: usage.cached }),
-    ...(usage?.reasoning === undefined ? {} : { [ATTR.reasoningOutputTokens]: usage.reasoning }),
-    ...(cost === undefined ? {} : { [ATTR.costUsd]: cost }),
-    ...(timing ? { [ATTR.responseBodySize]: timing.responseBytes } : {}),
-    // From the request's start, not from the SDK call's: the SDK's own work before it sends the
-    // request is not the API's time, and counting it could make the first token come after the last.
-    ...(definition.stream && outcome.firstTokenAt !== undefined && timing
-      ? { [ATTR.timeToFirstChunk]: (outcome.firstTokenAt - timing.startedAt) / 1000 }
-      : {}),
-  };
-}
-
-function headerAttributes(headers: Headers): OtelAttributes {
+/** The span attributes of a finished call: timings, then the answer (or the error), then the headers. */
+function resultAttributes(result: ProbeResult, event: TraceEvent): OtelAttributes {
+  const { outcome, failure, timing } = result;
   const attributes: OtelAttributes = {};
-  for (const name of RECORDED_HEADERS) {
-    const value = headers.get(name);
-    if (value !== null) attributes[`${ATTR.headerPrefix}${name}`] = [value];
+  if (timing) {
+    attributes[ATTR.connectionReused] = timing.reused;
+    const rounded = roundedTimings(timing);
+    const names = {
+      dnsMs: ATTR.dnsMs,
+      connectMs: ATTR.connectMs,
+      tlsMs: ATTR.tlsMs,
+      ttfbMs: ATTR.ttfbMs,
+      transferMs: ATTR.transferMs,
+    };
+    for (const [key, name] of Object.entries(names)) {
+      const value = rounded[key as keyof typeof rounded];
+      if (value !== undefined) attributes[name] = value;
+    }
+  }
+  const status = responseStatus(result);
+  const responseBytes = responseBytesOf(result);
+  if (outcome) {
+    const usage = outcome.usage;
+    const ttfc = timeToFirstChunkSec(result);
+    Object.assign(attributes, {
+      [ATTR.httpStatus]: status,
+      ...(outcome.responseModel ? { [ATTR.responseModel]: outcome.responseModel } : {}),
+      ...(outcome.responseId ? { [ATTR.responseId]: outcome.responseId } : {}),
+      ...(outcome.finishReasons?.length ? { [ATTR.finishReasons]: outcome.finishReasons } : {}),
+      ...(usage?.input === undefined ? {} : { [ATTR.inputTokens]: usage.input }),
+      ...(usage?.output === undefined ? {} : { [ATTR.outputTokens]: usage.output }),
+      ...(usage?.cached === undefined ? {} : { [ATTR.cachedInputTokens]: usage.cached }),
+      ...(usage?.reasoning === undefined ? {} : { [ATTR.reasoningOutputTokens]: usage.reasoning }),
+      ...(event.costUsd === undefined ? {} : { [ATTR.costUsd]: event.costUsd }),
+      ...(responseBytes === undefined ? {} : { [ATTR.responseBodySize]: responseBytes }),
+      ...(ttfc === undefined ? {} : { [ATTR.timeToFirstChunk]: ttfc }),
+    });
+    if (outcome.invalid) {
+      attributes[ATTR.errorType] = 'invalid_response';
+      attributes[ATTR.errorMessage] = outcome.invalid;
+    }
+  } else if (failure) {
+    attributes[ATTR.errorType] = failure.errorType;
+    attributes[ATTR.errorMessage] = failure.message;
+    if (status !== undefined) attributes[ATTR.httpStatus] = status;
+    if (responseBytes !== undefined) attributes[ATTR.responseBodySize] = responseBytes;
+  }
+  const headers = responseHeaders(result);
+  if (headers) {
+    for (const name of RECORDED_HEADERS) {
+      const value = headers.get(name);
+      if (value !== null) attributes[`${ATTR.headerPrefix}${name}`] = [value];
+    }
   }
   return attributes;
 }

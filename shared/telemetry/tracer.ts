@@ -34,6 +34,14 @@ export function probeTracer() {
 
 const hrToMs = ([seconds, nanos]: readonly [number, number]) => seconds * 1000 + nanos / 1e6;
 
+/**
+ * An epoch-ms time as a finished span reports it: OpenTelemetry keeps times as [seconds, nanoseconds]
+ * (its `millisToHrTime`), so a probe's event, built beside its span, uses the very same start and end.
+ */
+export function spanTimeMs(epochMs: number): number {
+  return hrToMs([Math.trunc(epochMs / 1000), Math.round((epochMs % 1000) * 1e6)]);
+}
+
 /** Takes the finished form of a span that has ended (undefined if it was not recorded). */
 export function takeFinishedSpan(span: Span): SpanLike | undefined {
   const id = span.spanContext().spanId;
