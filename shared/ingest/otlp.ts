@@ -1,9 +1,10 @@
 /**
  * `POST /v1/traces`: OTLP/HTTP with JSON encoding. Spans that describe GenAI
  * calls (they carry `gen_ai.*` attributes) become trace events through the
- * same mapping the probes use; other spans are counted and skipped. Spans
- * that claim to be GenAI calls but cannot be read are rejected and reported
- * as partial success, as the OTLP specification says.
+ * span mapping (shared/telemetry/span-event.ts), which gives a probe's own
+ * span the probe's event; other spans are counted and skipped. Spans that
+ * claim to be GenAI calls but cannot be read are rejected and reported as
+ * partial success, as the OTLP specification says.
  */
 import * as z from 'zod';
 import type { TraceEvent } from '../events/model.js';

@@ -1,8 +1,10 @@
 /**
- * The one mapping from a finished span to a stored trace event. Probes make
- * their spans in process (shared/probes/runner.ts) and ingestion receives
- * them over OTLP; both come here, so a probe and a user's own call to OpenAI
- * are recorded the same way.
+ * The mapping from a finished span to a stored trace event, for the spans
+ * ingestion receives over OTLP. Probes build their events from their typed
+ * outcomes (shared/probes/outcome-event.ts) and put the same figures on their
+ * spans under these names; a test checks that this mapping of a probe span
+ * gives the probe's event, so a probe and a user's own call to OpenAI are
+ * recorded the same way.
  *
  * Standard OpenTelemetry names are used wherever one exists (GenAI semantic
  * conventions, HTTP, server, error); older GenAI names are accepted too. What
