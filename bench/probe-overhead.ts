@@ -5,7 +5,7 @@
  *
  * (a) bare request: native fetch GET /models with an Authorization header, body read;
  * (b) probe harness: runProbe(PROBES.models) through the SDK, timed fetch,
- *     span creation and span → event mapping (no storage).
+ *     span creation and the outcome → event mapping (no storage).
  * (c) write requests per probe: runProbeTick (PROBE_MODE=all) against a local
  *     dynalite/s3rver, stored.writeRequests / events.length: per probe a claim,
  *     two rollup updates and two marker clean-ups, plus one commit per tick
