@@ -2,11 +2,11 @@
  * What `GET /health` reports: versions, which upstream probes go to, and
  * whether the table and the artifacts bucket answer.
  */
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import pkg from '../package.json' with { type: 'json' };
-import { dynamoClient, s3Client } from './aws.js';
+import { s3Client } from './aws.js';
 import type { Config } from './config.js';
+import { tableStatus } from './store/table.js';
 
 export interface ComponentHealth {
   ok: boolean;
@@ -38,10 +38,9 @@ async function timed<T>(check: () => Promise<T>): Promise<{ value?: T } & Compon
 export async function checkHealth(config: Config): Promise<Health> {
   const [table, artifacts] = await Promise.all([
     timed(async () => {
-      const { Table } = await dynamoClient().send(new DescribeTableCommand({ TableName: config.tableName }));
-      if (Table?.TableStatus !== 'ACTIVE')
-        throw Object.assign(new Error(), { name: `Table${Table?.TableStatus}` });
-      return Table.TableStatus;
+      const status = await tableStatus(config.tableName);
+      if (status !== 'ACTIVE') throw Object.assign(new Error(), { name: `Table${status}` });
+      return status;
     }),
     timed(() => s3Client().send(new HeadBucketCommand({ Bucket: config.artifactsBucket }))),
   ]);

@@ -7,7 +7,7 @@ import { resolveFilters, resolveRange } from '../../shared/status/params.js';
 import { computeStatus } from '../../shared/status/status.js';
 import { computeTimeseries } from '../../shared/status/timeseries.js';
 import { HOUR_MS, MINUTE_MS } from '../../shared/store/keys.js';
-import { planSegments, RollupReader } from '../../shared/store/rollups.js';
+import { planSegments, rollupsFor } from '../../shared/store/rollups.js';
 import { LABEL_SETS } from './data.js';
 import type { Store } from './load.js';
 import { NOW } from './settings.js';
@@ -65,7 +65,7 @@ export const statusReadsOnly =
   (config: Config, minuteOnlyUnder6h = false) =>
   async () => {
     const range = resolveRange({ window: '1440' }, config, NOW, 60);
-    const reader = new RollupReader(config.tableName, NOW);
+    const reader = rollupsFor({ config, now: NOW });
     const currentMinuteEnd = Math.floor(NOW / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
     const read = (from: number, to: number, short = false) =>
       reader.read({

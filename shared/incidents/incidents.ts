@@ -11,7 +11,7 @@ import type { Config } from '../config.js';
 import { validate } from '../http/problem.js';
 import type { Filters, TimeRange } from '../status/params.js';
 import { HOUR_MS, MINUTE_MS } from '../store/keys.js';
-import { RollupReader } from '../store/rollups.js';
+import { rollupsFor } from '../store/rollups.js';
 import {
   DEFAULT_MAX_GAP_MS,
   DEFAULT_ONGOING_MS,
@@ -65,7 +65,7 @@ export async function computeIncidents(input: {
   const hourly = range.to - range.from > MINUTE_DETECTION_MAX_MS;
   const bucketMs = hourly ? HOUR_MS : MINUTE_MS;
   const minBuckets = hourly ? 1 : config.incidents.minMinutes;
-  const reader = new RollupReader(config.tableName, now);
+  const reader = rollupsFor(input);
   const [items, declared] = await Promise.all([
     reader.read({
       sources: filters.sources,

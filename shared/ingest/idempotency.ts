@@ -3,17 +3,15 @@
  * `Idempotency-Key` header, or with exactly the same body, within 24 hours is
  * answered with the first answer and changes nothing.
  *
- * One item per key: a conditional put claims it ("pending"), the answer is
- * saved on it when done. A concurrent duplicate gets 409; a claim older than
- * the function timeout is treated as abandoned (its Lambda died) and taken over.
+ * One item per key (shared/store/idempotency.ts): a conditional put claims it
+ * ("pending"), the answer is saved on it when done. A concurrent duplicate gets
+ * 409; a claim older than the function timeout is treated as abandoned (its
+ * Lambda died) and taken over.
  */
 import { createHash } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { dynamoClient } from '../aws.js';
 import { HttpProblem } from '../http/problem.js';
 import { logger } from '../logger.js';
-import { TABLE } from '../schema.js';
+import { claimIdempotency, completeIdempotency, releaseIdempotency } from '../store/idempotency.js';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
 /** A pending claim older than this belongs to an invocation that died. */
@@ -51,41 +49,15 @@ export async function once(
   }
   const bodyHash = sha256(scope.body);
   const id = sha256(`${scope.route}\n${scope.key === undefined ? `body:${bodyHash}` : `key:${scope.key}`}`);
-  const key = { [TABLE.partitionKey]: `IDEM#${id}`, [TABLE.sortKey]: 'IDEM' };
-  const db = dynamoClient();
 
-  try {
-    await db.send(
-      new PutCommand({
-        TableName: scope.tableName,
-        Item: {
-          ...key,
-          state: 'pending',
-          bodyHash,
-          createdAt: scope.now,
-          [TABLE.ttlAttribute]: Math.ceil((scope.now + IDEMPOTENCY_TTL_MS) / 1000),
-        },
-        // Free, expired (TTL deletes lazily) or abandoned claims can be taken.
-        ConditionExpression:
-          'attribute_not_exists(#pk) OR #ttl < :nowSec OR (#state = :pending AND createdAt < :abandoned)',
-        ExpressionAttributeNames: {
-          '#pk': TABLE.partitionKey,
-          '#ttl': TABLE.ttlAttribute,
-          '#state': 'state',
-        },
-        ExpressionAttributeValues: {
-          ':nowSec': Math.floor(scope.now / 1000),
-          ':pending': 'pending',
-          ':abandoned': scope.now - ABANDONED_AFTER_MS,
-        },
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    const { Item } = await db.send(
-      new GetCommand({ TableName: scope.tableName, Key: key, ConsistentRead: true }),
-    );
-    if (Item?.bodyHash !== bodyHash) {
+  const held = await claimIdempotency(scope.tableName, id, {
+    bodyHash,
+    now: scope.now,
+    expiresAt: scope.now + IDEMPOTENCY_TTL_MS,
+    abandonedBefore: scope.now - ABANDONED_AFTER_MS,
+  });
+  if (held) {
+    if (held.bodyHash !== bodyHash) {
       throw new HttpProblem(
         422,
         'Unprocessable Content',
@@ -93,12 +65,12 @@ export async function once(
         { field: 'Idempotency-Key' },
       );
     }
-    if (Item?.state !== 'done') {
+    if (held.state !== 'done') {
       throw new HttpProblem(409, 'Conflict', 'The same request is being processed; retry in a few seconds.', {
         headers: { 'retry-after': '2' },
       });
     }
-    return { ...(JSON.parse(Item.answer as string) as StoredAnswer), replayed: true };
+    return { ...(JSON.parse(held.answer as string) as StoredAnswer), replayed: true };
   }
 
   let answer: StoredAnswer;
@@ -106,24 +78,16 @@ export async function once(
     answer = await work();
   } catch (error) {
     // Release the claim so that a retry can do the work.
-    await db.send(new DeleteCommand({ TableName: scope.tableName, Key: key })).catch(() => undefined);
+    await releaseIdempotency(scope.tableName, id);
     throw error;
   }
   try {
-    await db.send(
-      new UpdateCommand({
-        TableName: scope.tableName,
-        Key: key,
-        UpdateExpression: 'SET #state = :done, answer = :answer',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':done': 'done', ':answer': JSON.stringify(answer) },
-      }),
-    );
+    await completeIdempotency(scope.tableName, id, JSON.stringify(answer));
   } catch (error) {
     // The work is done: answer it. Without the saved answer a retry runs the
     // work again, which finds every item stored and counts nothing twice.
     logger.warn('idempotent answer not saved', { error: error as Error });
-    await db.send(new DeleteCommand({ TableName: scope.tableName, Key: key })).catch(() => undefined);
+    await releaseIdempotency(scope.tableName, id);
   }
   return { ...answer, replayed: false };
 }

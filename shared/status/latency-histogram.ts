@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { wholeNumber } from '../http/query.js';
 import { addRollupItem, emptyAggregate } from '../stats/aggregate.js';
 import { bucketValue } from '../stats/histogram.js';
-import { RollupReader } from '../store/rollups.js';
+import { rollupsFor } from '../store/rollups.js';
 import type { Filters, TimeRange } from './params.js';
 
 export const histogramParams = z.object({
@@ -49,7 +49,7 @@ export async function computeLatencyHistogram(input: {
   scale?: 'log' | 'linear';
   now: number;
 }) {
-  const reader = new RollupReader(input.config.tableName, input.now);
+  const reader = rollupsFor(input);
   const items = await reader.read({
     sources: input.filters.sources,
     from: input.range.from,

@@ -152,10 +152,10 @@ describe('GET /status', () => {
 
   it('reads the rollups the burn rates share with the window only once', async () => {
     const { body } = await get(statusHandler, '/status', { window: 1440 });
-    const { RollupReader } = await import('../store/rollups.js');
+    const { rollupsFor } = await import('../store/rollups.js');
     const { getConfig } = await import('../config.js');
     const separately = async (from: number, to: number) => {
-      const reader = new RollupReader(getConfig().tableName, NOW);
+      const reader = rollupsFor({ config: { tableName: getConfig().tableName }, now: NOW });
       await reader.read({ sources: ['probe'], from, to });
       return reader.itemsRead;
     };

@@ -14,7 +14,7 @@ import {
   summarize,
 } from '../stats/aggregate.js';
 import { HOUR_MS, MINUTE_MS } from '../store/keys.js';
-import { type RollupItem, RollupReader } from '../store/rollups.js';
+import { type RollupItem, rollupsFor } from '../store/rollups.js';
 import type { Filters, TimeRange } from './params.js';
 
 export const DEFINITIONS = {
@@ -90,7 +90,7 @@ export async function computeStatus(input: {
   now: number;
 }) {
   const { config, range, filters, now } = input;
-  const reader = new RollupReader(config.tableName, now);
+  const reader = rollupsFor(input);
   const read = (from: number, to: number) =>
     reader.read({ sources: filters.sources, from, to, filter: filters.filter });
   const currentMinuteEnd = Math.floor(now / MINUTE_MS) * MINUTE_MS + MINUTE_MS;

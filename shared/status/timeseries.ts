@@ -8,7 +8,7 @@ import type { Config } from '../config.js';
 import { badRequest } from '../http/problem.js';
 import { type Aggregate, addRollupItem, emptyAggregate, summarize } from '../stats/aggregate.js';
 import { DAY_MS, floorTo, HOUR_MS, MINUTE_MS, type Resolution } from '../store/keys.js';
-import { MINUTE_ONLY_MAX_MS, RollupReader } from '../store/rollups.js';
+import { MINUTE_ONLY_MAX_MS, rollupsFor } from '../store/rollups.js';
 import type { Filters, TimeRange } from './params.js';
 
 export const MAX_BUCKETS = 500;
@@ -89,12 +89,12 @@ export async function computeTimeseries(input: {
   groupBy?: GroupBy;
   now: number;
 }) {
-  const { config, range, filters, now } = input;
+  const { range, filters } = input;
   const { bucketMs, resolution } = chooseBucket(range, input.bucketMs);
   const start = floorTo(range.from, bucketMs);
   const end = Math.max(start + bucketMs, range.to);
   const count = Math.ceil((end - start) / bucketMs);
-  const reader = new RollupReader(config.tableName, now);
+  const reader = rollupsFor(input);
   const items = await reader.read({
     sources: filters.sources,
     from: start,

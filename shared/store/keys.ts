@@ -6,6 +6,7 @@
  * | raw event     | `EV#<yyyy-mm-ddThh>`        | `<ts, 13 digits>#<id>`                          |
  * | minute rollup | `RM#<source>#<yyyy-mm-dd>`  | `<yyyy-mm-ddThh:mm>#<endpoint>#<model>#<region>` |
  * | hour rollup   | `RH#<source>#<yyyy-mm>`     | `<yyyy-mm-ddThh>#<endpoint>#<model>#<region>`    |
+ * | idempotency   | `IDEM#<sha256>`             | `IDEM`                                           |
  *
  * Raw events are partitioned by UTC hour and sorted by time, so `/traces` walks
  * hours newest first with one bounded Query each. Rollups are partitioned by
@@ -33,8 +34,35 @@ export const padTs = (ts: number) => String(Math.max(0, Math.floor(ts))).padStar
 
 export const encodeLabel = (value: string | undefined) => (value ? encodeURIComponent(value) : '-');
 
+/** The raw-event partition of the hour holding `ts`. */
+export const eventPartition = (ts: number) => `EV#${hourOf(ts)}`;
+
 export function eventKey(ts: number, id: string): { pk: string; sk: string } {
-  return { pk: `EV#${hourOf(ts)}`, sk: `${padTs(ts)}#${id}` };
+  return { pk: eventPartition(ts), sk: `${padTs(ts)}#${id}` };
+}
+
+/** The start of the hour a raw-event partition key names, or undefined if it is not one. */
+export function eventPartitionHour(pk: string): number | undefined {
+  const match = /^EV#(\d{4}-\d{2}-\d{2}T\d{2})$/.exec(pk);
+  if (!match) return undefined;
+  const hour = Date.parse(`${match[1]}:00:00.000Z`);
+  return Number.isFinite(hour) && eventPartition(hour) === pk ? hour : undefined;
+}
+
+/** The event time of a raw-event sort key, or undefined if it is not one. */
+export function eventSortKeyTs(sk: string): number | undefined {
+  const match = /^(\d{13})#.+$/s.exec(sk);
+  return match && sk.length <= 1024 ? Number(match[1]) : undefined;
+}
+
+/** The sort key bounds (BETWEEN) of the raw events with `from <= ts <= to`. */
+export function eventSortRange(from: number, to: number): { low: string; high: string } {
+  return { low: padTs(from), high: `${padTs(to)}~` };
+}
+
+/** The one item of an idempotency id (shared/store/idempotency.ts). */
+export function idempotencyKey(id: string): { pk: string; sk: string } {
+  return { pk: `IDEM#${id}`, sk: 'IDEM' };
 }
 
 export type Resolution = 'minute' | 'hour';
@@ -52,7 +80,29 @@ export function rollupKey(
   labels: RollupLabels,
 ): { pk: string; sk: string } {
   const suffix = `${encodeLabel(labels.endpoint)}#${encodeLabel(labels.model)}#${encodeLabel(labels.region)}`;
-  return resolution === 'minute'
-    ? { pk: `RM#${labels.source}#${dayOf(ts)}`, sk: `${minuteOf(ts)}#${suffix}` }
-    : { pk: `RH#${labels.source}#${monthOf(ts)}`, sk: `${hourOf(ts)}#${suffix}` };
+  return {
+    pk: rollupPartition(resolution, labels.source, ts),
+    sk: `${rollupBucket(resolution, ts)}#${suffix}`,
+  };
+}
+
+/** The rollup partition holding `ts`: its day for minutes, its month for hours. */
+export function rollupPartition(resolution: Resolution, source: Source, ts: number): string {
+  return resolution === 'minute' ? `RM#${source}#${dayOf(ts)}` : `RH#${source}#${monthOf(ts)}`;
+}
+
+/** The sort key prefix of the rollup bucket (minute or hour) holding `ts`. */
+export const rollupBucket = (resolution: Resolution, ts: number) =>
+  resolution === 'minute' ? minuteOf(ts) : hourOf(ts);
+
+/**
+ * The sort key bounds (BETWEEN) of every label set of the buckets holding
+ * `low` to `high`: `$` sorts right after `#`, so `<bucket>$` is above every key of that bucket.
+ */
+export function rollupSortRange(
+  resolution: Resolution,
+  low: number,
+  high: number,
+): { low: string; high: string } {
+  return { low: rollupBucket(resolution, low), high: `${rollupBucket(resolution, high)}$` };
 }

@@ -14,7 +14,7 @@ import {
   partitionCount,
   planSegments,
   ROLLUP_QUERY_CONCURRENCY,
-  RollupReader,
+  rollupsFor,
   useRollupLimits,
 } from './rollups.js';
 
@@ -95,7 +95,7 @@ describe('pricing a plan', () => {
   });
 });
 
-describe('RollupReader ceilings', () => {
+describe('rollup read ceilings', () => {
   // 40 minutes of chat and models, one event a minute each: 80 minute rollup items.
   const NOW = Math.floor(Date.now() / HOUR_MS) * HOUR_MS - HOUR_MS + 45 * MINUTE_MS;
   let tableName = '';
@@ -135,7 +135,7 @@ describe('RollupReader ceilings', () => {
   it('stops reading at the item ceiling, with a 400 naming it', async () => {
     const restore = useRollupLimits({ items: 10, itemsPerQuery: 4 });
     try {
-      const reader = new RollupReader(tableName, NOW);
+      const reader = rollupsFor({ config: { tableName }, now: NOW });
       const error = await failure(reader.read(lastHour));
       expect(error).toBeInstanceOf(HttpProblem);
       expect(error).toMatchObject({
@@ -154,7 +154,7 @@ describe('RollupReader ceilings', () => {
   it('stops at the Query-call ceiling when pages run past it', async () => {
     const restore = useRollupLimits({ queries: 3, itemsPerQuery: 5 });
     try {
-      const reader = new RollupReader(tableName, NOW);
+      const reader = rollupsFor({ config: { tableName }, now: NOW });
       const error = await failure(reader.read(lastHour));
       expect(error).toMatchObject({ status: 400, limit: { name: 'rollupQueriesPerRequest', max: 3 } });
       expect(reader.queries).toBe(3);
@@ -166,7 +166,7 @@ describe('RollupReader ceilings', () => {
   it('refuses a plan over the partition or bucket ceiling before any Query, and every later read of the request', async () => {
     let restore = useRollupLimits({ queries: 1 });
     try {
-      const twoSources = new RollupReader(tableName, NOW);
+      const twoSources = rollupsFor({ config: { tableName }, now: NOW });
       const error = await failure(twoSources.read({ ...lastHour, sources: ['probe', 'ingest'] }));
       expect(error).toMatchObject({
         message: expect.stringMatching(/^range: would read 2 rollup partitions; at most 1 per request/),
@@ -180,13 +180,13 @@ describe('RollupReader ceilings', () => {
     }
     restore = useRollupLimits({ buckets: 100 });
     try {
-      const long = new RollupReader(tableName, NOW);
+      const long = rollupsFor({ config: { tableName }, now: NOW });
       expect(await failure(long.read({ ...lastHour, from: NOW - 3 * HOUR_MS }))).toMatchObject({
         limit: { name: 'rollupBucketsPerRequest', max: 100, requested: 180 },
       });
       expect(long.queries).toBe(0);
       // Within both, the same request reads normally.
-      const fine = new RollupReader(tableName, NOW);
+      const fine = rollupsFor({ config: { tableName }, now: NOW });
       expect(await fine.read({ ...lastHour, from: NOW - 30 * MINUTE_MS })).toHaveLength(60);
     } finally {
       restore();

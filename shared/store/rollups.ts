@@ -17,14 +17,12 @@ import { type HttpProblem, limitExceeded } from '../http/problem.js';
 import { TABLE } from '../schema.js';
 import {
   DAY_MS,
-  dayOf,
   floorTo,
   HOUR_MS,
-  hourOf,
   MINUTE_MS,
-  minuteOf,
-  monthOf,
   type Resolution,
+  rollupPartition,
+  rollupSortRange,
 } from './keys.js';
 
 /** /timeseries gives ranges up to this long minute buckets (read from minute rollups alone). */
@@ -159,11 +157,9 @@ function partitionRanges(source: Source, segment: Segment): PartitionRange[] {
     for (let day = floorTo(segment.from, DAY_MS); day <= last; day += DAY_MS) {
       const low = Math.max(segment.from, day);
       const high = Math.min(last, day + DAY_MS - 1);
-      // `$` sorts right after `#`, so `<minute>$` is above every key of that minute.
       ranges.push({
-        pk: `RM#${source}#${dayOf(day)}`,
-        low: minuteOf(low),
-        high: `${minuteOf(high)}$`,
+        pk: rollupPartition('minute', source, day),
+        ...rollupSortRange('minute', low, high),
         buckets: Math.floor(high / MINUTE_MS) - Math.floor(low / MINUTE_MS) + 1,
       });
     }
@@ -175,9 +171,8 @@ function partitionRanges(source: Source, segment: Segment): PartitionRange[] {
       const low = Math.max(segment.from, month);
       const high = Math.min(last, next - 1);
       ranges.push({
-        pk: `RH#${source}#${monthOf(month)}`,
-        low: hourOf(low),
-        high: `${hourOf(high)}$`,
+        pk: rollupPartition('hour', source, month),
+        ...rollupSortRange('hour', low, high),
         buckets: Math.floor(high / HOUR_MS) - Math.floor(low / HOUR_MS) + 1,
       });
       month = next;
@@ -194,13 +189,57 @@ function matches(item: RollupItem, filter: LabelFilter): boolean {
   );
 }
 
+/** What identifies one request's rollup reads: the same object, the same reads. */
+export interface RollupRequest {
+  readonly config: { readonly tableName: string };
+  /** Epoch ms: items whose TTL has passed are left out, and the hour in progress is read whole. */
+  readonly now: number;
+}
+
+export interface RollupReadOptions {
+  sources: readonly Source[];
+  from: number;
+  to: number;
+  filter?: LabelFilter;
+  resolution?: Resolution;
+}
+
+/** The rollups of one request, and what reading them has cost so far. */
+export interface Rollups {
+  /**
+   * Items of the given sources in [from, to), filtered by labels, expired ones
+   * dropped. Throws a 400 HttpProblem when the read would pass, or passes, a ceiling.
+   */
+  read(options: RollupReadOptions): Promise<RollupItem[]>;
+  /** Items DynamoDB was asked for. */
+  readonly itemsRead: number;
+  /** Query calls sent (pages included). */
+  readonly queries: number;
+}
+
+const readers = new WeakMap<RollupRequest, RollupReader>();
+
+/**
+ * The rollups of `request`. Every call with the same request object shares one
+ * reader: its remembered queries, its counts and its ceilings (taken from
+ * useRollupLimits when the request is first seen); a new request object starts afresh.
+ */
+export function rollupsFor(request: RollupRequest): Rollups {
+  let reader = readers.get(request);
+  if (!reader) {
+    reader = new RollupReader(request.config.tableName, request.now);
+    readers.set(request, reader);
+  }
+  return reader;
+}
+
 /**
  * Reads rollups for one request. Queries are remembered, so the several ranges
  * of one answer (window, last hour, last six hours) read what they share once,
  * and `itemsRead` counts what DynamoDB was asked for. The ceilings are checked
  * against everything this reader has planned and read, so they hold per request.
  */
-export class RollupReader {
+class RollupReader implements Rollups {
   itemsRead = 0;
   queries = 0;
   /** Partitions and buckets planned so far (ranges cut out of earlier answers cost nothing). */
@@ -218,17 +257,7 @@ export class RollupReader {
     private readonly now: number,
   ) {}
 
-  /**
-   * Items of the given sources in [from, to), filtered by labels, expired ones
-   * dropped. Throws a 400 HttpProblem when the read would pass, or passes, a ceiling.
-   */
-  async read(options: {
-    sources: readonly Source[];
-    from: number;
-    to: number;
-    filter?: LabelFilter;
-    resolution?: Resolution;
-  }): Promise<RollupItem[]> {
+  async read(options: RollupReadOptions): Promise<RollupItem[]> {
     if (this.refused) throw this.refused;
     const segments = planSegments(options.from, options.to, this.now, options.resolution);
     // Priced before anything is listed or sent: a huge range costs nothing to refuse.

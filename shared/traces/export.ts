@@ -15,7 +15,7 @@
  * the dashboard (shared/text.ts). Numbers are written as numbers and are never altered.
  */
 import type { TraceEvent } from '../events/model.js';
-import { hourOf } from '../store/keys.js';
+import { eventPartition } from '../store/keys.js';
 import { neutralizeBidi } from '../text.js';
 import {
   MAX_QUERIES_PER_REQUEST,
@@ -158,7 +158,7 @@ export async function exportTraces(query: TraceQuery, options: ExportOptions): P
     next,
   });
   // Where the export begins when no cursor was given: the top of the newest hour.
-  const here = (): Position => position ?? { pk: `EV#${hourOf(query.to)}`, sk: null };
+  const here = (): Position => position ?? { pk: eventPartition(query.to), sk: null };
 
   for (;;) {
     if (rows >= maxRows) return done('rows', here());

@@ -4,10 +4,10 @@ import { useFreshStore } from '../../test/helpers.js';
 import { dynamoClient } from '../aws.js';
 import type { ErrorType, TraceEvent } from '../events/model.js';
 import { HttpProblem } from '../http/problem.js';
+import { filterExpression } from '../store/event-reads.js';
 import { eventItem, recordEvents } from '../store/events.js';
 import { floorTo, HOUR_MS, MINUTE_MS } from '../store/keys.js';
 import {
-  filterExpression,
   hourPartitionAt,
   hourPartitionCount,
   type Position,

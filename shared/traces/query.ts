@@ -7,7 +7,8 @@
  * the hour of `to` down to the hour of `from`, one Query each (newest first,
  * sort key between `padTs(from)` and `padTs(to)~`), with the filters and the
  * TTL (`expiresAt > now`: DynamoDB deletes lazily and dynalite never does) as a
- * FilterExpression. There is never a Scan.
+ * FilterExpression (the Query itself: shared/store/event-reads.ts). There is
+ * never a Scan.
  *
  * Work per request is bounded: the range lies within retention and at most
  * 5 minutes ahead of now (a cursor's range is checked the same way), the hour
@@ -23,10 +24,8 @@
  * ExclusiveStartKey; the sort key holds the id, so events sharing a timestamp
  * are never duplicated or skipped.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
-import { dynamoClient } from '../aws.js';
-import { ERROR_TYPES, type ErrorType, type Source, type TraceEvent } from '../events/model.js';
+import { ERROR_TYPES, type TraceEvent } from '../events/model.js';
 import { badRequest, validate } from '../http/problem.js';
 import {
   FILTER_PARAMS,
@@ -42,9 +41,17 @@ import {
   wholeNumber,
   windowRange,
 } from '../http/query.js';
-import { TABLE } from '../schema.js';
-import { PENDING } from '../store/events.js';
-import { DAY_MS, floorTo, HOUR_MS, hourOf, MINUTE_MS, padTs } from '../store/keys.js';
+import { type EventFilters, queryEventPartition } from '../store/event-reads.js';
+import {
+  DAY_MS,
+  eventKey,
+  eventPartition,
+  eventPartitionHour,
+  eventSortKeyTs,
+  floorTo,
+  HOUR_MS,
+  MINUTE_MS,
+} from '../store/keys.js';
 import { CursorError, decodeCursor, encodeCursor, queryHash, type TraceCursor } from './cursor.js';
 
 export const DEFAULT_LIMIT = 100;
@@ -69,15 +76,8 @@ const FILTERED_QUERY_LIMIT = 200;
 export const FORMATS = ['json', 'csv', 'ndjson'] as const;
 export type TraceFormat = (typeof FORMATS)[number];
 
-export interface TraceFilters {
-  endpoint?: string[];
-  model?: string[];
-  region?: string[];
-  source?: Source[];
-  ok?: boolean;
-  errorType?: ErrorType[];
-  status?: number[];
-}
+/** The filters of /traces: every stored event attribute the store can filter on (shared/store/event-reads.ts). */
+export type TraceFilters = EventFilters;
 
 /** What to read: an inclusive range of event times (epoch ms) and filters. */
 export interface TraceQuery {
@@ -274,33 +274,24 @@ export function hourPartitionCount(from: number, to: number): number {
 
 /** The `index`-th hour partition of a range ending at `to`, newest first (0 is the hour of `to`). */
 export function hourPartitionAt(to: number, index: number): string {
-  return `EV#${hourOf(floorTo(to, HOUR_MS) - index * HOUR_MS)}`;
-}
-
-/** The start of the hour a partition key names, or undefined if it is not an `EV#` hour key. */
-function partitionHour(pk: string): number | undefined {
-  const match = /^EV#(\d{4}-\d{2}-\d{2}T\d{2})$/.exec(pk);
-  if (!match) return undefined;
-  const hour = Date.parse(`${match[1]}:00:00.000Z`);
-  return Number.isFinite(hour) && `EV#${hourOf(hour)}` === pk ? hour : undefined;
+  return eventPartition(floorTo(to, HOUR_MS) - index * HOUR_MS);
 }
 
 /** A resume position must be an `EV#` hour of the range and a sort key of that hour inside the range. */
 export function positionInRange(position: Position, query: TraceQuery): boolean {
-  const hour = partitionHour(position.pk);
+  const hour = eventPartitionHour(position.pk);
   if (hour === undefined || hour < floorTo(query.from, HOUR_MS) || hour > floorTo(query.to, HOUR_MS)) {
     return false;
   }
   if (position.sk === null) return true;
-  const match = /^(\d{13})#.+$/s.exec(position.sk);
-  if (!match || position.sk.length > 1024) return false;
-  const ts = Number(match[1]);
+  const ts = eventSortKeyTs(position.sk);
+  if (ts === undefined) return false;
   return ts >= query.from && ts <= query.to && floorTo(ts, HOUR_MS) === hour;
 }
 
 /** The position just after an event (resuming there returns the events older than it). */
 export function positionAfter(event: Pick<TraceEvent, 'ts' | 'id'>): Position {
-  return { pk: `EV#${hourOf(event.ts)}`, sk: `${padTs(event.ts)}#${event.id}` };
+  return eventKey(event.ts, event.id);
 }
 
 // ---------------------------------------------------------------- reading
@@ -327,55 +318,8 @@ export interface TracePage {
   queries: number;
 }
 
-interface Filter {
-  expression: string;
-  names: Record<string, string>;
-  values: Record<string, unknown>;
-}
-
 function hasFilters(filters: TraceFilters): boolean {
   return Object.values(filters).some((value) => value !== undefined);
-}
-
-/**
- * The FilterExpression: every given filter, the TTL, and only committed events
- * (a pending one is not counted yet: shared/store/events.ts). Lists become IN, single values `=`.
- */
-export function filterExpression(filters: TraceFilters, nowSec: number): Filter {
-  const names: Record<string, string> = { '#exp': TABLE.ttlAttribute, '#pending': PENDING.owner };
-  const values: Record<string, unknown> = { ':now': nowSec };
-  const parts = ['#exp > :now', 'attribute_not_exists(#pending)'];
-  const match = (attribute: keyof TraceFilters, wanted: readonly unknown[] | undefined) => {
-    if (!wanted || wanted.length === 0) return;
-    names[`#${attribute}`] = attribute;
-    const keys = wanted.map((value, i) => {
-      values[`:${attribute}${i}`] = value;
-      return `:${attribute}${i}`;
-    });
-    parts.push(keys.length === 1 ? `#${attribute} = ${keys[0]}` : `#${attribute} IN (${keys.join(', ')})`);
-  };
-  match('endpoint', filters.endpoint);
-  match('model', filters.model);
-  match('region', filters.region);
-  match('source', filters.source);
-  match('ok', filters.ok === undefined ? undefined : [filters.ok]);
-  match('errorType', filters.errorType);
-  match('status', filters.status);
-  return { expression: parts.join(' AND '), names, values };
-}
-
-const INTERNAL_ATTRIBUTES: readonly string[] = [
-  TABLE.partitionKey,
-  TABLE.sortKey,
-  TABLE.ttlAttribute,
-  ...TABLE.globalSecondaryIndexes.flatMap((index) => [index.partitionKey, index.sortKey]),
-];
-
-/** The stored item without its keys and TTL: the event as it was recorded. */
-function toEvent(item: Record<string, unknown>): TraceEvent {
-  const event: Record<string, unknown> = { ...item };
-  for (const name of INTERNAL_ATTRIBUTES) delete event[name];
-  return event as unknown as TraceEvent;
 }
 
 /**
@@ -391,16 +335,13 @@ export async function readTraces(query: TraceQuery, options: ReadOptions): Promi
   let index = 0;
   let startSk: string | null = null;
   if (options.start) {
-    const hour = partitionHour(options.start.pk);
+    const hour = eventPartitionHour(options.start.pk);
     index = hour === undefined ? -1 : (floorTo(query.to, HOUR_MS) - hour) / HOUR_MS;
     if (!(index >= 0 && index < count)) {
       throw new RangeError(`start partition ${options.start.pk} is outside the query range`);
     }
     startSk = options.start.sk;
   }
-  const filter = filterExpression(query.filters, Math.floor(options.now / 1000));
-  const low = padTs(query.from);
-  const high = `${padTs(query.to)}~`;
   const items: TraceEvent[] = [];
   let scanned = 0;
   let queries = 0;
@@ -418,34 +359,30 @@ export async function readTraces(query: TraceQuery, options: ReadOptions): Promi
       const needed = limit - items.length;
       const queryLimit = Math.min(maxScan - scanned, MAX_QUERY_LIMIT, Math.max(needed + 1, hint));
       hint = Math.min(MAX_QUERY_LIMIT, Math.max(hint, needed + 1) * 2);
-      const result = await dynamoClient().send(
-        new QueryCommand({
-          TableName: options.tableName,
-          KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :low AND :high',
-          FilterExpression: filter.expression,
-          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey, ...filter.names },
-          ExpressionAttributeValues: { ':pk': pk, ':low': low, ':high': high, ...filter.values },
-          ScanIndexForward: false,
-          Limit: queryLimit,
-          ...(after === null
-            ? {}
-            : { ExclusiveStartKey: { [TABLE.partitionKey]: pk, [TABLE.sortKey]: after } }),
-        }),
-      );
+      const result = await queryEventPartition({
+        tableName: options.tableName,
+        partition: pk,
+        from: query.from,
+        to: query.to,
+        filters: query.filters,
+        now: options.now,
+        limit: queryLimit,
+        after,
+      });
       queries++;
-      scanned += result.ScannedCount ?? 0;
-      const found = result.Items ?? [];
+      scanned += result.scanned;
+      const found = result.items;
       for (let i = 0; i < found.length; i++) {
-        const item = found[i] as Record<string, unknown>;
-        items.push(toEvent(item));
+        const { sk, event } = found[i] as (typeof found)[number];
+        items.push(event);
         if (items.length < limit) continue;
-        const partitionDone = i === found.length - 1 && !result.LastEvaluatedKey;
-        if (!partitionDone) return page({ pk, sk: String(item[TABLE.sortKey]) });
+        const partitionDone = i === found.length - 1 && result.last === undefined;
+        if (!partitionDone) return page({ pk, sk });
         return page(index + 1 < count ? { pk: hourPartitionAt(query.to, index + 1), sk: null } : null);
       }
-      const last = result.LastEvaluatedKey?.[TABLE.sortKey];
+      const last = result.last;
       if (last === undefined) break;
-      after = String(last);
+      after = last;
     }
   }
   return page(null);
