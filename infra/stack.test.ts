@@ -1058,6 +1058,17 @@ describe('cloudConfig', () => {
     expect(SECRET_VARIABLES).toEqual(expect.arrayContaining(['OPENAI_API_KEY', 'INGEST_API_KEY']));
   });
 
+  it('validates the reserved variables at synth, and passes them to no function', () => {
+    const reserved = VARIABLES.filter((v) => v.reserved !== undefined).map((v) => v.name);
+    expect(reserved).toContain('ENABLE_AI');
+    for (const name of reserved) {
+      expect(CLOUD_VARIABLES).toContain(name);
+      expect(FUNCTION_VARIABLES).not.toContain(name);
+    }
+    expect(cloudConfig({ ENABLE_AI: '1' }).environment).not.toHaveProperty('ENABLE_AI');
+    expect(() => cloudConfig({ LOG_SIM_INTERVAL_MS: '10' })).toThrow('LOG_SIM_INTERVAL_MS');
+  });
+
   it('ignores secret and local values it is given', () => {
     const { config, environment } = cloudConfig({
       OPENAI_API_KEY: 'sk-x',
