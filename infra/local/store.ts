@@ -72,7 +72,7 @@ export async function startLocalStore(options: {
 }
 
 /** The CreateTable request for the schema: the same keys and indexes the CDK stack declares. */
-export function createTableInput(tableName: string): CreateTableCommandInput {
+function createTableInput(tableName: string): CreateTableCommandInput {
   const keyAttributes = new Set<string>([TABLE.partitionKey, TABLE.sortKey]);
   for (const index of TABLE.globalSecondaryIndexes) {
     keyAttributes.add(index.partitionKey);

@@ -45,7 +45,7 @@ const span = z
       .optional(),
   })
   .loose();
-export const otlpTraceRequest = z
+const otlpTraceRequest = z
   .object({
     resourceSpans: z
       .array(
