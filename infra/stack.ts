@@ -22,7 +22,7 @@ import { Storage } from './constructs/storage.js';
 import { Web } from './constructs/web.js';
 import { acknowledge, arnFinding } from './nag.js';
 
-export const DEFAULT_STACK_NAME = 'openai-status';
+const DEFAULT_STACK_NAME = 'openai-status';
 
 /** The secret key the stack fills with a random value at creation (the others start as the placeholder). */
 export const GENERATED_SECRET_KEY = 'INGEST_API_KEY';
@@ -31,9 +31,7 @@ export const GENERATED_SECRET_KEY = 'INGEST_API_KEY';
 export const CURSOR_SECRET_KEY = 'CURSOR_SECRET';
 
 /** The keys of the main secret: every secret variable but the cursor key. */
-export const MAIN_SECRET_KEYS: readonly string[] = SECRET_VARIABLES.filter(
-  (name) => name !== CURSOR_SECRET_KEY,
-);
+const MAIN_SECRET_KEYS: readonly string[] = SECRET_VARIABLES.filter((name) => name !== CURSOR_SECRET_KEY);
 
 export interface OpenAiStatusStackProps extends StackProps {
   /** Table and bucket removal policy. Default RETAIN. */

@@ -6,7 +6,7 @@ export interface Clock {
   now(): number;
 }
 
-export const systemClock: Clock = { now: () => Date.now() };
+const systemClock: Clock = { now: () => Date.now() };
 
 /** A clock that only moves when told to. */
 export class ManualClock implements Clock {

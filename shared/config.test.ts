@@ -37,11 +37,6 @@ describe('configuration', () => {
       probeMode: 'roundrobin',
       probeHeavy: false,
       ingestApiKey: undefined,
-      enableAi: false,
-      embeddingModel: 'text-embedding-3-small',
-      logSimEnabled: false,
-      logSimIntervalMs: 30000,
-      embIndexIntervalMs: 45000,
       retentionDays: 30,
       rollupRetentionDays: 400,
       sloTarget: 99.5,
@@ -100,6 +95,28 @@ describe('configuration', () => {
     expect(error.message).toContain(`${name}=${JSON.stringify(value)}`);
     expect(error.message).toContain(expected);
     expect(error.message).not.toContain('\n');
+  });
+
+  it('accepts and validates the reserved variables, and leaves them out of the configuration', () => {
+    const reserved = VARIABLES.filter((v) => v.reserved !== undefined).map((v) => v.name);
+    expect(reserved).toEqual([
+      'ENABLE_AI',
+      'EMBEDDING_MODEL',
+      'LOG_SIM_ENABLED',
+      'LOG_SIM_INTERVAL_MS',
+      'EMB_INDEX_INTERVAL_MS',
+    ]);
+    const config = parseConfig({ ENABLE_AI: '1', LOG_SIM_ENABLED: 'yes', EMB_INDEX_INTERVAL_MS: '60000' });
+    for (const field of [
+      'enableAi',
+      'embeddingModel',
+      'logSimEnabled',
+      'logSimIntervalMs',
+      'embIndexIntervalMs',
+    ]) {
+      expect(config).not.toHaveProperty(field);
+    }
+    expect(errorOf({ EMB_INDEX_INTERVAL_MS: 'soon' }).variable).toBe('EMB_INDEX_INTERVAL_MS');
   });
 
   it('parses the SLO exclusions and incident thresholds', () => {

@@ -69,6 +69,13 @@ interface Row {
   /** What a valid value looks like, for the error message. */
   readonly expected: string;
   readonly secret?: boolean;
+  /**
+   * Set for a variable of the original feature description whose feature does
+   * not exist yet; names that feature. Such a variable is accepted and
+   * validated (a bad value still stops start-up), but it is not part of
+   * Config, not passed to the functions and not reported by /config.
+   */
+  readonly reserved?: string;
   /** Parses the (trimmed-to-non-empty) raw value. */
   readonly schema: z.ZodType<unknown, string>;
 }
@@ -119,7 +126,7 @@ const ROWS = {
   openaiApiKey: {
     name: 'OPENAI_API_KEY',
     scope: 'both',
-    description: 'OpenAI key used by probes (and AI features). Unset: probes go to the built-in simulator.',
+    description: 'OpenAI key used by probes. Unset: probes go to the built-in simulator.',
     expected: 'an OpenAI API key',
     secret: true,
     schema: optionalSecret,
@@ -209,7 +216,7 @@ const ROWS = {
     expected: '1/0, true/false, yes/no or on/off',
     schema: boolean,
   },
-  // Ingestion, AI, logs
+  // Ingestion
   ingestApiKey: {
     name: 'INGEST_API_KEY',
     scope: 'both',
@@ -219,11 +226,13 @@ const ROWS = {
     secret: true,
     schema: z.string().trim().min(8),
   },
+  // Accepted, not used yet: the features these variables switch do not exist yet
   enableAi: {
     name: 'ENABLE_AI',
     scope: 'both',
     default: '0',
-    description: 'Set to 1 to enable log search embeddings and the OpenAI-enhanced chat.',
+    reserved: 'log search and the chat',
+    description: 'Will switch on log-search embeddings and the OpenAI-enhanced chat.',
     expected: '1/0, true/false, yes/no or on/off',
     schema: boolean,
   },
@@ -231,7 +240,8 @@ const ROWS = {
     name: 'EMBEDDING_MODEL',
     scope: 'both',
     default: 'text-embedding-3-small',
-    description: 'Model used to embed logs for search.',
+    reserved: 'log search',
+    description: 'Will be the model that embeds logs for search.',
     expected: 'a model name',
     schema: nonEmpty,
   },
@@ -239,7 +249,8 @@ const ROWS = {
     name: 'LOG_SIM_ENABLED',
     scope: 'both',
     default: '0',
-    description: 'Set to 1 to start the log simulator automatically.',
+    reserved: 'log simulator',
+    description: 'Will start the log simulator automatically when 1.',
     expected: '1/0, true/false, yes/no or on/off',
     schema: boolean,
   },
@@ -247,7 +258,8 @@ const ROWS = {
     name: 'LOG_SIM_INTERVAL_MS',
     scope: 'both',
     default: '30000',
-    description: 'Milliseconds between simulated log batches.',
+    reserved: 'log simulator',
+    description: 'Will be the milliseconds between simulated log batches.',
     expected: 'a whole number of milliseconds from 1000 to 86400000',
     schema: int(1000, 86_400_000),
   },
@@ -255,7 +267,8 @@ const ROWS = {
     name: 'EMB_INDEX_INTERVAL_MS',
     scope: 'both',
     default: '45000',
-    description: 'Milliseconds between embedding-index ticks.',
+    reserved: 'log search',
+    description: 'Will be the milliseconds between embedding-index ticks.',
     expected: 'a whole number of milliseconds from 1000 to 86400000',
     schema: int(1000, 86_400_000),
   },
@@ -264,7 +277,7 @@ const ROWS = {
     name: 'RETENTION_DAYS',
     scope: 'both',
     default: '30',
-    description: 'Days raw events and logs are kept (TTL).',
+    description: 'Days raw events are kept (TTL).',
     expected: 'a whole number of days from 1 to 3650',
     schema: int(1, 3650),
   },
@@ -493,12 +506,15 @@ const ROWS = {
 
 type Env = Record<string, string | undefined>;
 
-/** A row's parsed value: the schema's output, or undefined when unset without a default. */
+/**
+ * A row's parsed value: the schema's output, or undefined when unset without a
+ * default. A group's, its rows' values; reserved rows have none.
+ */
 type ValueOf<R> = R extends { schema: z.ZodType<infer T>; default: string }
   ? T
   : R extends { schema: z.ZodType<infer T> }
     ? T | undefined
-    : { -readonly [K in keyof R]: ValueOf<R[K]> };
+    : { -readonly [K in keyof R as R[K] extends { reserved: string } ? never : K]: ValueOf<R[K]> };
 /** Every row parsed, in the shape of the table. */
 type Settings = ValueOf<typeof ROWS>;
 
@@ -534,16 +550,25 @@ function read(env: Env, row: Row): unknown {
 }
 
 /**
- * Every row through its schema. The one cast of the module: the result has
- * the table's shape with each row replaced by its schema's output (or
- * undefined), which is what `Settings` states.
+ * Every row through its schema; a reserved row is validated, then left out.
+ * The one cast of the module: the result has the table's shape with each
+ * active row replaced by its schema's output (or undefined), which is what
+ * `Settings` states.
  */
 function readRows(env: Env): Settings {
   const settings: Record<string, unknown> = {};
   for (const [field, entry] of Object.entries(ROWS as Table)) {
-    settings[field] = isRow(entry)
-      ? read(env, entry)
-      : Object.fromEntries(Object.entries(entry).map(([inner, row]) => [inner, read(env, row)]));
+    if (isRow(entry)) {
+      const value = read(env, entry);
+      if (entry.reserved === undefined) settings[field] = value;
+      continue;
+    }
+    const group: Record<string, unknown> = {};
+    for (const [inner, row] of Object.entries(entry)) {
+      const value = read(env, row);
+      if (row.reserved === undefined) group[inner] = value;
+    }
+    settings[field] = group;
   }
   return settings as Settings;
 }

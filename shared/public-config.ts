@@ -28,13 +28,9 @@ export function publicConfig(config: Config) {
     incidents: config.incidents,
     retention: { eventsDays: config.retentionDays, rollupsDays: config.rollupRetentionDays },
     features: {
-      ai: config.enableAi,
       db: true,
       ingest: Boolean(config.ingestApiKey),
-      logSimulator: config.logSimEnabled,
     },
-    intervals: { logSimMs: config.logSimIntervalMs, embeddingIndexMs: config.embIndexIntervalMs },
-    embeddingModel: config.embeddingModel,
     errorTypes: ERROR_TYPES,
     sources: SOURCES,
     prices: PRICE_TABLE,

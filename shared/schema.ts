@@ -13,30 +13,32 @@ export const TABLE = {
   sortKey: 'sk',
   /** Epoch seconds. DynamoDB deletes lazily and dynalite never does: readers must filter on it. */
   ttlAttribute: 'expiresAt',
-  /** Sparse secondary indexes: only items that set the index's key attributes appear in them. */
-  globalSecondaryIndexes: [
-    {
-      indexName: 'gsi1',
-      partitionKey: 'gsi1pk',
-      sortKey: 'gsi1sk',
-    },
-  ],
+  /**
+   * Sparse secondary indexes (only items that set the index's key attributes
+   * appear in them), created by the stack and the local runner alike. None
+   * yet: no query needs one; the issue whose query needs an index adds it here.
+   */
+  globalSecondaryIndexes: [] as readonly SecondaryIndex[],
 } as const;
 
-export type IndexName = (typeof TABLE.globalSecondaryIndexes)[number]['indexName'];
+export interface SecondaryIndex {
+  readonly indexName: string;
+  readonly partitionKey: string;
+  readonly sortKey: string;
+}
 
 /** All key attributes are strings. */
 export const KEY_ATTRIBUTE_TYPE = 'S' as const;
 
 export const BUCKETS = {
-  /** Search segments, screenshots, incidents.json, exports. */
+  /** Holds incidents.json (ARTIFACT_PREFIXES). */
   artifacts: { defaultName: 'openai-status-artifacts' },
 } as const;
 
-/** Prefixes inside the artifacts bucket, each with its own lifecycle in the cloud. */
+/**
+ * Keys and prefixes inside the artifacts bucket, each added with the code that
+ * writes it (and, in the cloud, any lifecycle rule it needs).
+ */
 export const ARTIFACT_PREFIXES = {
-  exports: 'exports/',
-  screenshots: 'screenshots/',
-  search: 'search/',
   incidents: 'incidents.json',
 } as const;

@@ -22,7 +22,7 @@ export const SECRET_KEYS: readonly string[] = VARIABLES.filter((v) => v.secret =
 export const SECRET_PLACEHOLDER = 'REPLACE_ME';
 
 /** How long a fetched value is reused before Secrets Manager is asked again. */
-export const SECRET_MAX_AGE_SEC = 300;
+const SECRET_MAX_AGE_SEC = 300;
 
 /** Returns the secret's value: its JSON text or the parsed object. */
 export type SecretFetcher = (arn: string) => Promise<unknown>;

@@ -24,7 +24,7 @@ export const FUNCTION_LOG_RETENTION = RetentionDays.ONE_MONTH;
  * role's credentials in the environment first, and only imports these (lazily)
  * when that fails. Leaving them out of the bundle saves ~90 KB per function.
  */
-export const UNUSED_IN_LAMBDA = [
+const UNUSED_IN_LAMBDA = [
   '@aws-sdk/credential-provider-ini',
   '@aws-sdk/credential-provider-sso',
   '@aws-sdk/credential-provider-login',
@@ -40,14 +40,14 @@ export const UNUSED_IN_LAMBDA = [
  * shared/secrets.ts imports these on first use, and only with SECRET_ARN or
  * CURSOR_SECRET_ARN set: functions without a secret leave them out of their bundle.
  */
-export const SECRETS_MODULES = ['@aws-lambda-powertools/parameters', '@aws-sdk/client-secrets-manager'];
+const SECRETS_MODULES = ['@aws-lambda-powertools/parameters', '@aws-sdk/client-secrets-manager'];
 
 /** Lets bundled CommonJS dependencies `require` Node built-ins from the ESM bundle. */
 const ESM_REQUIRE_BANNER =
   "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
 
 /** The esbuild options of every function (bench/bundles.ts measures the same bundles). */
-export function bundlingOptions(withSecrets: boolean) {
+function bundlingOptions(withSecrets: boolean) {
   return {
     format: OutputFormat.ESM,
     target: 'node22',

@@ -23,7 +23,7 @@ export interface SchedulesProps {
  * the local scheduler sends), with the tick's scheduled time, not the time of
  * delivery, so a late start still records the right minute.
  */
-export function scheduledEventInput(name: string): ScheduleTargetInput {
+function scheduledEventInput(name: string): ScheduleTargetInput {
   return ScheduleTargetInput.fromObject({
     version: '0',
     id: ContextAttribute.executionId,

@@ -1,8 +1,8 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ARTIFACT_PREFIXES, TABLE } from '../../shared/schema.js';
+import { TABLE } from '../../shared/schema.js';
 
 export interface StorageProps {
   /** Applies to the table and the artifacts bucket. */
@@ -10,12 +10,6 @@ export interface StorageProps {
   /** DynamoDB deletion protection on the table. */
   readonly deletionProtection: boolean;
 }
-
-/** Days after which objects under a prefix of the artifacts bucket expire. */
-export const ARTIFACT_EXPIRATION_DAYS = {
-  exports: 7,
-  screenshots: 30,
-} as const satisfies Partial<Record<keyof typeof ARTIFACT_PREFIXES, number>>;
 
 /** The single table and the artifacts bucket, both built from shared/schema.ts. */
 export class Storage extends Construct {
@@ -55,18 +49,6 @@ export class Storage extends Construct {
       versioned: false,
       removalPolicy: props.removalPolicy,
       autoDeleteObjects: destroy,
-      lifecycleRules: [
-        {
-          id: 'expire-exports',
-          prefix: ARTIFACT_PREFIXES.exports,
-          expiration: Duration.days(ARTIFACT_EXPIRATION_DAYS.exports),
-        },
-        {
-          id: 'expire-screenshots',
-          prefix: ARTIFACT_PREFIXES.screenshots,
-          expiration: Duration.days(ARTIFACT_EXPIRATION_DAYS.screenshots),
-        },
-      ],
     });
   }
 }

@@ -229,7 +229,7 @@ export function installAwsLambdaGlobal(): void {
   };
 }
 
-export function isStreamingHandler(handler: unknown): boolean {
+function isStreamingHandler(handler: unknown): boolean {
   return typeof handler === 'function' && (handler as unknown as Record<symbol, unknown>)[STREAMING] === true;
 }
 

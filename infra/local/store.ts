@@ -72,7 +72,7 @@ export async function startLocalStore(options: {
 }
 
 /** The CreateTable request for the schema: the same keys and indexes the CDK stack declares. */
-export function createTableInput(tableName: string): CreateTableCommandInput {
+function createTableInput(tableName: string): CreateTableCommandInput {
   const keyAttributes = new Set<string>([TABLE.partitionKey, TABLE.sortKey]);
   for (const index of TABLE.globalSecondaryIndexes) {
     keyAttributes.add(index.partitionKey);
@@ -89,14 +89,19 @@ export function createTableInput(tableName: string): CreateTableCommandInput {
       { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
       { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
     ],
-    GlobalSecondaryIndexes: TABLE.globalSecondaryIndexes.map((index) => ({
-      IndexName: index.indexName,
-      KeySchema: [
-        { AttributeName: index.partitionKey, KeyType: 'HASH' },
-        { AttributeName: index.sortKey, KeyType: 'RANGE' },
-      ],
-      Projection: { ProjectionType: 'ALL' },
-    })),
+    // DynamoDB refuses an empty list: the field is left out while the schema has no index.
+    ...(TABLE.globalSecondaryIndexes.length > 0
+      ? {
+          GlobalSecondaryIndexes: TABLE.globalSecondaryIndexes.map((index) => ({
+            IndexName: index.indexName,
+            KeySchema: [
+              { AttributeName: index.partitionKey, KeyType: 'HASH' },
+              { AttributeName: index.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' as const },
+          })),
+        }
+      : {}),
   };
 }
 

@@ -38,7 +38,7 @@ export const EVENT_LIMITS = {
  * `constructor`, `toString`, …). As attribute names they would be dropped,
  * or would break code that reads the object, so they are refused by name.
  */
-export const RESERVED_NAMES: ReadonlySet<string> = new Set([
+const RESERVED_NAMES: ReadonlySet<string> = new Set([
   ...Object.getOwnPropertyNames(Object.prototype),
   'prototype',
 ]);

@@ -20,7 +20,7 @@ import { loadSecrets } from '../secrets.js';
 import { CORS_HEADERS } from './headers.js';
 import { HttpProblem } from './problem.js';
 
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 export interface HttpRequest {
   readonly event: APIGatewayProxyEventV2;

@@ -139,7 +139,7 @@ export interface RangeProblem {
 }
 
 /** The oldest time a range may start at: now minus retention. */
-export const retentionStart = (bounds: RangeBounds) => bounds.now - bounds.retentionDays * DAY_MS;
+const retentionStart = (bounds: RangeBounds) => bounds.now - bounds.retentionDays * DAY_MS;
 
 /**
  * What is wrong with a range, or undefined: `to` more than MAX_CLOCK_SKEW_MS
@@ -178,13 +178,13 @@ export const FILTER_PARAMS = ['source', 'endpoint', 'model', 'region'] as const;
 
 const SOURCE_VALUES: readonly string[] = [...SOURCES, 'all'];
 
-export const rangeParams = z.object({
+const rangeParams = z.object({
   window: wholeNumber('a whole number of minutes', { min: 1, maxDigits: 10 }).optional(),
   from: epochMs.optional(),
   to: epochMs.optional(),
 });
 
-export const filterParams = z.object({
+const filterParams = z.object({
   /** A list of sources (case-insensitive); `all` stands for every source. */
   source: list(
     (v) => {

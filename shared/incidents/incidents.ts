@@ -23,19 +23,19 @@ import { type DeclaredIncident, declaredIncidentsSchema } from './schema.js';
 import { INCIDENTS_KEY, readDeclaredIncidents, writeDeclaredIncidents } from './store.js';
 
 /** Ranges up to this long are scanned minute by minute; longer ones by hour. */
-export const MINUTE_DETECTION_MAX_MS = 48 * HOUR_MS;
+const MINUTE_DETECTION_MAX_MS = 48 * HOUR_MS;
 
 export type DeclaredItem = Omit<DeclaredIncident, 'end'> & { kind: 'declared'; end: number | null };
 export type IncidentItem = DeclaredItem | DetectedIncident;
 
-export const DETECTION_DEFINITION =
+const DETECTION_DEFINITION =
   'An endpoint (all models and regions of the selected sources) is in incident while, for at least minMinutes ' +
   'consecutive measured minutes, its success rate is below successRatePercent or its p95 latency above p95Ms. ' +
   'Minutes without executions neither break nor extend a run; more than 30 minutes without any ends it. ' +
   'Ranges over 48 h use hour rollups: one breaching measured hour is enough, and consecutive ones make one incident.';
 
 /** Declared incidents that overlap [from, to] and, with an endpoint filter, concern one of those endpoints. */
-export function selectDeclared(
+function selectDeclared(
   incidents: readonly DeclaredIncident[],
   range: { from: number; to: number },
   endpoints: readonly string[] | undefined,
@@ -47,7 +47,7 @@ export function selectDeclared(
 }
 
 /** Newest start first; at equal starts declared before detected, then by id. */
-export function byStartDescending(a: IncidentItem, b: IncidentItem): number {
+function byStartDescending(a: IncidentItem, b: IncidentItem): number {
   return (
     b.start - a.start ||
     (a.kind === b.kind ? 0 : a.kind === 'declared' ? -1 : 1) ||

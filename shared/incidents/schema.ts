@@ -7,10 +7,9 @@
 // Namespace import: lets esbuild tree-shake zod (see shared/config.ts).
 import * as z from 'zod';
 
-export const INCIDENT_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
-export type IncidentSeverity = (typeof INCIDENT_SEVERITIES)[number];
+const INCIDENT_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 
-export const INCIDENT_LIMITS = {
+const INCIDENT_LIMITS = {
   items: 1000,
   idLength: 100,
   titleLength: 200,
@@ -20,7 +19,7 @@ export const INCIDENT_LIMITS = {
 } as const;
 
 /** Ids of detected incidents start with this; declared ones may not, so the two never collide. */
-export const DETECTED_ID_PREFIX = 'detected:';
+const DETECTED_ID_PREFIX = 'detected:';
 
 const epochMs = z
   .number({ error: 'must be epoch milliseconds' })
@@ -35,7 +34,7 @@ const text = (min: number, max: number) =>
     .min(min, 'must not be empty')
     .max(max, `must be at most ${max} characters`);
 
-export const declaredIncidentSchema = z
+const declaredIncidentSchema = z
   .object({
     id: text(1, INCIDENT_LIMITS.idLength).refine(
       (id) => !id.startsWith(DETECTED_ID_PREFIX),
@@ -76,5 +75,4 @@ export const declaredIncidentsSchema = z
     });
   });
 
-export type DeclaredIncidentInput = z.input<typeof declaredIncidentSchema>;
 export type DeclaredIncident = z.output<typeof declaredIncidentSchema>;

@@ -46,7 +46,7 @@ const span = z
       .optional(),
   })
   .loose();
-export const otlpTraceRequest = z
+const otlpTraceRequest = z
   .object({
     resourceSpans: z
       .array(

@@ -12,7 +12,7 @@
  */
 
 export const RELATIVE_ACCURACY = 0.01;
-export const GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
+const GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
 const LN_GAMMA = Math.log(GAMMA);
 
 /** Lowest regular bucket: the one containing 0.01 ms (ceil(log_γ 0.01) = -230). */

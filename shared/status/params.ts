@@ -68,7 +68,7 @@ export function resolveFilters(query: Record<string, string>, defaultSource: Sou
 }
 
 /** The parameters every ranged read takes. */
-export const RANGE_AND_FILTER_PARAMS = [...RANGE_PARAMS, ...FILTER_PARAMS] as const;
+const RANGE_AND_FILTER_PARAMS = [...RANGE_PARAMS, ...FILTER_PARAMS] as const;
 
 /**
  * What a ranged read starts with: the configuration, the time, the range and

@@ -17,7 +17,7 @@ import { HOUR_MS, MINUTE_MS } from '../store/keys.js';
 import { type RollupItem, rollupsFor } from '../store/rollups.js';
 import type { Filters, TimeRange } from './params.js';
 
-export const DEFINITIONS = {
+const DEFINITIONS = {
   successRate: 'ok / all executions in the window; every failure counts, whatever its type.',
   latency:
     'Request start to the last body byte. Percentiles come from log-bucket histograms merged across rollups: within 1% of the exact value.',
@@ -40,11 +40,7 @@ export interface SloFigures {
 }
 
 /** SLI and error budget of an aggregate, leaving out the excluded error types. */
-export function sloOf(
-  aggregate: Aggregate,
-  objectivePercent: number,
-  excluded: readonly ErrorType[],
-): SloFigures {
+function sloOf(aggregate: Aggregate, objectivePercent: number, excluded: readonly ErrorType[]): SloFigures {
   const excludedCount = excluded.reduce((sum, type) => sum + aggregate.errors[type], 0);
   const valid = aggregate.total - excludedCount;
   const good = aggregate.ok;

@@ -11,11 +11,11 @@ import { DAY_MS, floorTo, HOUR_MS, MINUTE_MS, type Resolution } from '../store/k
 import { MINUTE_ONLY_MAX_MS, rollupsFor } from '../store/rollups.js';
 import type { Filters, TimeRange } from './params.js';
 
-export const MAX_BUCKETS = 500;
+const MAX_BUCKETS = 500;
 const ceilTo = (ts: number, step: number) => Math.ceil(ts / step) * step;
 /** Bucket sizes chosen automatically, in minutes. */
 const NICE_BUCKETS_MIN = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440];
-export const GROUP_BY = ['model', 'region', 'endpoint', 'source'] as const;
+const GROUP_BY = ['model', 'region', 'endpoint', 'source'] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
 
 export const timeseriesParams = z.object({
@@ -39,7 +39,7 @@ export const timeseriesParams = z.object({
  * ranges): the first bucket starts on a bucket boundary, so a longer one would
  * read far before `from`.
  */
-export function chooseBucket(
+function chooseBucket(
   range: TimeRange,
   requested: number | undefined,
 ): { bucketMs: number; resolution: Resolution } {

@@ -74,7 +74,7 @@ export async function fetchJson<T>(url: string, signal?: AbortSignal): Promise<T
 }
 
 /** A cached GET: the same URL within a few seconds (or forever with `keep`) is one request. */
-export function getCached<T>(url: string, options: { fresh?: boolean; keep?: boolean } = {}): Promise<T> {
+function getCached<T>(url: string, options: { fresh?: boolean; keep?: boolean } = {}): Promise<T> {
   const hit = cache.get(url);
   if (!options.fresh && hit && (options.keep || Date.now() - hit.at < CACHE_MS))
     return hit.value as Promise<T>;

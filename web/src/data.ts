@@ -4,7 +4,7 @@ import { apiUrl, useApi } from './api';
 import { type Params, rangeMinutes, useShared } from './state';
 import type { ErrorType, Incident, IncidentsAnswer, Point, Series, TimeseriesAnswer } from './types';
 
-export const PALETTE = ['--s1', '--s2', '--s3', '--s4', '--s5', '--s6', '--s7', '--s8', '--s9', '--s10'];
+const PALETTE = ['--s1', '--s2', '--s3', '--s4', '--s5', '--s6', '--s7', '--s8', '--s9', '--s10'];
 export const paletteColor = (i: number) => PALETTE[i % PALETTE.length] as string;
 
 export function hasData(answer: TimeseriesAnswer): boolean {
@@ -16,11 +16,7 @@ export function pointTimes(answer: TimeseriesAnswer): number[] {
 }
 
 /** Burn rate of one bucket: (1 − SLI) / (1 − objective); null without valid executions. */
-export function burnOf(
-  point: Point,
-  objectivePercent: number,
-  excluded: readonly ErrorType[],
-): number | null {
+function burnOf(point: Point, objectivePercent: number, excluded: readonly ErrorType[]): number | null {
   const excludedCount = excluded.reduce((sum, type) => sum + (point.errors[type] ?? 0), 0);
   const valid = point.total - excludedCount;
   if (valid <= 0) return null;
@@ -51,7 +47,7 @@ export function seriesTotals(series: Series) {
 }
 
 /** The requested range as absolute times, on minute boundaries so that requests cache well. */
-export function absoluteRange(params: Params, now = Date.now()): [number, number] {
+function absoluteRange(params: Params, now = Date.now()): [number, number] {
   const end = Math.floor(now / 60_000) * 60_000 + 60_000;
   return [end - rangeMinutes(params) * 60_000, end];
 }

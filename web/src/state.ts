@@ -23,7 +23,6 @@ export const RANGES = [
   { id: '24h', label: '24h', minutes: 1440 },
   { id: '7d', label: '7d', minutes: 10_080 },
 ] as const;
-export type RangeId = (typeof RANGES)[number]['id'];
 
 const DEFAULTS: Record<string, string> = { tab: 'status', range: '1h', source: 'probe' };
 

@@ -5,7 +5,7 @@
 import type { Kind } from './endpoints.js';
 
 /** Median base latency per endpoint family for 'realistic' mode, in ms. */
-export const MEDIAN_MS: Record<Kind, number> = {
+const MEDIAN_MS: Record<Kind, number> = {
   models: 40,
   chat: 300,
   responses: 350,

@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'node:http';
 
 export const LIMIT_REQUESTS = 10_000;
-export const LIMIT_TOKENS = 10_000_000;
+const LIMIT_TOKENS = 10_000_000;
 const TOKENS_PER_REQUEST = LIMIT_TOKENS / LIMIT_REQUESTS;
 
 /** Go-style duration as in `x-ratelimit-reset-*` headers: `120ms`, `1.5s`, `6m0s`. */

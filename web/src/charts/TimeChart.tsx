@@ -190,10 +190,7 @@ function stack(series: ChartSeries[]): (number | null)[][] {
  * at least three buckets, so a probe every few minutes draws a line while a
  * probe that stopped shows as a gap.
  */
-export function bridgeGaps(
-  x: readonly number[],
-  values: readonly (number | null)[],
-): (number | null | undefined)[] {
+function bridgeGaps(x: readonly number[], values: readonly (number | null)[]): (number | null | undefined)[] {
   const present: number[] = [];
   values.forEach((v, i) => {
     if (v !== null) present.push(i);

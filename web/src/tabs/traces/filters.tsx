@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Params, Store } from '../../state';
 import type { ErrorType } from '../../types';
 
-export const LIMITS = ['50', '100', '200', '500'];
+const LIMITS = ['50', '100', '200', '500'];
 
 /** The page size the URL asks for, when it is one of LIMITS; else 100. */
 export const pageLimit = (params: Params): string =>
