@@ -112,3 +112,20 @@ export function errorTypeForStatus(status: number | undefined): ErrorType | unde
 export function isErrorType(value: unknown): value is ErrorType {
   return typeof value === 'string' && (ERROR_TYPES as readonly string[]).includes(value);
 }
+
+/** Every field of an event, in the stored order; a part may be absent. */
+export type EventParts = { [K in keyof Required<TraceEvent>]: Required<TraceEvent>[K] | undefined };
+
+/**
+ * An event from its parts, in the stored field order, leaving out what is
+ * absent: undefined, empty strings and empty objects are never stored.
+ */
+export function compactEvent(parts: EventParts): TraceEvent {
+  const event: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(parts)) {
+    if (value === undefined || value === '') continue;
+    if (typeof value === 'object' && value !== null && Object.keys(value).length === 0) continue;
+    event[name] = value;
+  }
+  return event as unknown as TraceEvent;
+}

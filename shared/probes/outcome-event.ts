@@ -10,6 +10,7 @@
  */
 import type { Config } from '../config.js';
 import {
+  compactEvent,
   type ErrorType,
   type EventTiming,
   type EventUsage,
@@ -142,27 +143,28 @@ export function eventFromOutcome(result: ProbeResult): TraceEvent {
   const rawMessage = errorType ? text(result.failure?.message ?? outcome?.invalid) : undefined;
   const errorMessage = rawMessage ? redactSecrets(rawMessage).slice(0, ERROR_MESSAGE_MAX) : undefined;
 
-  return {
+  return compactEvent({
     id: result.spanId,
     ts: Math.round(result.startMs),
     source: 'probe',
     endpoint: result.definition.key,
-    ...(model ? { model } : {}),
-    ...(region ? { region } : {}),
-    ...(upstream === 'real' || upstream === 'simulated' ? { upstream } : {}),
+    model,
+    region,
+    upstream: upstream === 'real' || upstream === 'simulated' ? upstream : undefined,
     ok: errorType === undefined,
-    ...(status === undefined ? {} : { status }),
-    ...(errorType ? { errorType } : {}),
-    ...(errorMessage ? { errorMessage } : {}),
+    status,
+    errorType,
+    errorMessage,
     latencyMs: Math.max(0, Math.round((result.endMs - result.startMs) * 1000) / 1000),
-    ...(Object.keys(eventTiming).length ? { timing: eventTiming } : {}),
-    ...(hasUsage ? { usage } : {}),
-    ...(responseBytes === undefined ? {} : { responseBytes }),
-    ...(costUsd === undefined ? {} : { costUsd }),
-    ...(facts.requestId ? { requestId: facts.requestId } : {}),
-    ...(facts.processingMs === undefined ? {} : { processingMs: facts.processingMs }),
-    ...(facts.rateLimit ? { rateLimit: facts.rateLimit } : {}),
+    timing: eventTiming,
+    usage: hasUsage ? usage : undefined,
+    responseBytes,
+    costUsd,
+    requestId: facts.requestId,
+    processingMs: facts.processingMs,
+    rateLimit: facts.rateLimit,
     traceId: result.traceId,
     spanId: result.spanId,
-  };
+    attributes: undefined,
+  });
 }

@@ -12,6 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  compactEvent,
   type ErrorType,
   type EventTiming,
   type EventUsage,
@@ -198,27 +199,28 @@ export function eventFromSpan(span: SpanLike, defaults: SpanMappingDefaults): Tr
   const errorMessage = rawMessage ? redactSecrets(rawMessage).slice(0, ERROR_MESSAGE_MAX) : undefined;
   const requestId = facts.requestId;
 
-  return {
+  return compactEvent({
     id: str(a[ATTR.eventId]) ?? defaults.id ?? span.spanId ?? randomUUID(),
     ts: Math.round(span.startTimeMs),
     source,
     endpoint: endpointOf(a, span.name),
-    ...(model ? { model } : {}),
-    ...(region ? { region } : {}),
-    ...(upstream === 'real' || upstream === 'simulated' ? { upstream } : {}),
+    model,
+    region,
+    upstream: upstream === 'real' || upstream === 'simulated' ? upstream : undefined,
     ok: errorType === undefined,
-    ...(status === undefined ? {} : { status }),
-    ...(errorType ? { errorType } : {}),
-    ...(errorMessage ? { errorMessage } : {}),
+    status,
+    errorType,
+    errorMessage,
     latencyMs: Math.max(0, Math.round((span.endTimeMs - span.startTimeMs) * 1000) / 1000),
-    ...(Object.keys(timing).length ? { timing } : {}),
-    ...(hasUsage ? { usage } : {}),
-    ...(responseBytes === undefined ? {} : { responseBytes }),
-    ...(costUsd === undefined ? {} : { costUsd }),
-    ...(requestId ? { requestId } : {}),
-    ...(facts.processingMs === undefined ? {} : { processingMs: facts.processingMs }),
-    ...(facts.rateLimit ? { rateLimit: facts.rateLimit } : {}),
-    ...(span.traceId ? { traceId: span.traceId } : {}),
-    ...(span.spanId ? { spanId: span.spanId } : {}),
-  };
+    timing,
+    usage: hasUsage ? usage : undefined,
+    responseBytes,
+    costUsd,
+    requestId,
+    processingMs: facts.processingMs,
+    rateLimit: facts.rateLimit,
+    traceId: span.traceId,
+    spanId: span.spanId,
+    attributes: undefined,
+  });
 }
