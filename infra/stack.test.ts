@@ -808,7 +808,11 @@ describe('OpenAiStatusStack: alarms', () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: `${PROBE_METRIC.namespace}/Test`,
         MetricName: PROBE_METRIC.name,
-        Dimensions: [{ Name: PROBE_METRIC.dimension, Value: endpoint }],
+        // Exactly the dimensions the EMF documents carry (Powertools adds `service`).
+        Dimensions: [
+          { Name: PROBE_METRIC.dimension, Value: endpoint },
+          { Name: 'service', Value: PROBE_METRIC.service },
+        ],
         Statistic: 'Average',
         Period: period,
         Threshold: PROBE_FAILURE_ALARM_RATE,
