@@ -221,9 +221,6 @@ export function exportHeaders(input: ExportHeadersInput): Record<string, string>
     'cache-control': 'no-store',
     'x-export-capped': input.cappedBy === null ? 'false' : 'true',
     'x-export-rows': String(input.rows),
-    // Browsers only let scripts read response headers that are exposed.
-    'access-control-expose-headers':
-      'x-request-id, content-disposition, x-export-capped, x-export-cap-reason, x-export-rows, x-export-next-cursor',
   };
   if (input.cappedBy !== null) headers['x-export-cap-reason'] = input.cappedBy;
   if (input.cappedBy !== null && input.nextCursor !== null)
