@@ -19,7 +19,7 @@ import { lambdaStack } from '../lambda-stack.js';
 import { logger } from '../logger.js';
 import { matchRoute, ROUTES, type RouteSpec, routeKey } from '../routes.js';
 import { CORS_HEADERS } from './headers.js';
-import { HttpProblem } from './problem.js';
+import { badRequest, HttpProblem } from './problem.js';
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
@@ -197,6 +197,21 @@ function toHttpRequest(event: APIGatewayProxyEventV2, context: Context, maxBodyB
     rawBody,
     body,
   };
+}
+
+/**
+ * The JSON body of a request that must have one: parsed by the stack when it
+ * declared a JSON content type, parsed here when it did not (a `curl -d` sends
+ * form encoding). Missing or invalid JSON is a 400 naming `body`.
+ */
+export function requiredJsonBody(request: Pick<HttpRequest, 'body' | 'rawBody'>, expected: string): unknown {
+  if (request.body !== undefined) return request.body;
+  if (request.rawBody === undefined) throw badRequest('body', `required: ${expected}`);
+  try {
+    return JSON.parse(request.rawBody);
+  } catch (error) {
+    throw badRequest('body', `not valid JSON (${(error as Error).message})`);
+  }
 }
 
 /**
