@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, startGateway } from '../../infra/local/gateway.js';
 import type { Simulator } from '../../infra/local/simulator.js';
 import { dynamoClient } from '../../shared/aws.js';
-import { instrumentOpenAI } from '../../shared/client/index.js';
+import { instrumentOpenAI } from '../../shared/client/src/index.js';
 import { getConfig } from '../../shared/config.js';
 import { ROUTES } from '../../shared/routes.js';
 import { eventKey, rollupKey } from '../../shared/store/keys.js';
