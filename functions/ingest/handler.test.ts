@@ -500,6 +500,22 @@ describe('the Node client', () => {
     expect(open?.latencyMs).toBeGreaterThan(0);
   });
 
+  it('keeps sending the app’s calls through the fetch its openai client was given', async () => {
+    const fetched: string[] = [];
+    const appFetch: typeof fetch = (input, init) => {
+      fetched.push(String(input));
+      return fetch(input, init);
+    };
+    const wrapped = instrumentOpenAI(
+      new OpenAI({ apiKey: 'sk-app', baseURL: sim.url, maxRetries: 0, fetch: appFetch }),
+      { url: gateway.url, apiKey: KEY, region: 'client-own-fetch', flushIntervalMs: 60_000 },
+    );
+    await wrapped.client.models.list();
+    await wrapped.close();
+    expect(fetched).toEqual([`${sim.url}/models`]);
+    expect(wrapped.stats()).toMatchObject({ recorded: 1, sent: 1 });
+  });
+
   it('drops and counts when its queue is full, and never fails the app when ingest is down', async () => {
     const wrapped = instrumentOpenAI(new OpenAI({ apiKey: 'sk-app', baseURL: sim.url, maxRetries: 0 }), {
       url: 'http://127.0.0.1:9',

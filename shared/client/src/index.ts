@@ -45,7 +45,7 @@ export interface InstrumentOptions {
    * usage chunk is kept from the app (default true).
    */
   streamUsage?: boolean;
-  /** The fetch the OpenAI calls go through (default: global fetch). */
+  /** The fetch the OpenAI calls go through (default: the one the openai client was given, else global fetch). */
   fetch?: typeof fetch;
   /** The fetch used to send traces (default: global fetch). */
   sendFetch?: typeof fetch;
@@ -108,7 +108,10 @@ export function instrumentOpenAI<T extends OpenAI>(
   const flushIntervalMs = options.flushIntervalMs ?? 2000;
   const timeoutMs = options.timeoutMs ?? 5000;
   const streamUsage = options.streamUsage ?? true;
-  const baseFetch = options.fetch ?? globalThis.fetch;
+  // The app's own fetch (a proxy, a custom agent) keeps carrying its calls: the SDK keeps it as `fetch`.
+  const clientFetch = (openai as unknown as { fetch?: unknown }).fetch;
+  const baseFetch =
+    options.fetch ?? (typeof clientFetch === 'function' ? (clientFetch as typeof fetch) : globalThis.fetch);
   const sendFetch = options.sendFetch ?? globalThis.fetch;
   const target = `${options.url.replace(/\/+$/, '')}/ingest/trace`;
   const queue: TraceInput[] = [];
