@@ -231,15 +231,16 @@ export function instrumentOpenAI<T extends OpenAI>(
     let init = requestInit;
     // Usage comes in a last chunk of its own, which the app did not ask for: it is kept from the app.
     let addedUsageChunk = false;
+    const streamOptions = body?.stream_options ?? {};
     if (
       streamUsage &&
       body?.stream === true &&
       ASKS_FOR_STREAM_USAGE.has(endpoint) &&
-      (body.stream_options === undefined || body.stream_options === null || isObject(body.stream_options)) &&
-      (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === undefined
+      isObject(streamOptions) &&
+      streamOptions.include_usage === undefined
     ) {
-      const streamOptions = { ...(body.stream_options as object | null | undefined), include_usage: true };
-      init = { ...requestInit, body: JSON.stringify({ ...body, stream_options: streamOptions }) };
+      const asked = { ...body, stream_options: { ...streamOptions, include_usage: true } };
+      init = { ...requestInit, body: JSON.stringify(asked) };
       addedUsageChunk = true;
     }
     let response: Response;
