@@ -112,6 +112,18 @@ describe('watchStream', () => {
     ]);
   });
 
+  it('finds the first token of a (legacy) Completions stream in its text, not in an empty one', async () => {
+    const completion = (text: string) => ({
+      object: 'text_completion',
+      model: 'gpt-3.5-turbo-instruct',
+      choices: [{ index: 0, text }],
+    });
+    const empty = await watch(bodyOf(sse([{ data: completion('') }, { data: '[DONE]' }]), 4096), true);
+    expect(empty.ends[0]?.firstTokenAt).toBeUndefined();
+    const some = await watch(bodyOf(sse([{ data: completion('') }, { data: completion('Hi') }]), 4096), true);
+    expect(some.ends[0]).toMatchObject({ model: 'gpt-3.5-turbo-instruct', firstTokenAt: expect.any(Number) });
+  });
+
   it('reports an error event in the stream, even when the app leaves because of it', async () => {
     const events = [
       { data: chunk([delta('a')]) },
