@@ -78,8 +78,12 @@ export const DEFAULT_RANGE_MS = DAY_MS;
 export const CURSOR_RETENTION_GRACE_MS = DAY_MS;
 /** Items read (ScannedCount) per request at most. */
 export const MAX_SCAN_PER_REQUEST = 5000;
-/** Query calls per request at most (an empty hour still costs one per shard: 12 empty hours). */
-export const MAX_QUERIES_PER_REQUEST = 200;
+/**
+ * Query calls per request at most. An hour costs one per shard even when it is
+ * empty: this is every shard of 25 hours, so the default 24-hour range is read
+ * in one page however sparse it is.
+ */
+export const MAX_QUERIES_PER_REQUEST = 25 * EVENT_SHARDS;
 /** Largest Limit of one Query call (DynamoDB also stops each page at 1 MB). */
 const MAX_QUERY_LIMIT = 1000;
 /** First Query Limit when filters make most items miss. */
