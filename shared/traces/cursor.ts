@@ -38,7 +38,7 @@ const SIGNATURE_BYTES = 18;
 export interface TraceCursor {
   /** The hour (`EV#<hour>`, keys.ts eventHourKey) to resume in: every shard of it resumes below `sk`. */
   pk: string;
-  /** Sort key of the last item already handed out (ExclusiveStartKey), or null for the partition's top. */
+  /** Sort key the hour resumes below (ExclusiveStartKey in each shard), or null for the hour's top. */
   sk: string | null;
   /** Hash of the normalized query the cursor belongs to. */
   q: string;
