@@ -17,7 +17,7 @@ import { getConfig } from '../shared/config.js';
 import type { TraceEvent } from '../shared/events/model.js';
 import { recordEvents } from '../shared/store/events.js';
 import { DAY_MS, HOUR_MS, hourOf, MINUTE_MS } from '../shared/store/keys.js';
-import { type TraceQuery, traceCursor } from '../shared/traces/query.js';
+import { MAX_QUERIES_PER_REQUEST, type TraceQuery, traceCursor } from '../shared/traces/query.js';
 import { traceEvents } from './fixtures.js';
 import { invokeHttp, ManualClock, setEnv, useClock, useFreshStore } from './helpers.js';
 
@@ -227,7 +227,7 @@ describe('/traces cursors', () => {
     const cursor = traceCursor(query, top(query.to), key());
     const ok = await call(tracesHandler, '/traces', { cursor, from: query.from, limit: 10 });
     expect(ok.status).toBe(200);
-    expect(ok.queries).toBeLessThanOrEqual(200);
+    expect(ok.queries).toBeLessThanOrEqual(MAX_QUERIES_PER_REQUEST);
     const other = await call(tracesHandler, '/traces', { cursor, to: query.to - 1 });
     expect(other.status).toBe(400);
     expect(other.body.detail).toContain('belongs to a different range');

@@ -13,7 +13,7 @@ import OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PROBE_KEYS } from '../shared/config.js';
 import { eventItem } from '../shared/store/events.js';
-import { hourOf } from '../shared/store/keys.js';
+import { eventHourKey, eventShardPartitions } from '../shared/store/keys.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const TSX = join(ROOT, 'node_modules/.bin/tsx');
@@ -237,12 +237,13 @@ describe('npm start (local stack)', { timeout: 120_000 }, () => {
     );
     try {
       const items: { endpoint: string; ts: number; ok: boolean }[] = [];
-      for (const hour of new Set([hourOf(Date.now() - 3_600_000), hourOf(Date.now())])) {
+      const hours = new Set([eventHourKey(Date.now() - 3_600_000), eventHourKey(Date.now())]);
+      for (const pk of [...hours].flatMap(eventShardPartitions)) {
         const page = await doc.send(
           new QueryCommand({
             TableName: 'openai-status',
             KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': `EV#${hour}` },
+            ExpressionAttributeValues: { ':pk': pk },
           }),
         );
         items.push(...((page.Items ?? []) as { endpoint: string; ts: number; ok: boolean }[]));

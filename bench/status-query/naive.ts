@@ -8,7 +8,14 @@ import type { Config } from '../../shared/config.js';
 import type { ErrorType } from '../../shared/events/model.js';
 import { resolveRange } from '../../shared/status/params.js';
 import type { StatusAnswer } from '../../shared/status/status.js';
-import { floorTo, HOUR_MS, hourOf, MINUTE_MS, padTs } from '../../shared/store/keys.js';
+import {
+  eventHourKey,
+  eventShardPartitions,
+  floorTo,
+  HOUR_MS,
+  MINUTE_MS,
+  padTs,
+} from '../../shared/store/keys.js';
 import { quantileOfSorted } from '../../test/fixtures.js';
 import { NOW } from './settings.js';
 
@@ -30,18 +37,20 @@ export async function pool<T>(items: readonly T[], concurrency: number, work: (i
   );
 }
 
-/** Every raw event in [from, to): one Query (paged) per `EV#<hour>` partition, no Scan. */
+/** Every raw event in [from, to): one Query (paged) per shard of each hour (`EV#<hour>#<ss>`), no Scan. */
 export async function forEachRawEvent(
   tableName: string,
   from: number,
   to: number,
   visit: (event: RawEvent) => void,
 ): Promise<{ itemsRead: number; queries: number }> {
-  const hours: number[] = [];
-  for (let hour = floorTo(from, HOUR_MS); hour < to; hour += HOUR_MS) hours.push(hour);
+  const shards: [hour: number, pk: string][] = [];
+  for (let hour = floorTo(from, HOUR_MS); hour < to; hour += HOUR_MS) {
+    for (const pk of eventShardPartitions(eventHourKey(hour))) shards.push([hour, pk]);
+  }
   let itemsRead = 0;
   let queries = 0;
-  await pool(hours, 4, async (hour) => {
+  await pool(shards, 4, async ([hour, pk]) => {
     const low = padTs(Math.max(from, hour));
     const high = `${padTs(Math.min(to, hour + HOUR_MS) - 1)}$`; // `$` sorts after `#<id>`
     let startKey: Record<string, unknown> | undefined;
@@ -63,7 +72,7 @@ export async function forEachRawEvent(
             '#err': 'errorType',
             '#src': 'source',
           },
-          ExpressionAttributeValues: { ':pk': `EV#${hourOf(hour)}`, ':low': low, ':high': high },
+          ExpressionAttributeValues: { ':pk': pk, ':low': low, ':high': high },
           ExclusiveStartKey: startKey,
         }),
       );

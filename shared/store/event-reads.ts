@@ -1,8 +1,9 @@
 /**
- * Reading raw events back: one Query of one hour partition (`EV#<hour>`,
+ * Reading raw events back: one Query of one shard of an hour (`EV#<hour>#<ss>`,
  * keys.ts), newest first, for the events of a time range that match the
- * filters. The walk over hours, the paging and the bounds of a request are the
- * caller's (shared/traces/query.ts); this is the DynamoDB part of it.
+ * filters. The walk over hours, the merge of an hour's shards, the paging and
+ * the bounds of a request are the caller's (shared/traces/query.ts); this is
+ * the DynamoDB part of it.
  *
  * The filters, the TTL (`expiresAt > now`: DynamoDB deletes lazily and dynalite
  * never does) and the pending mark (an event not yet counted, events.ts) are a
@@ -70,7 +71,7 @@ function toEvent(item: Record<string, unknown>): TraceEvent {
 
 export interface EventQuery {
   tableName: string;
-  /** The hour partition to read (keys.ts eventPartition). */
+  /** The partition to read: one shard of an hour (keys.ts eventShardPartition). */
   partition: string;
   /** Inclusive range of event times (epoch ms). */
   from: number;
@@ -80,7 +81,10 @@ export interface EventQuery {
   now: number;
   /** Items DynamoDB may read (before filtering). */
   limit: number;
-  /** Resume below this sort key of the partition (exclusive); null reads from the newest end. */
+  /**
+   * Resume below this sort key (exclusive); null reads from the newest end. It
+   * need not be an item of this partition: an hour's shards resume at one position.
+   */
   after: string | null;
 }
 
@@ -93,7 +97,7 @@ export interface EventQueryPage {
   last: string | undefined;
 }
 
-/** One Query call: one page of one hour partition, newest first. */
+/** One Query call: one page of one partition, newest first. */
 export async function queryEventPartition(query: EventQuery): Promise<EventQueryPage> {
   const filter = filterExpression(query.filters, Math.floor(query.now / 1000));
   const { low, high } = eventSortRange(query.from, query.to);

@@ -3,17 +3,26 @@
  *
  * | item          | pk                          | sk                                              |
  * | ------------- | --------------------------- | ----------------------------------------------- |
- * | raw event     | `EV#<yyyy-mm-ddThh>`        | `<ts, 13 digits>#<id>`                          |
+ * | raw event     | `EV#<yyyy-mm-ddThh>#<ss>`   | `<ts, 13 digits>#<id>`                          |
  * | minute rollup | `RM#<source>#<yyyy-mm-dd>`  | `<yyyy-mm-ddThh:mm>#<endpoint>#<model>#<region>` |
  * | hour rollup   | `RH#<source>#<yyyy-mm>`     | `<yyyy-mm-ddThh>#<endpoint>#<model>#<region>`    |
  * | idempotency   | `IDEM#<sha256>`             | `IDEM`                                           |
  *
- * Raw events are partitioned by UTC hour and sorted by time, so `/traces` walks
- * hours newest first with one bounded Query each. Rollups are partitioned by
+ * Raw events are partitioned by UTC hour and sorted by time, and each hour is
+ * split over EVENT_SHARDS partitions (`<ss>`, two digits, derived from the
+ * event id): DynamoDB serves about 1,000 write units per second per partition
+ * key and cannot split a key written in increasing sort order, so one key per
+ * hour would cap ingestion near 500 events/s (each event is written twice:
+ * claimed, then committed). The shard comes from the id alone, so a retried
+ * event lands on the same key and its conditional claim still finds it.
+ * `/traces` walks hours newest first and merges an hour's shards by sort key
+ * (shared/traces/query.ts); `EV#<yyyy-mm-ddThh>` alone names the hour in its
+ * cursors. Rollups are partitioned by
  * source and day (minutes) or month (hours) and sorted by time first, so one
  * Query returns every endpoint, model and region of a time range; the label
  * parts are URI-encoded so a `#` in a user's label cannot break the key.
  */
+import { createHash } from 'node:crypto';
 import type { Source } from '../events/model.js';
 
 export const MINUTE_MS = 60_000;
@@ -34,19 +43,41 @@ export const padTs = (ts: number) => String(Math.max(0, Math.floor(ts))).padStar
 
 export const encodeLabel = (value: string | undefined) => (value ? encodeURIComponent(value) : '-');
 
-/** The raw-event partition of the hour holding `ts`. */
-export const eventPartition = (ts: number) => `EV#${hourOf(ts)}`;
+/**
+ * Partitions per hour of raw events. 16 keeps each key under DynamoDB's
+ * 1,000 write units per second up to about 8,000 events/s (2 units each,
+ * README "Write capacity"); a read of an hour costs one Query per shard.
+ * Changing it moves every event to another key: readers would miss the hours
+ * written with the old count, and a retry across the change would store twice.
+ */
+export const EVENT_SHARDS = 16;
 
-export function eventKey(ts: number, id: string): { pk: string; sk: string } {
-  return { pk: eventPartition(ts), sk: `${padTs(ts)}#${id}` };
+/** `EV#<yyyy-mm-ddThh>`: names the hour holding `ts` (in `/traces` cursors); its events live in its shards. */
+export const eventHourKey = (ts: number) => `EV#${hourOf(ts)}`;
+
+/** The shard of an event id: the first byte of its SHA-256, so ids spread evenly whatever they look like. */
+export function eventShard(id: string): number {
+  return (createHash('sha256').update(id).digest()[0] as number) % EVENT_SHARDS;
 }
 
-/** The start of the hour a raw-event partition key names, or undefined if it is not one. */
-export function eventPartitionHour(pk: string): number | undefined {
-  const match = /^EV#(\d{4}-\d{2}-\d{2}T\d{2})$/.exec(pk);
+/** The partition key of shard `shard` of the hour named by `hourKey` (eventHourKey). */
+export const eventShardPartition = (hourKey: string, shard: number) =>
+  `${hourKey}#${String(shard).padStart(2, '0')}`;
+
+/** Every partition of the hour named by `hourKey`, shard 0 first. */
+export const eventShardPartitions = (hourKey: string) =>
+  Array.from({ length: EVENT_SHARDS }, (_, shard) => eventShardPartition(hourKey, shard));
+
+export function eventKey(ts: number, id: string): { pk: string; sk: string } {
+  return { pk: eventShardPartition(eventHourKey(ts), eventShard(id)), sk: `${padTs(ts)}#${id}` };
+}
+
+/** The start of the hour an hour key (eventHourKey) names, or undefined if it is not one. */
+export function eventHourOfKey(hourKey: string): number | undefined {
+  const match = /^EV#(\d{4}-\d{2}-\d{2}T\d{2})$/.exec(hourKey);
   if (!match) return undefined;
   const hour = Date.parse(`${match[1]}:00:00.000Z`);
-  return Number.isFinite(hour) && eventPartition(hour) === pk ? hour : undefined;
+  return Number.isFinite(hour) && eventHourKey(hour) === hourKey ? hour : undefined;
 }
 
 /** The event time of a raw-event sort key, or undefined if it is not one. */

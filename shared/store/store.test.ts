@@ -17,10 +17,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useFreshStore } from '../../test/helpers.js';
 import type { TraceEvent } from '../events/model.js';
-import { queryEventPartition } from './event-reads.js';
+import { type Position, readTraces } from '../traces/query.js';
 import { recordEvents } from './events.js';
 import { claimIdempotency, completeIdempotency, releaseIdempotency } from './idempotency.js';
-import { DAY_MS, eventPartition, floorTo, HOUR_MS, MINUTE_MS } from './keys.js';
+import { DAY_MS, floorTo, HOUR_MS, MINUTE_MS } from './keys.js';
 import { rollupsFor } from './rollups.js';
 
 const NOW = Date.UTC(2026, 10, 30, 9, 20, 0);
@@ -46,26 +46,18 @@ interface RangeKind {
 
 const series = (first: number, step: number) => Array.from({ length: 5 }, (_, i) => first + i * step);
 
-/** Raw events: every hour partition of the range, newest first, two items per Query to cross pages. */
+/** Raw events: the shards of every hour of the range merged, newest first, two items per page to cross pages. */
 async function readEvents(tag: string, from: number, last: number, now: number): Promise<number[]> {
   const times: number[] = [];
-  for (let hour = floorTo(last, HOUR_MS); hour >= floorTo(from, HOUR_MS); hour -= HOUR_MS) {
-    let after: string | null = null;
-    do {
-      const page = await queryEventPartition({
-        tableName,
-        partition: eventPartition(hour),
-        from,
-        to: last,
-        filters: { endpoint: [tag] },
-        now,
-        limit: 2,
-        after,
-      });
-      times.push(...page.items.map((item) => item.event.ts));
-      after = page.last ?? null;
-    } while (after !== null);
-  }
+  let start: Position | null | undefined;
+  do {
+    const page = await readTraces(
+      { from, to: last, filters: { endpoint: [tag] } },
+      { tableName, now, limit: 2, start: start ?? undefined },
+    );
+    times.push(...page.items.map((event) => event.ts));
+    start = page.next;
+  } while (start);
   return times;
 }
 

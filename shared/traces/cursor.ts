@@ -3,8 +3,9 @@
  *
  * A cursor is `<payload>.<signature>`: the payload is base64url JSON
  * `{ v: 1, pk, sk, q, r }` where `pk`/`sk` is the position to resume from
- * (`sk` is the last item already handed out, used as ExclusiveStartKey; `null`
- * means "from the top of partition `pk`"), `q` is a hash of the normalized
+ * (`sk` is where the last page stopped: the last item handed out, or how far
+ * every shard was read when a bound stopped it; used as ExclusiveStartKey in
+ * each of the hour's shards. `null` means "from the top of hour `pk`"), `q` is a hash of the normalized
  * query (range and filters, not the format or page size) and `r` the resolved
  * `[from, to]` range, so a follow-up request may omit `from`/`to`. The
  * signature is a truncated HMAC-SHA256 of the payload text.
@@ -35,9 +36,9 @@ export const MAX_CURSOR_LENGTH = 1024;
 const SIGNATURE_BYTES = 18;
 
 export interface TraceCursor {
-  /** Partition (`EV#<hour>`) to resume in. */
+  /** The hour (`EV#<hour>`, keys.ts eventHourKey) to resume in: every shard of it resumes below `sk`. */
   pk: string;
-  /** Sort key of the last item already handed out (ExclusiveStartKey), or null for the partition's top. */
+  /** Sort key the hour resumes below (ExclusiveStartKey in each shard), or null for the hour's top. */
   sk: string | null;
   /** Hash of the normalized query the cursor belongs to. */
   q: string;

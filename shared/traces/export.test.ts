@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useFreshStore } from '../../test/helpers.js';
 import type { TraceEvent } from '../events/model.js';
 import { recordEvents } from '../store/events.js';
-import { floorTo, HOUR_MS } from '../store/keys.js';
+import { EVENT_SHARDS, floorTo, HOUR_MS } from '../store/keys.js';
 import {
   CSV_COLUMNS,
   CSV_HEADER,
@@ -208,7 +208,13 @@ describe('exportTraces', () => {
 
   it('caps by Query calls, so sparse hours cannot keep it walking, and continues where it stopped', async () => {
     const sparse: TraceQuery = { from: NOW - 10 * HOUR_MS, to: NOW - 8 * HOUR_MS, filters: {} };
-    const capped = await exportTraces(sparse, { tableName, now: NOW, format: 'csv', maxQueries: 2 });
+    // Two empty hours take every shard's Query each; the third hour is where the next export begins.
+    const capped = await exportTraces(sparse, {
+      tableName,
+      now: NOW,
+      format: 'csv',
+      maxQueries: 2 * EVENT_SHARDS,
+    });
     expect(capped).toMatchObject({ cappedBy: 'queries', rows: 0 });
     expect(capped.next).toEqual({
       pk: `EV#${new Date(NOW - 10 * HOUR_MS).toISOString().slice(0, 13)}`,

@@ -16,7 +16,7 @@
  */
 import { type Options as CsvOptions, stringify } from 'csv-stringify/sync';
 import type { TraceEvent } from '../events/model.js';
-import { eventPartition } from '../store/keys.js';
+import { EVENT_SHARDS, eventHourKey } from '../store/keys.js';
 import { neutralizeBidi } from '../text.js';
 import {
   MAX_QUERIES_PER_REQUEST,
@@ -31,7 +31,10 @@ export const EXPORT_MAX_ROWS = 50_000;
 export const EXPORT_MAX_BYTES = 5_000_000;
 /** Items read per export at most (bounds the time of a selective filter over a long range). */
 export const EXPORT_MAX_SCAN = 100_000;
-/** Query calls per export at most: 30 days of hours is 720, one each when they are sparse. */
+/**
+ * Query calls per export at most: an hour with nothing to export still costs one per shard
+ * (EVENT_SHARDS), so 30 sparse days (720 hours) take a few exports.
+ */
 export const EXPORT_MAX_QUERIES = 2000;
 /** Rows asked of one page read. */
 const EXPORT_PAGE_ROWS = 1000;
@@ -128,7 +131,7 @@ export interface ExportOptions {
   maxBytes?: number;
   /** Items read at most over the whole export. */
   maxScan?: number;
-  /** Items read per page read (passed to readTraces). */
+  /** Items read per page read (passed to readTraces; raised to EVENT_SHARDS, the least a page reads). */
   maxScanPerPage?: number;
   /** Query calls at most over the whole export. */
   maxQueries?: number;
@@ -171,19 +174,20 @@ export async function exportTraces(query: TraceQuery, options: ExportOptions): P
     next,
   });
   // Where the export begins when no cursor was given: the top of the newest hour.
-  const here = (): Position => position ?? { pk: eventPartition(query.to), sk: null };
+  const here = (): Position => position ?? { pk: eventHourKey(query.to), sk: null };
 
   for (;;) {
     if (rows >= maxRows) return done('rows', here());
-    if (scanned >= maxScan) return done('scan', here());
-    if (queries >= maxQueries) return done('queries', here());
+    // A page reads every shard of an hour at least once (readTraces): less than that left is spent.
+    if (scanned + EVENT_SHARDS > maxScan) return done('scan', here());
+    if (queries + EVENT_SHARDS > maxQueries) return done('queries', here());
     if (performance.now() - started >= budgetMs) return done('time', here());
     const page = await readTraces(query, {
       tableName: options.tableName,
       now: options.now,
       limit: Math.min(EXPORT_PAGE_ROWS, maxRows - rows),
       start: position,
-      maxScan: Math.min(options.maxScanPerPage ?? maxScan, maxScan - scanned),
+      maxScan: Math.min(Math.max(options.maxScanPerPage ?? maxScan, EVENT_SHARDS), maxScan - scanned),
       maxQueries: Math.min(MAX_QUERIES_PER_REQUEST, maxQueries - queries),
     });
     scanned += page.scanned;

@@ -6,10 +6,10 @@ import type { ErrorType, TraceEvent } from '../events/model.js';
 import { HttpProblem } from '../http/problem.js';
 import { filterExpression } from '../store/event-reads.js';
 import { eventItem, recordEvents } from '../store/events.js';
-import { floorTo, HOUR_MS, MINUTE_MS } from '../store/keys.js';
+import { EVENT_SHARDS, floorTo, HOUR_MS, MINUTE_MS } from '../store/keys.js';
 import {
-  hourPartitionAt,
-  hourPartitionCount,
+  hourCount,
+  hourKeyAt,
   type Position,
   parseTracesRequest,
   positionInRange,
@@ -316,10 +316,10 @@ describe('readTraces', () => {
     expect(pages.some((p) => p.items.length === 0 && p.next !== null)).toBe(true);
   });
 
-  it('bounds the Query calls per page (empty hours cost one each) and resumes at a partition', async () => {
+  it('bounds the Query calls per page (empty hours cost one per shard) and resumes at an hour', async () => {
     const wide: TraceQuery = { from: BASE - 10 * HOUR_MS, to: NOW, filters: {} };
-    const pages = await readAll(wide, 50, { maxQueries: 2 });
-    for (const page of pages) expect(page.queries).toBeLessThanOrEqual(2);
+    const pages = await readAll(wide, 50, { maxQueries: 2 * EVENT_SHARDS });
+    for (const page of pages) expect(page.queries).toBeLessThanOrEqual(2 * EVENT_SHARDS);
     expect(pages.flatMap((p) => ids(p.items))).toEqual(expected(wide.from, wide.to));
     expect(pages.some((p) => p.next?.sk === null)).toBe(true);
   });
@@ -334,21 +334,21 @@ describe('readTraces', () => {
 });
 
 describe('query parts', () => {
-  it('walks hour partitions newest first, both ends included, without listing them', () => {
-    const hourPartitions = (from: number, to: number) =>
-      Array.from({ length: hourPartitionCount(from, to) }, (_, i) => hourPartitionAt(to, i));
-    expect(hourPartitions(Date.UTC(2026, 0, 1, 22, 59), Date.UTC(2026, 0, 2, 1, 0))).toEqual([
+  it('walks hours newest first, both ends included, without listing them', () => {
+    const hours = (from: number, to: number) =>
+      Array.from({ length: hourCount(from, to) }, (_, i) => hourKeyAt(to, i));
+    expect(hours(Date.UTC(2026, 0, 1, 22, 59), Date.UTC(2026, 0, 2, 1, 0))).toEqual([
       'EV#2026-01-02T01',
       'EV#2026-01-02T00',
       'EV#2026-01-01T23',
       'EV#2026-01-01T22',
     ]);
-    expect(hourPartitions(Date.UTC(2026, 0, 1, 5), Date.UTC(2026, 0, 1, 5, 59, 59, 999))).toEqual([
+    expect(hours(Date.UTC(2026, 0, 1, 5), Date.UTC(2026, 0, 1, 5, 59, 59, 999))).toEqual([
       'EV#2026-01-01T05',
     ]);
-    // Any range is counted in constant time; an inverted one has no partitions.
-    expect(hourPartitionCount(0, 8_640_000_000_000_000)).toBe(2_400_000_001);
-    expect(hourPartitionCount(2 * HOUR_MS, HOUR_MS)).toBe(0);
+    // Any range is counted in constant time; an inverted one has no hours.
+    expect(hourCount(0, 8_640_000_000_000_000)).toBe(2_400_000_001);
+    expect(hourCount(2 * HOUR_MS, HOUR_MS)).toBe(0);
   });
 
   it('builds one FilterExpression from the filters, the TTL and the pending mark', () => {

@@ -2,25 +2,35 @@
  * Reading raw trace events for `GET /traces`: newest first, filtered, paged
  * with an opaque cursor, and bounded per request.
  *
- * Raw events live in hour partitions (`EV#<yyyy-mm-ddThh>`, sort key
+ * Raw events live in hours (`EV#<yyyy-mm-ddThh>`), each split over
+ * EVENT_SHARDS partitions by event id (`EV#<yyyy-mm-ddThh>#<ss>`, sort key
  * `<13-digit ts>#<id>`, see shared/store/keys.ts). A read walks the hours from
- * the hour of `to` down to the hour of `from`, one Query each (newest first,
- * sort key between `padTs(from)` and `padTs(to)~`), with the filters and the
- * TTL (`expiresAt > now`: DynamoDB deletes lazily and dynalite never does) as a
+ * the hour of `to` down to the hour of `from`. Within an hour it queries the
+ * shards (newest first, sort key between `padTs(from)` and `padTs(to)~`, in
+ * parallel) and merges them by sort key, with the filters and the TTL
+ * (`expiresAt > now`: DynamoDB deletes lazily and dynalite never does) as a
  * FilterExpression (the Query itself: shared/store/event-reads.ts). There is
  * never a Scan.
  *
+ * The merge hands out an event only once every shard has been read down to
+ * it: each shard is read down to some sort key, and the highest of those (the
+ * frontier) is where the hour is complete. Sort keys are unique across shards
+ * (the shard comes from the id, which the sort key holds), so "everything
+ * above sort key X in this hour" is one exact position whatever the shards:
+ * a cursor is the hour and one sort key, as when an hour was one partition,
+ * and every shard resumes below it (ExclusiveStartKey).
+ *
  * Work per request is bounded: the range lies within retention and at most
- * 5 minutes ahead of now (a cursor's range is checked the same way), the hour
- * partitions are walked lazily (never listed), and a read stops at
- * `maxScan` items read (DynamoDB applies `Limit` before filtering, so the
- * Query Limit is what bounds reads) or `maxQueries` Query calls (empty hours
- * cost a call each). When a bound stops a read, the page comes back short —
- * possibly empty — with a cursor: a very selective filter over 30 days pages
- * instead of timing out. Callers page until `nextCursor` is null.
+ * 5 minutes ahead of now (a cursor's range is checked the same way), the hours
+ * are walked lazily (never listed), and a read stops at `maxScan` items read
+ * (DynamoDB applies `Limit` before filtering, so the Query Limits are what
+ * bound reads) or `maxQueries` Query calls (an empty hour costs one per
+ * shard). When a bound stops a read, the page comes back short — possibly
+ * empty — with a cursor: a very selective filter over 30 days pages instead
+ * of timing out. Callers page until `nextCursor` is null.
  *
  * The position a page stops at is the sort key of the last item handed out
- * (or, when a bound stopped the read, the last item read), used as
+ * (or, when a bound stopped the read, the frontier), used as
  * ExclusiveStartKey; the sort key holds the id, so events sharing a timestamp
  * are never duplicated or skipped.
  */
@@ -44,9 +54,11 @@ import {
 import { type EventFilters, queryEventPartition } from '../store/event-reads.js';
 import {
   DAY_MS,
+  EVENT_SHARDS,
+  eventHourKey,
+  eventHourOfKey,
   eventKey,
-  eventPartition,
-  eventPartitionHour,
+  eventShardPartitions,
   eventSortKeyTs,
   floorTo,
   HOUR_MS,
@@ -66,8 +78,12 @@ export const DEFAULT_RANGE_MS = DAY_MS;
 export const CURSOR_RETENTION_GRACE_MS = DAY_MS;
 /** Items read (ScannedCount) per request at most. */
 export const MAX_SCAN_PER_REQUEST = 5000;
-/** Query calls per request at most (an empty hour still costs one). */
-export const MAX_QUERIES_PER_REQUEST = 200;
+/**
+ * Query calls per request at most. An hour costs one per shard even when it is
+ * empty: this is every shard of 25 hours, so the default 24-hour range is read
+ * in one page however sparse it is.
+ */
+export const MAX_QUERIES_PER_REQUEST = 25 * EVENT_SHARDS;
 /** Largest Limit of one Query call (DynamoDB also stops each page at 1 MB). */
 const MAX_QUERY_LIMIT = 1000;
 /** First Query Limit when filters make most items miss. */
@@ -86,7 +102,10 @@ export interface TraceQuery {
   filters: TraceFilters;
 }
 
-/** Where a read resumes: after sort key `sk` of partition `pk`, or at the top of `pk` when `sk` is null. */
+/**
+ * Where a read resumes: below sort key `sk` in every shard of the hour `pk`
+ * (`EV#<yyyy-mm-ddThh>`, keys.ts eventHourKey), or at the top of that hour when `sk` is null.
+ */
 export interface Position {
   pk: string;
   sk: string | null;
@@ -262,24 +281,24 @@ export function traceCursor(query: TraceQuery, position: Position, secret: strin
   );
 }
 
-// ---------------------------------------------------------------- partitions and positions
+// ---------------------------------------------------------------- hours and positions
 
 /**
- * The hour partitions of a range, newest first, counted and indexed rather
- * than listed: whatever the range, a read only ever builds the keys it queries.
+ * The hours of a range, newest first, counted and indexed rather than
+ * listed: whatever the range, a read only ever builds the keys it queries.
  */
-export function hourPartitionCount(from: number, to: number): number {
+export function hourCount(from: number, to: number): number {
   return to < from ? 0 : (floorTo(to, HOUR_MS) - floorTo(from, HOUR_MS)) / HOUR_MS + 1;
 }
 
-/** The `index`-th hour partition of a range ending at `to`, newest first (0 is the hour of `to`). */
-export function hourPartitionAt(to: number, index: number): string {
-  return eventPartition(floorTo(to, HOUR_MS) - index * HOUR_MS);
+/** The key of the `index`-th hour of a range ending at `to`, newest first (0 is the hour of `to`). */
+export function hourKeyAt(to: number, index: number): string {
+  return eventHourKey(floorTo(to, HOUR_MS) - index * HOUR_MS);
 }
 
 /** A resume position must be an `EV#` hour of the range and a sort key of that hour inside the range. */
 export function positionInRange(position: Position, query: TraceQuery): boolean {
-  const hour = eventPartitionHour(position.pk);
+  const hour = eventHourOfKey(position.pk);
   if (hour === undefined || hour < floorTo(query.from, HOUR_MS) || hour > floorTo(query.to, HOUR_MS)) {
     return false;
   }
@@ -291,7 +310,7 @@ export function positionInRange(position: Position, query: TraceQuery): boolean 
 
 /** The position just after an event (resuming there returns the events older than it). */
 export function positionAfter(event: Pick<TraceEvent, 'ts' | 'id'>): Position {
-  return eventKey(event.ts, event.id);
+  return { pk: eventHourKey(event.ts), sk: eventKey(event.ts, event.id).sk };
 }
 
 // ---------------------------------------------------------------- reading
@@ -303,9 +322,9 @@ export interface ReadOptions {
   /** Items to return at most. */
   limit: number;
   start?: Position | undefined;
-  /** Items to read (ScannedCount) at most; default MAX_SCAN_PER_REQUEST. */
+  /** Items to read (ScannedCount) at most; default MAX_SCAN_PER_REQUEST, at least EVENT_SHARDS. */
   maxScan?: number;
-  /** Query calls at most; default MAX_QUERIES_PER_REQUEST. */
+  /** Query calls at most; default MAX_QUERIES_PER_REQUEST, at least EVENT_SHARDS. */
   maxQueries?: number;
 }
 
@@ -322,6 +341,47 @@ function hasFilters(filters: TraceFilters): boolean {
   return Object.values(filters).some((value) => value !== undefined);
 }
 
+/** One shard of the hour being merged. */
+interface ShardRead {
+  pk: string;
+  /**
+   * Nothing unread in this shard sorts at or above this sort key: the last
+   * item read, or the page's resume position. Null: not read yet, from the top.
+   */
+  after: string | null;
+  /** Read to the end of the range. */
+  done: boolean;
+  /** Matching events read but not handed out yet, newest first. */
+  waiting: { sk: string; event: TraceEvent }[];
+  /** The Limit this shard's next Query asks for at least (grows while filters make items miss). */
+  hint: number;
+}
+
+/**
+ * The sort key down to which every shard of the hour is read: events at or
+ * above it can be handed out. Null while a shard is unread from the top;
+ * undefined once every shard is read to its end.
+ */
+function frontier(shards: readonly ShardRead[]): string | null | undefined {
+  let highest: string | null | undefined;
+  for (const shard of shards) {
+    if (shard.done) continue;
+    if (shard.after === null) return null;
+    if (highest === undefined || shard.after > (highest as string)) highest = shard.after;
+  }
+  return highest;
+}
+
+/** The shard holding the newest waiting event, if any. */
+function newestWaiting(shards: readonly ShardRead[]): ShardRead | undefined {
+  let newest: ShardRead | undefined;
+  for (const shard of shards) {
+    const head = shard.waiting[0];
+    if (head && (!newest || head.sk > (newest.waiting[0] as { sk: string }).sk)) newest = shard;
+  }
+  return newest;
+}
+
 /**
  * Reads one page of `query`, newest first, starting at `options.start` (or
  * the newest end of the range). Returns fewer than `limit` items, with a
@@ -330,59 +390,85 @@ function hasFilters(filters: TraceFilters): boolean {
 export async function readTraces(query: TraceQuery, options: ReadOptions): Promise<TracePage> {
   const maxScan = options.maxScan ?? MAX_SCAN_PER_REQUEST;
   const maxQueries = options.maxQueries ?? MAX_QUERIES_PER_REQUEST;
+  // A page must be able to read every shard of an hour once, or it could not move past where it began.
+  if (maxScan < EVENT_SHARDS || maxQueries < EVENT_SHARDS) {
+    throw new RangeError(`a page needs at least ${EVENT_SHARDS} items and Query calls, one per shard`);
+  }
   const limit = options.limit;
-  const count = hourPartitionCount(query.from, query.to);
+  const count = hourCount(query.from, query.to);
   let index = 0;
   let startSk: string | null = null;
   if (options.start) {
-    const hour = eventPartitionHour(options.start.pk);
+    const hour = eventHourOfKey(options.start.pk);
     index = hour === undefined ? -1 : (floorTo(query.to, HOUR_MS) - hour) / HOUR_MS;
     if (!(index >= 0 && index < count)) {
-      throw new RangeError(`start partition ${options.start.pk} is outside the query range`);
+      throw new RangeError(`start hour ${options.start.pk} is outside the query range`);
     }
     startSk = options.start.sk;
   }
   const items: TraceEvent[] = [];
   let scanned = 0;
   let queries = 0;
-  // Unfiltered reads match (almost) every item: ask for what the page needs, plus one to see the end.
-  // Filtered reads grow their Limit per call, so a rare match does not take many round trips.
-  let hint = hasFilters(query.filters) ? FILTERED_QUERY_LIMIT : 0;
+  // Unfiltered reads match (almost) every item: each shard is asked for its share of what the page
+  // needs, with some slack, since ids spread over shards only evenly on average. Filtered reads grow
+  // their Limit per call, so a rare match does not take many round trips.
+  const firstHint = hasFilters(query.filters) ? FILTERED_QUERY_LIMIT : 0;
   const page = (next: Position | null): TracePage => ({ items, next, scanned, queries });
 
   for (; index < count; index++) {
-    const pk = hourPartitionAt(query.to, index);
-    let after = startSk;
+    const hourKey = hourKeyAt(query.to, index);
+    const shards: ShardRead[] = eventShardPartitions(hourKey).map((pk) => ({
+      pk,
+      after: startSk,
+      done: false,
+      waiting: [],
+      hint: firstHint,
+    }));
     startSk = null;
+    const hourDone = () => shards.every((s) => s.done && s.waiting.length === 0);
     for (;;) {
-      if (scanned >= maxScan || queries >= maxQueries) return page({ pk, sk: after });
-      const needed = limit - items.length;
-      const queryLimit = Math.min(maxScan - scanned, MAX_QUERY_LIMIT, Math.max(needed + 1, hint));
-      hint = Math.min(MAX_QUERY_LIMIT, Math.max(hint, needed + 1) * 2);
-      const result = await queryEventPartition({
-        tableName: options.tableName,
-        partition: pk,
-        from: query.from,
-        to: query.to,
-        filters: query.filters,
-        now: options.now,
-        limit: queryLimit,
-        after,
-      });
-      queries++;
-      scanned += result.scanned;
-      const found = result.items;
-      for (let i = 0; i < found.length; i++) {
-        const { sk, event } = found[i] as (typeof found)[number];
-        items.push(event);
+      // Hand out, newest first, what every shard has been read past.
+      const edge = frontier(shards);
+      for (let shard = newestWaiting(shards); shard; shard = newestWaiting(shards)) {
+        const head = shard.waiting[0] as { sk: string; event: TraceEvent };
+        if (edge === null || (edge !== undefined && head.sk < edge)) break;
+        shard.waiting.shift();
+        items.push(head.event);
         if (items.length < limit) continue;
-        const partitionDone = i === found.length - 1 && result.last === undefined;
-        if (!partitionDone) return page({ pk, sk });
-        return page(index + 1 < count ? { pk: hourPartitionAt(query.to, index + 1), sk: null } : null);
+        if (!hourDone()) return page({ pk: hourKey, sk: head.sk });
+        return page(index + 1 < count ? { pk: hourKeyAt(query.to, index + 1), sk: null } : null);
       }
-      const last = result.last;
-      if (last === undefined) break;
-      after = last;
+      if (edge === undefined) break; // every shard read to its end, everything handed out
+
+      // Read on in every shard that has nothing waiting: that includes those holding the frontier up.
+      const toRead = shards.filter((s) => !s.done && s.waiting.length === 0);
+      if (queries + toRead.length > maxQueries || scanned + toRead.length > maxScan) {
+        return page({ pk: hourKey, sk: edge });
+      }
+      const open = shards.filter((s) => !s.done).length;
+      const share = Math.ceil((1.5 * (limit - items.length + 1)) / open) + 1;
+      const budget = Math.floor((maxScan - scanned) / toRead.length);
+      await Promise.all(
+        toRead.map(async (shard) => {
+          const queryLimit = Math.min(budget, MAX_QUERY_LIMIT, Math.max(share, shard.hint));
+          shard.hint = Math.min(MAX_QUERY_LIMIT, Math.max(shard.hint, share) * 2);
+          const result = await queryEventPartition({
+            tableName: options.tableName,
+            partition: shard.pk,
+            from: query.from,
+            to: query.to,
+            filters: query.filters,
+            now: options.now,
+            limit: queryLimit,
+            after: shard.after,
+          });
+          queries++;
+          scanned += result.scanned;
+          shard.waiting.push(...result.items);
+          if (result.last === undefined) shard.done = true;
+          else shard.after = result.last;
+        }),
+      );
     }
   }
   return page(null);
