@@ -6,7 +6,6 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, startGateway } from '../../infra/local/gateway.js';
 import type { Simulator } from '../../infra/local/simulator.js';
-import { dynamoClient } from '../../shared/aws.js';
 import { instrumentOpenAI } from '../../shared/client/src/index.js';
 import { getConfig } from '../../shared/config.js';
 import type { TraceEvent } from '../../shared/events/model.js';
