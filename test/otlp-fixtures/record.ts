@@ -11,6 +11,10 @@
  *     @traceloop/instrumentation-openai
  *   RECORD_DIR=/tmp/rec npx tsx test/otlp-fixtures/record.ts   (RECORD_ONLY=traceloop,undici: some)
  *
+ * traceloop-0.19.json holds the older OpenLLMetry names (`llm.request.type`,
+ * `gen_ai.usage.prompt_tokens`): openai@4 and @traceloop/instrumentation-openai@0.19.0
+ * in another scratch folder, then RECORD_ONLY=traceloop RECORD_NAME=traceloop-0.19.
+ *
  * Each instrumentation runs in a process of its own (instrumentations patch
  * modules process-wide) against the simulator, which is reached under the
  * name api.openai.com (a DNS override in the recording process), so the
@@ -170,7 +174,7 @@ async function record(recorder: Recorder, port: number): Promise<void> {
     calls,
     request,
   };
-  writeFileSync(join(here, `${recorder.name}.json`), `${JSON.stringify(fixture, null, 2)}\n`);
+  writeFileSync(join(here, `${process.env.RECORD_NAME ?? recorder.name}.json`), `${JSON.stringify(fixture, null, 2)}\n`);
   await provider.shutdown();
 }
 
