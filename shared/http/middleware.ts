@@ -184,7 +184,7 @@ function toHttpRequest(event: APIGatewayProxyEventV2, context: Context, maxBodyB
       throw new HttpProblem(
         413,
         'Payload Too Large',
-        `body: ${bytes.byteLength} bytes is over the limit of ${maxBodyBytes} bytes`,
+        `body: ${bytes.byteLength} bytes${bytes === sent ? '' : ' once decompressed'} is over the limit of ${maxBodyBytes} bytes`,
         { field: 'body' },
       );
     }

@@ -124,9 +124,14 @@ function otlpEncoding(contentType: string | undefined): OtlpEncoding | undefined
  * gets a protobuf `google.rpc.Status`; a JSON one keeps problem+json (whose
  * `detail` is the Status message).
  */
-export function renderOtlpProblem(problem: HttpProblem, event: { rawPath?: string; headers?: Record<string, string | undefined> }) {
+export function renderOtlpProblem(
+  problem: HttpProblem,
+  event: { rawPath?: string; headers?: Record<string, string | undefined> },
+) {
   if (event.rawPath !== '/v1/traces') return undefined;
-  const contentType = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'content-type')?.[1];
+  const contentType = Object.entries(event.headers ?? {}).find(
+    ([name]) => name.toLowerCase() === 'content-type',
+  )?.[1];
   if (otlpEncoding(contentType) !== 'protobuf') return undefined;
   return { contentType: PROBLEM_PROTOBUF, body: encodeStatus(problem.message) };
 }
@@ -146,7 +151,9 @@ export async function ingestOtlp(request: HttpRequest): Promise<HttpResponse> {
   const bytes = request.bodyBytes ?? Buffer.alloc(0);
   const result = eventsFromOtlp(encoding === 'protobuf' ? decodeTraceRequest(bytes) : request.body);
   const body =
-    encoding === 'protobuf' ? `protobuf:${createHash('sha256').update(bytes).digest('hex')}` : request.rawBody;
+    encoding === 'protobuf'
+      ? `protobuf:${createHash('sha256').update(bytes).digest('hex')}`
+      : request.rawBody;
   let answer: Awaited<ReturnType<typeof once>>;
   try {
     answer = await once(idempotencyScope(request, now, body), async () => {
@@ -154,7 +161,9 @@ export async function ingestOtlp(request: HttpRequest): Promise<HttpResponse> {
       // Spans refused by the write path's limits (time, duration, numbers) count as rejected, as unreadable ones do.
       const errors = [
         ...result.errors,
-        ...stored.refused.map((r) => `span ${result.events[r.index]?.spanId ?? '?'}: ${r.field}: ${r.reason}`),
+        ...stored.refused.map(
+          (r) => `span ${result.events[r.index]?.spanId ?? '?'}: ${r.field}: ${r.reason}`,
+        ),
       ];
       const refused = result.rejected + stored.refused.length;
       logger.info('otlp spans', {

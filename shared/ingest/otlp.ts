@@ -145,7 +145,9 @@ function spanLike(s: OtlpSpan, resource: Attributes): SpanLike {
   const code = Number(s.status?.code ?? 0);
   const events = (s.events ?? []).flatMap((e) => {
     const timeMs = nanosToMs(e.timeUnixNano);
-    return timeMs === undefined ? [] : [{ name: e.name ?? '', timeMs, attributes: toAttributes(e.attributes) }];
+    return timeMs === undefined
+      ? []
+      : [{ name: e.name ?? '', timeMs, attributes: toAttributes(e.attributes) }];
   });
   return {
     name: s.name ?? '',
@@ -213,7 +215,10 @@ export function eventsFromOtlp(body: unknown): OtlpResult {
     const children = httpChildren.get(`${s.traceId}/${s.spanId}`) ?? [];
     for (const child of children) mergedChildren.add(child);
     // Retries send several requests: the last one is the call's outcome.
-    const last = children.reduce<SpanLike | undefined>((a, b) => (!a || b.endTimeMs >= a.endTimeMs ? b : a), undefined);
+    const last = children.reduce<SpanLike | undefined>(
+      (a, b) => (!a || b.endTimeMs >= a.endTimeMs ? b : a),
+      undefined,
+    );
     calls.push({ span: s, convention, ...(last ? { httpChild: last } : {}) });
   });
   spans.forEach((s, index) => {
@@ -229,7 +234,10 @@ export function eventsFromOtlp(body: unknown): OtlpResult {
       if (result.errors.length < 5) result.errors.push(`span ${s.spanId ?? '?'}: ${problem}`);
       continue;
     }
-    const attributes: Record<string, AttributeValue | undefined> = Object.assign(Object.create(null), s.attributes);
+    const attributes: Record<string, AttributeValue | undefined> = Object.assign(
+      Object.create(null),
+      s.attributes,
+    );
     for (const name of RESERVED) delete attributes[name];
     result.conventions[convention] = (result.conventions[convention] ?? 0) + 1;
     result.events.push(

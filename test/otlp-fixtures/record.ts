@@ -174,7 +174,10 @@ async function record(recorder: Recorder, port: number): Promise<void> {
     calls,
     request,
   };
-  writeFileSync(join(here, `${process.env.RECORD_NAME ?? recorder.name}.json`), `${JSON.stringify(fixture, null, 2)}\n`);
+  writeFileSync(
+    join(here, `${process.env.RECORD_NAME ?? recorder.name}.json`),
+    `${JSON.stringify(fixture, null, 2)}\n`,
+  );
   await provider.shutdown();
 }
 
