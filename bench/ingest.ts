@@ -3,7 +3,9 @@
  * `POST /ingest/trace` handler on the local store (in-memory dynalite), and
  * the DynamoDB requests it makes, counted at the SDK client.
  *
- *   npx tsx bench/ingest.ts            (TRACES=20000 for a quick run)
+ * Then OTLP `/v1/traces`, protobuf against JSON (bench/ingest-otlp.ts).
+ *
+ *   npx tsx bench/ingest.ts            (TRACES=20000 OTLP_SPANS=5000 for a quick run)
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -17,6 +19,7 @@ import { ensureSchema, startLocalStore } from '../infra/local/store.js';
 import { dynamoClient, resetClients } from '../shared/aws.js';
 import { resetConfig } from '../shared/config.js';
 import { ROUTES } from '../shared/routes.js';
+import { otlpEncodingsBench } from './ingest-otlp.js';
 
 const TOTAL = Number(process.env.TRACES ?? 100_000);
 const BATCH = 500;
@@ -122,5 +125,12 @@ console.log(
     `commits ${per1000('BatchWriteItemCommand').toFixed(2)}, 25 traces each; ` +
     `rollup updates ${((rollupKeys / TOTAL) * 1000).toFixed(2)} and as many marker clean-ups, one per distinct key and minute/hour)`,
 );
+// OTLP/HTTP: protobuf against JSON, in a section of its own.
+await otlpEncodingsBench({
+  handler: handler as never,
+  apiKey: KEY,
+  spans: Number(process.env.OTLP_SPANS ?? 20_000),
+});
+
 resetClients();
 await store.close();
