@@ -26,7 +26,12 @@ import { logger } from '../logger.js';
 import { EventsInFlight, type RecordResult, recordEvents } from '../store/events.js';
 import { once } from './idempotency.js';
 import { eventsFromOtlp } from './otlp.js';
-import { decodeTraceRequest, encodeStatus, encodeTraceResponse, PROBLEM_PROTOBUF } from './otlp-protobuf.js';
+import {
+  decodeTraceRequest,
+  encodeStatus,
+  encodeTraceResponse,
+  PROTOBUF_CONTENT_TYPE,
+} from './otlp-protobuf.js';
 import { parseTraceBody, type Rejection, traceToEvent, validateTraces } from './traces.js';
 
 /** Stores events; a batch partly held by a concurrent request becomes a retryable 503. */
@@ -133,7 +138,7 @@ export function renderOtlpProblem(
     ([name]) => name.toLowerCase() === 'content-type',
   )?.[1];
   if (otlpEncoding(contentType) !== 'protobuf') return undefined;
-  return { contentType: PROBLEM_PROTOBUF, body: encodeStatus(problem.message) };
+  return { contentType: PROTOBUF_CONTENT_TYPE, body: encodeStatus(problem.message) };
 }
 
 /** `POST /v1/traces`: OTLP/HTTP, protobuf (the exporters' default) or JSON. */

@@ -1,56 +1,94 @@
 /**
  * OTLP/HTTP with protobuf encoding: decodes an `ExportTraceServiceRequest`
- * and encodes the answers, with protobufjs (light build) and the descriptor
- * built from the official OTLP .proto files (otlp-proto/generate.ts).
+ * with protobufjs (minimal runtime) and the decoder generated from the
+ * official OTLP .proto files (otlp-proto/generate.ts), and encodes the
+ * answers.
  *
  * A decoded request is turned into the shape of its OTLP/JSON encoding (ids
  * as hex, 64-bit integers as decimal strings, enums as numbers), so both
  * encodings go through the one reader in otlp.ts.
  */
-import Long from 'long';
-import protobuf from 'protobufjs/light.js';
+import protobuf from 'protobufjs/minimal.js';
 import { HttpProblem } from '../http/problem.js';
-import descriptor from './otlp-proto/trace-service.json' with { type: 'json' };
+import {
+  type DecodedAnyValue,
+  type DecodedKeyValue,
+  type DecodedSpan,
+  opentelemetry,
+} from './otlp-proto/trace-service.js';
 
-// 64-bit values (span times in ns) decode exactly only with a Long implementation; a bundle cannot
-// rely on protobufjs finding one by `require`, so it is given one.
-protobuf.util.Long = Long;
-protobuf.configure();
+const { ExportTraceServiceRequest, ExportTraceServiceResponse } = opentelemetry.proto.collector.trace.v1;
 
-const root = protobuf.Root.fromJSON(descriptor as protobuf.INamespace);
-const PACKAGE = 'opentelemetry.proto.collector.trace.v1';
-const requestType = root.lookupType(`${PACKAGE}.ExportTraceServiceRequest`);
-const responseType = root.lookupType(`${PACKAGE}.ExportTraceServiceResponse`);
-/**
- * `google.rpc.Status`, the body of an OTLP/HTTP error answer. It is not part
- * of the OTLP protos; these are its first two fields as googleapis defines
- * them (`details` is never sent).
- */
-const statusType = new protobuf.Type('Status')
-  .add(new protobuf.Field('code', 1, 'int32'))
-  .add(new protobuf.Field('message', 2, 'string'));
-new protobuf.Root().define('google.rpc').add(statusType);
+/** The content type of answers (and error answers) to a protobuf request. */
+export const PROTOBUF_CONTENT_TYPE = 'application/x-protobuf';
 
-/** The content type of an error answer to a protobuf request. */
-export const PROBLEM_PROTOBUF = 'application/x-protobuf';
+type Int64 = DecodedSpan['startTimeUnixNano'];
+/** 64-bit values come as Long objects (exact) or numbers: as OTLP/JSON has them, decimal strings. */
+const int64 = (value: Int64 | null | undefined) =>
+  value === null || value === undefined ? undefined : String(value);
+const hex = (bytes: Uint8Array | undefined) =>
+  bytes && bytes.length > 0
+    ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+    : undefined;
 
-interface DecodedSpan {
-  traceId?: string;
-  spanId?: string;
-  parentSpanId?: string;
-}
-interface DecodedRequest {
-  resourceSpans?: { scopeSpans?: { spans?: DecodedSpan[] }[] }[];
+interface JsonAnyValue {
+  stringValue?: string;
+  boolValue?: boolean;
+  intValue?: string;
+  doubleValue?: number;
+  arrayValue?: { values: JsonAnyValue[] };
 }
 
-const base64ToHex = (value: string | undefined) =>
-  value === undefined ? undefined : Buffer.from(value, 'base64').toString('hex');
+function anyValue(value: DecodedAnyValue | null | undefined): JsonAnyValue {
+  switch (value?.value) {
+    case 'stringValue':
+      return { stringValue: value.stringValue ?? '' };
+    case 'boolValue':
+      return { boolValue: value.boolValue ?? false };
+    case 'intValue':
+      return { intValue: int64(value.intValue) ?? '0' };
+    case 'doubleValue':
+      return { doubleValue: value.doubleValue ?? 0 };
+    case 'arrayValue':
+      return { arrayValue: { values: (value.arrayValue?.values ?? []).map(anyValue) } };
+    default:
+      // Maps and bytes are not attribute values the mapping reads; an unset value is absent.
+      return {};
+  }
+}
+
+const keyValues = (list: readonly DecodedKeyValue[]) =>
+  list.map((kv) => ({ key: kv.key, value: anyValue(kv.value) }));
+
+function span(s: DecodedSpan) {
+  return {
+    traceId: hex(s.traceId),
+    spanId: hex(s.spanId),
+    parentSpanId: hex(s.parentSpanId),
+    name: s.name,
+    kind: s.kind,
+    startTimeUnixNano: int64(s.startTimeUnixNano),
+    endTimeUnixNano: int64(s.endTimeUnixNano),
+    attributes: keyValues(s.attributes),
+    events: s.events.map((e) => ({
+      timeUnixNano: int64(e.timeUnixNano),
+      name: e.name,
+      attributes: keyValues(e.attributes),
+    })),
+    ...(s.status ? { status: { code: s.status.code, message: s.status.message } } : {}),
+  };
+}
 
 /** Decodes a protobuf `ExportTraceServiceRequest` into its OTLP/JSON shape; 400 when it is not one. */
 export function decodeTraceRequest(bytes: Uint8Array): unknown {
-  let message: protobuf.Message;
   try {
-    message = requestType.decode(bytes);
+    const request = ExportTraceServiceRequest.decode(bytes);
+    return {
+      resourceSpans: request.resourceSpans.map((rs) => ({
+        resource: { attributes: keyValues(rs.resource?.attributes ?? []) },
+        scopeSpans: rs.scopeSpans.map((ss) => ({ spans: ss.spans.map(span) })),
+      })),
+    };
   } catch (error) {
     throw new HttpProblem(
       400,
@@ -59,54 +97,63 @@ export function decodeTraceRequest(bytes: Uint8Array): unknown {
       { field: 'body' },
     );
   }
-  const request = requestType.toObject(message, {
-    longs: String,
-    enums: Number,
-    bytes: String,
-  }) as DecodedRequest;
-  for (const resourceSpans of request.resourceSpans ?? []) {
-    for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
-      for (const span of scopeSpans.spans ?? []) {
-        span.traceId = base64ToHex(span.traceId);
-        span.spanId = base64ToHex(span.spanId);
-        const parent = base64ToHex(span.parentSpanId);
-        if (parent) span.parentSpanId = parent;
-        else delete span.parentSpanId;
-      }
-    }
-  }
-  return request;
 }
 
-/** An `ExportTraceServiceResponse`: empty on full success, else its partial success. */
+/**
+ * An `ExportTraceServiceResponse`: empty on full success, else
+ * `partial_success` (field 1) with `rejected_spans` (1, int64) and
+ * `error_message` (2, string), as trace_service.proto defines them.
+ */
 export function encodeTraceResponse(body: {
   partialSuccess?: { rejectedSpans: number; errorMessage: string };
 }): Buffer {
-  const message = responseType.fromObject(
-    body.partialSuccess
-      ? {
-          partialSuccess: {
-            rejectedSpans: Long.fromNumber(body.partialSuccess.rejectedSpans),
-            errorMessage: body.partialSuccess.errorMessage,
-          },
-        }
-      : {},
-  );
-  return Buffer.from(responseType.encode(message).finish());
+  const writer = protobuf.Writer.create();
+  if (body.partialSuccess) {
+    writer.uint32((1 << 3) | 2).fork();
+    writer.uint32((1 << 3) | 0).int64(body.partialSuccess.rejectedSpans);
+    writer.uint32((2 << 3) | 2).string(body.partialSuccess.errorMessage);
+    writer.ldelim();
+  }
+  return Buffer.from(writer.finish());
 }
 
-/** A `google.rpc.Status` carrying the error's message (OTLP/HTTP leaves `code` unused by clients). */
+/**
+ * A `google.rpc.Status`, the body of an OTLP/HTTP error answer: `message`
+ * (field 2, string). `code` (1) is left out: OTLP/HTTP clients do not use it.
+ */
 export function encodeStatus(message: string): Buffer {
-  return Buffer.from(statusType.encode(statusType.fromObject({ message })).finish());
+  return Buffer.from(
+    protobuf.Writer.create()
+      .uint32((2 << 3) | 2)
+      .string(message)
+      .finish(),
+  );
 }
 
-/** Decodes an answer (tests and the benchmark read what an exporter would). */
+/** Reads an answer as an exporter would (tests and the benchmark). */
 export function decodeTraceResponse(bytes: Uint8Array): {
-  partialSuccess?: { rejectedSpans?: string; errorMessage?: string };
+  partialSuccess?: { rejectedSpans: string; errorMessage: string };
 } {
-  return responseType.toObject(responseType.decode(bytes), { longs: String }) as never;
+  const { partialSuccess } = ExportTraceServiceResponse.decode(bytes);
+  return partialSuccess
+    ? {
+        partialSuccess: {
+          rejectedSpans: int64(partialSuccess.rejectedSpans) ?? '0',
+          errorMessage: partialSuccess.errorMessage,
+        },
+      }
+    : {};
 }
 
+/** Reads a `google.rpc.Status` error body (tests). */
 export function decodeStatus(bytes: Uint8Array): { code?: number; message?: string } {
-  return statusType.toObject(statusType.decode(bytes));
+  const reader = protobuf.Reader.create(bytes);
+  const status: { code?: number; message?: string } = {};
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === 1 && (tag & 7) === 0) status.code = reader.int32();
+    else if (tag >>> 3 === 2 && (tag & 7) === 2) status.message = reader.string();
+    else reader.skipType(tag & 7);
+  }
+  return status;
 }
