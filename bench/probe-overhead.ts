@@ -6,6 +6,8 @@
  * (a) bare request: native fetch GET /models with an Authorization header, body read;
  * (b) probe harness: runProbe(PROBES.models) through the SDK, timed fetch,
  *     span creation and the outcome → event mapping (no storage).
+ * (a) and (b) are tinybench tasks (warm-up, then at least `iterations`
+ * samples each); the overhead is the difference of their medians.
  * (c) write requests per probe: runProbeTick (PROBE_MODE=all) against a local
  *     dynalite/s3rver, stored.writeRequests / events.length: per probe a claim,
  *     two rollup updates and two marker clean-ups, plus one commit per tick
@@ -14,16 +16,15 @@
  * Run: npx tsx bench/probe-overhead.ts [iterations]
  */
 
+import { Bench } from 'tinybench';
 import { startSimulator } from '../infra/local/simulator.js';
 import { ensureSchema, startLocalStore } from '../infra/local/store.js';
 import { resetClients } from '../shared/aws.js';
 import { parseConfig, resetConfig } from '../shared/config.js';
 import { PROBES } from '../shared/probes/registry.js';
 import { probeClient, runProbe, runProbeTick } from '../shared/probes/runner.js';
-import { quantile } from '../test/fixtures.js';
 
 const ITERATIONS = Number(process.argv[2] ?? 300);
-const WARMUP = 50;
 const TARGET_MS = 2;
 
 const ms = (value: number) => `${value.toFixed(3).padStart(8)} ms`;
@@ -36,58 +37,39 @@ try {
   const client = probeClient(config);
   const authorization = `Bearer ${config.openaiApiKey ?? 'simulated'}`;
 
-  const bare = async (): Promise<number> => {
-    const start = performance.now();
+  const bare = async (): Promise<void> => {
     const response = await fetch(`${sim.url}/models`, { headers: { authorization } });
     await response.arrayBuffer();
-    const elapsed = performance.now() - start;
     if (!response.ok) throw new Error(`bare request answered ${response.status}`);
-    return elapsed;
   };
-  const harness = async (): Promise<number> => {
-    const start = performance.now();
+  const harness = async (): Promise<void> => {
     const { event } = await runProbe(PROBES.models, {
       config,
       probeClient: client,
       timeoutMs: config.httpTimeoutMs,
     });
-    const elapsed = performance.now() - start;
     if (!event.ok) throw new Error(`probe failed: ${event.errorType} ${event.errorMessage ?? ''}`);
-    return elapsed;
   };
 
-  // Warm up both paths: JIT, connection pools (both keep-alive), the tracer provider.
-  for (let i = 0; i < WARMUP; i++) {
-    await bare();
-    await harness();
-  }
+  // Warm-up (tinybench's) covers JIT, both keep-alive connection pools and the tracer provider.
+  const bench = new Bench({ iterations: ITERATIONS, time: 0, warmupIterations: 50, throws: true })
+    .add('(a) bare fetch GET /models', bare)
+    .add('(b) runProbe(models)', harness);
+  await bench.run();
+  const latency = (name: string) => {
+    const result = bench.getTask(name)?.result;
+    if (result?.state !== 'completed') throw new Error(`${name}: ${result?.state ?? 'not run'}`);
+    return result.latency;
+  };
+  const a = latency('(a) bare fetch GET /models');
+  const b = latency('(b) runProbe(models)');
 
-  const a: number[] = [];
-  const b: number[] = [];
-  const extra: number[] = [];
-  for (let i = 0; i < ITERATIONS; i++) {
-    // Alternate which goes first so neither always follows the other.
-    let ta: number;
-    let tb: number;
-    if (i % 2 === 0) {
-      ta = await bare();
-      tb = await harness();
-    } else {
-      tb = await harness();
-      ta = await bare();
-    }
-    a.push(ta);
-    b.push(tb);
-    extra.push(tb - ta);
-  }
-
-  console.log(`probe overhead, ${ITERATIONS} alternating iterations after ${WARMUP} warm-up pairs`);
+  console.log(`probe overhead, tinybench: ${ITERATIONS} samples per task after 50 warm-up runs`);
   console.log(`simulator ${sim.url} (latency: none), Node ${process.version}\n`);
-  console.log(`                              median          p95`);
-  console.log(`(a) bare fetch GET /models  ${ms(quantile(a, 0.5))}  ${ms(quantile(a, 0.95))}`);
-  console.log(`(b) runProbe(models)        ${ms(quantile(b, 0.5))}  ${ms(quantile(b, 0.95))}`);
-  const medianExtra = quantile(extra, 0.5);
-  console.log(`(b − a) per pair            ${ms(medianExtra)}  ${ms(quantile(extra, 0.95))}`);
+  console.log(`                              median          p99      samples`);
+  console.log(`(a) bare fetch GET /models  ${ms(a.p50)}  ${ms(a.p99)}  ${a.samplesCount}`);
+  console.log(`(b) runProbe(models)        ${ms(b.p50)}  ${ms(b.p99)}  ${b.samplesCount}`);
+  const medianExtra = b.p50 - a.p50;
   console.log(
     `median extra latency ${medianExtra.toFixed(3)} ms (target ≤ ${TARGET_MS} ms): ${medianExtra <= TARGET_MS ? 'OK' : 'OVER TARGET'}`,
   );

@@ -112,12 +112,7 @@ describe('OpenAiStatusStack: table', () => {
 
   it('uses the schema keys', () => {
     expect(table().Properties.KeySchema).toEqual(keySchema(TABLE.partitionKey, TABLE.sortKey));
-    const names = new Set<string>([TABLE.partitionKey, TABLE.sortKey]);
-    for (const gsi of TABLE.globalSecondaryIndexes) {
-      names.add(gsi.partitionKey);
-      names.add(gsi.sortKey);
-    }
-    const expected = [...names].map((AttributeName) => ({
+    const expected = [TABLE.partitionKey, TABLE.sortKey].map((AttributeName) => ({
       AttributeName,
       AttributeType: KEY_ATTRIBUTE_TYPE,
     }));
@@ -135,14 +130,7 @@ describe('OpenAiStatusStack: table', () => {
     expect(table().Properties.ProvisionedThroughput).toBeUndefined();
   });
 
-  it('has every GSI of the schema, projecting all attributes, and none while the schema has none', () => {
-    const expected = TABLE.globalSecondaryIndexes.map((gsi) => ({
-      IndexName: gsi.indexName,
-      KeySchema: keySchema(gsi.partitionKey, gsi.sortKey),
-      Projection: { ProjectionType: 'ALL' },
-    }));
-    // No query needs an index yet (the logs issue adds the one it needs).
-    expect(expected).toEqual([]);
+  it('has no secondary index (every query reads the table by key)', () => {
     expect(table().Properties.GlobalSecondaryIndexes).toBeUndefined();
   });
 
@@ -808,7 +796,11 @@ describe('OpenAiStatusStack: alarms', () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: `${PROBE_METRIC.namespace}/Test`,
         MetricName: PROBE_METRIC.name,
-        Dimensions: [{ Name: PROBE_METRIC.dimension, Value: endpoint }],
+        // Exactly the dimensions the EMF documents carry (Powertools adds `service`).
+        Dimensions: [
+          { Name: PROBE_METRIC.dimension, Value: endpoint },
+          { Name: 'service', Value: PROBE_METRIC.service },
+        ],
         Statistic: 'Average',
         Period: period,
         Threshold: PROBE_FAILURE_ALARM_RATE,

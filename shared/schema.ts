@@ -13,19 +13,9 @@ export const TABLE = {
   sortKey: 'sk',
   /** Epoch seconds. DynamoDB deletes lazily and dynalite never does: readers must filter on it. */
   ttlAttribute: 'expiresAt',
-  /**
-   * Sparse secondary indexes (only items that set the index's key attributes
-   * appear in them), created by the stack and the local runner alike. None
-   * yet: no query needs one; the issue whose query needs an index adds it here.
-   */
-  globalSecondaryIndexes: [] as readonly SecondaryIndex[],
+  // No secondary index: every query reads the base table by key. The first
+  // query that needs one adds it here, with the stack and the local runner.
 } as const;
-
-export interface SecondaryIndex {
-  readonly indexName: string;
-  readonly partitionKey: string;
-  readonly sortKey: string;
-}
 
 /** All key attributes are strings. */
 export const KEY_ATTRIBUTE_TYPE = 'S' as const;

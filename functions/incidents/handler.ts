@@ -1,6 +1,6 @@
 import { getConfig } from '../../shared/config.js';
-import { httpHandler } from '../../shared/http/middleware.js';
-import { badRequest, HttpProblem } from '../../shared/http/problem.js';
+import { httpHandler, requiredJsonBody } from '../../shared/http/middleware.js';
+import { HttpProblem } from '../../shared/http/problem.js';
 import { rejectUnknown } from '../../shared/http/query.js';
 import { computeIncidents, saveIncidents } from '../../shared/incidents/incidents.js';
 import { readRangeQuery } from '../../shared/status/params.js';
@@ -22,7 +22,7 @@ export const handler = httpHandler(async (request) => {
     }
     case 'PUT': {
       rejectUnknown(request.query, []);
-      const body = await saveIncidents(config, jsonBody(request.body, request.rawBody));
+      const body = await saveIncidents(config, requiredJsonBody(request, 'a JSON array of incidents'));
       return { headers: { 'cache-control': 'no-store' }, body };
     }
     default:
@@ -31,14 +31,3 @@ export const handler = httpHandler(async (request) => {
       });
   }
 });
-
-/** The parsed JSON body; a body sent without a JSON content type is parsed too. */
-function jsonBody(parsed: unknown, raw: string | undefined): unknown {
-  if (parsed !== undefined) return parsed;
-  if (raw === undefined) throw badRequest('body', 'required: a JSON array of incidents');
-  try {
-    return JSON.parse(raw);
-  } catch (error) {
-    throw badRequest('body', `not valid JSON (${(error as Error).message})`);
-  }
-}

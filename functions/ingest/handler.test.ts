@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, startGateway } from '../../infra/local/gateway.js';
 import type { Simulator } from '../../infra/local/simulator.js';
 import { dynamoClient } from '../../shared/aws.js';
-import { instrumentOpenAI } from '../../shared/client/index.js';
+import { instrumentOpenAI } from '../../shared/client/src/index.js';
 import { getConfig } from '../../shared/config.js';
+import type { TraceEvent } from '../../shared/events/model.js';
 import { INGEST_MAX_BODY_BYTES } from '../../shared/ingest/ingest.js';
 import { ROUTES } from '../../shared/routes.js';
 import { eventKey, rollupKey } from '../../shared/store/keys.js';
@@ -354,6 +355,169 @@ describe('the Node client', () => {
     const body = status.json<{ overall: { total: number; ok: number }; endpoints: { endpoint: string }[] }>();
     expect(body.overall).toMatchObject({ total: 4, ok: 3 });
     expect(body.endpoints.map((e) => e.endpoint).sort()).toEqual(['chat', 'embeddings', 'models']);
+  });
+
+  /** What /traces shows for a region, oldest first. */
+  const tracesOf = async (region: string) => {
+    const answer = await invokeHttp((await import('../traces/handler.js')).handler, {
+      path: '/traces',
+      query: { source: 'ingest', region },
+    });
+    expect(answer.statusCode).toBe(200);
+    return answer.json<{ items: TraceEvent[] }>().items.sort((a, b) => a.ts - b.ts);
+  };
+
+  it('records streamed calls when their streams end, with usage and time to first token', async () => {
+    const wrapped = instrumentOpenAI(new OpenAI({ apiKey: 'sk-app', baseURL: sim.url, maxRetries: 0 }), {
+      url: gateway.url,
+      apiKey: KEY,
+      region: 'client-streams',
+      flushIntervalMs: 60_000,
+    });
+    const messages = [{ role: 'user' as const, content: 'stream please' }];
+    const seen = await wrapped.client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages,
+      stream: true,
+    });
+    const chunks = [];
+    for await (const chunk of seen) chunks.push(chunk);
+    // The client asked for usage on the app's behalf, and kept the usage-only chunk from the app.
+    expect(sim.requests.at(-1)?.body).toMatchObject({
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    expect(chunks.length).toBeGreaterThan(2);
+    expect(chunks.every((c) => c.choices.length === 1)).toBe(true);
+
+    // An app that asks for the usage chunk itself gets it.
+    const asked = await wrapped.client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let usageChunks = 0;
+    for await (const chunk of asked) if (chunk.usage && chunk.choices.length === 0) usageChunks++;
+    expect(usageChunks).toBe(1);
+
+    const response = await wrapped.client.responses.create({
+      model: 'gpt-4o-mini',
+      input: 'stream a response',
+      stream: true,
+    });
+    const types: string[] = [];
+    for await (const event of response) types.push(event.type);
+    expect(types.at(-1)).toBe('response.completed');
+
+    // Left after the first token: recorded as abandoned when the SDK cancels the stream.
+    const left = await wrapped.client.chat.completions.create({ model: 'gpt-4o', messages, stream: true });
+    for await (const chunk of left) if (chunk.choices[0]?.delta.content) break;
+    await wrapped.close();
+    expect(wrapped.stats()).toMatchObject({ recorded: 4, sent: 4, failed: 0 });
+
+    const [chat, chatAsked, responses, abandoned] = await tracesOf('client-streams');
+    for (const event of [chat, chatAsked, responses]) {
+      expect(event).toMatchObject({ ok: true, status: 200, attributes: { stream: 'completed' } });
+      expect(event?.usage?.input).toBeGreaterThan(0);
+      expect(event?.usage?.output).toBeGreaterThan(0);
+      // The first token comes before the end of the stream, measured from the same start.
+      expect(event?.timing?.ttftMs).toBeGreaterThan(0);
+      expect(event?.timing?.ttftMs).toBeLessThanOrEqual(event?.latencyMs ?? 0);
+      expect(event?.responseBytes).toBeGreaterThan(0);
+    }
+    expect(chat).toMatchObject({ endpoint: 'chat', model: 'gpt-4o-mini' });
+    expect(responses).toMatchObject({ endpoint: 'responses', model: 'gpt-4o-mini' });
+    expect(abandoned).toMatchObject({
+      endpoint: 'chat',
+      model: 'gpt-4o',
+      ok: true,
+      attributes: { stream: 'abandoned' },
+    });
+    // What had arrived by then counts (here, with no simulated latency, possibly the whole stream).
+    expect(abandoned?.timing?.ttftMs).toBeGreaterThan(0);
+  });
+
+  it('records a stream that breaks as failed, and one still open at close() as abandoned', async () => {
+    /** Real fetch, but a streamed body breaks after its first two events, as a reset connection does. */
+    const breakingFetch: typeof fetch = async (input, init) => {
+      const answer = await fetch(input, init);
+      if (!answer.headers.get('content-type')?.includes('text/event-stream') || !answer.body) return answer;
+      const reader = answer.body.getReader();
+      let text = '';
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          for (;;) {
+            const events = text.split('\n\n');
+            if (events.length > 2) {
+              controller.enqueue(new TextEncoder().encode(`${events.slice(0, 2).join('\n\n')}\n\n`));
+              controller.error(new TypeError('terminated'));
+              return;
+            }
+            const { done, value } = await reader.read();
+            if (done) throw new Error('the stream ended before two events');
+            text += new TextDecoder().decode(value);
+          }
+        },
+      });
+      return new Response(body, { status: answer.status, headers: answer.headers });
+    };
+    const wrapped = instrumentOpenAI(new OpenAI({ apiKey: 'sk-app', baseURL: sim.url, maxRetries: 0 }), {
+      url: gateway.url,
+      apiKey: KEY,
+      region: 'client-broken-streams',
+      flushIntervalMs: 60_000,
+      fetch: breakingFetch,
+    });
+    const messages = [{ role: 'user' as const, content: 'break' }];
+    const broken = await wrapped.client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages,
+      stream: true,
+    });
+    await expect(async () => {
+      for await (const _ of broken);
+    }).rejects.toThrow('terminated');
+
+    // Never read: the app still holds it when it closes the client.
+    const unread = await wrapped.client.chat.completions.create({ model: 'gpt-4.1', messages, stream: true });
+    await wrapped.close();
+    unread.controller.abort();
+    expect(wrapped.stats()).toMatchObject({ recorded: 2, sent: 2, failed: 0 });
+
+    const [failed, open] = await tracesOf('client-broken-streams');
+    expect(failed).toMatchObject({
+      endpoint: 'chat',
+      ok: false,
+      status: 200,
+      errorType: 'network',
+      errorMessage: 'terminated',
+      attributes: { stream: 'failed' },
+    });
+    expect(failed?.timing?.ttftMs).toBeGreaterThan(0);
+    expect(open).toMatchObject({
+      endpoint: 'chat',
+      model: 'gpt-4.1',
+      ok: true,
+      attributes: { stream: 'abandoned' },
+    });
+    expect(open?.latencyMs).toBeGreaterThan(0);
+  });
+
+  it('keeps sending the app’s calls through the fetch its openai client was given', async () => {
+    const fetched: string[] = [];
+    const appFetch: typeof fetch = (input, init) => {
+      fetched.push(String(input));
+      return fetch(input, init);
+    };
+    const wrapped = instrumentOpenAI(
+      new OpenAI({ apiKey: 'sk-app', baseURL: sim.url, maxRetries: 0, fetch: appFetch }),
+      { url: gateway.url, apiKey: KEY, region: 'client-own-fetch', flushIntervalMs: 60_000 },
+    );
+    await wrapped.client.models.list();
+    await wrapped.close();
+    expect(fetched).toEqual([`${sim.url}/models`]);
+    expect(wrapped.stats()).toMatchObject({ recorded: 1, sent: 1 });
   });
 
   it('drops and counts when its queue is full, and never fails the app when ingest is down', async () => {

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Simulator } from '../../infra/local/simulator.js';
+import { logger } from '../../shared/logger.js';
 import { invokeScheduled, setEnv, startSimulator, useFreshStore } from '../../test/helpers.js';
 import { handler } from './handler.js';
 
@@ -45,6 +46,25 @@ describe('probe function', () => {
       ]);
     } finally {
       sim.setFaults({});
+    }
+  });
+
+  it('fails the invocation, logged with its tick, when there is nothing to probe', async () => {
+    const unset = setEnv({ OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined });
+    const logged = vi.spyOn(logger, 'error').mockImplementation(() => undefined);
+    try {
+      const time = Date.UTC(2026, 10, 30, 12, 0);
+      await expect(invokeScheduled(handler as never, { functionName: 'probe', time })).rejects.toThrow(
+        /OPENAI_API_KEY is not set/,
+      );
+      expect(logged).toHaveBeenCalledWith(
+        'scheduled invocation failed',
+        // EventBridge's time format: whole seconds.
+        expect.objectContaining({ tick: '2026-11-30T12:00:00Z' }),
+      );
+    } finally {
+      logged.mockRestore();
+      unset();
     }
   });
 });

@@ -68,7 +68,7 @@ export class Alarms extends Construct {
           metric: new Metric({
             namespace: props.probeNamespace,
             metricName: PROBE_METRIC.name,
-            dimensionsMap: { [PROBE_METRIC.dimension]: endpoint },
+            dimensionsMap: { service: PROBE_METRIC.service, [PROBE_METRIC.dimension]: endpoint },
             statistic: 'Average',
             period,
           }),

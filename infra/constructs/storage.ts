@@ -1,5 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { TABLE } from '../../shared/schema.js';
@@ -32,14 +32,6 @@ export class Storage extends Construct {
       removalPolicy: props.removalPolicy,
       deletionProtection: props.deletionProtection,
     });
-    for (const gsi of TABLE.globalSecondaryIndexes) {
-      this.table.addGlobalSecondaryIndex({
-        indexName: gsi.indexName,
-        partitionKey: key(gsi.partitionKey),
-        sortKey: key(gsi.sortKey),
-        projectionType: ProjectionType.ALL,
-      });
-    }
 
     const destroy = props.removalPolicy === RemovalPolicy.DESTROY;
     this.artifactsBucket = new Bucket(this, 'ArtifactsBucket', {

@@ -71,17 +71,13 @@ export async function startLocalStore(options: {
   };
 }
 
-/** The CreateTable request for the schema: the same keys and indexes the CDK stack declares. */
+/** The CreateTable request for the schema: the same keys the CDK stack declares. */
 function createTableInput(tableName: string): CreateTableCommandInput {
-  const keyAttributes = new Set<string>([TABLE.partitionKey, TABLE.sortKey]);
-  for (const index of TABLE.globalSecondaryIndexes) {
-    keyAttributes.add(index.partitionKey);
-    keyAttributes.add(index.sortKey);
-  }
+  const keyAttributes = [TABLE.partitionKey, TABLE.sortKey];
   return {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [...keyAttributes].map((name) => ({
+    AttributeDefinitions: keyAttributes.map((name) => ({
       AttributeName: name,
       AttributeType: KEY_ATTRIBUTE_TYPE,
     })),
@@ -89,19 +85,6 @@ function createTableInput(tableName: string): CreateTableCommandInput {
       { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
       { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
     ],
-    // DynamoDB refuses an empty list: the field is left out while the schema has no index.
-    ...(TABLE.globalSecondaryIndexes.length > 0
-      ? {
-          GlobalSecondaryIndexes: TABLE.globalSecondaryIndexes.map((index) => ({
-            IndexName: index.indexName,
-            KeySchema: [
-              { AttributeName: index.partitionKey, KeyType: 'HASH' },
-              { AttributeName: index.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' as const },
-          })),
-        }
-      : {}),
   };
 }
 

@@ -10,15 +10,16 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { gunzipSync, inflateSync } from 'node:zlib';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy, { type MiddlewareObj } from '@middy/core';
+import type { MiddlewareObj } from '@middy/core';
+import httpCors from '@middy/http-cors';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { getConfig } from '../config.js';
+import { lambdaStack } from '../lambda-stack.js';
 import { logger } from '../logger.js';
 import { matchRoute, ROUTES, type RouteSpec, routeKey } from '../routes.js';
-import { loadSecrets } from '../secrets.js';
 import { CORS_HEADERS } from './headers.js';
-import { HttpProblem } from './problem.js';
+import { badRequest, HttpProblem } from './problem.js';
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
@@ -116,7 +117,6 @@ export function httpHandler(handler: HttpHandlerFn, options: HttpHandlerOptions 
       request.response = {
         statusCode: problem.status,
         headers: {
-          ...corsHeaders(),
           ...problem.headers,
           'content-type': rendered?.contentType ?? PROBLEM_JSON,
           'x-request-id': requestId,
@@ -129,25 +129,24 @@ export function httpHandler(handler: HttpHandlerFn, options: HttpHandlerOptions 
     },
   };
 
-  // In the cloud, INGEST_API_KEY (and the other secrets) come from Secrets Manager: load them before auth.
-  const secrets: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
-    before: async () => {
-      await loadSecrets();
-    },
-  };
-
   const auth: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
     before: (request) => checkApiKey(request.event, routes),
   };
 
-  const stack = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>({
-    streamifyResponse: options.streaming ?? false,
-    // Lambda's own timeout applies; an early-timeout race would only add a timer per request.
-    timeoutEarlyInMillis: 0,
+  // The order matters: headers are normalised before anything reads them; CORS
+  // headers are added after `responses` has shaped the answer (or the problem);
+  // the secrets (loaded by the common stack) come before auth needs the key.
+  const stack = lambdaStack<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>({
+    streaming: options.streaming ?? false,
+    outer: [
+      httpHeaderNormalizer(),
+      httpCors({
+        origin: CORS_HEADERS['access-control-allow-origin'],
+        exposeHeaders: CORS_HEADERS['access-control-expose-headers'],
+      }),
+      responses,
+    ],
   })
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(responses)
-    .use(secrets)
     .use(auth)
     .handler(async (event, context) => {
       const request = toHttpRequest(event, context, maxBodyBytes);
@@ -159,9 +158,10 @@ export function httpHandler(handler: HttpHandlerFn, options: HttpHandlerOptions 
 }
 
 function toHttpRequest(event: APIGatewayProxyEventV2, context: Context, maxBodyBytes: number): HttpRequest {
+  // Names are lower-cased already (httpHeaderNormalizer).
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(event.headers ?? {})) {
-    if (value !== undefined) headers[name.toLowerCase()] = value;
+    if (value !== undefined) headers[name] = value;
   }
   // Null prototype: `__proto__`, `constructor`, … arrive as ordinary keys (refused by the routes as
   // unknown parameters) and can neither reach nor change Object.prototype.
@@ -217,6 +217,21 @@ function toHttpRequest(event: APIGatewayProxyEventV2, context: Context, maxBodyB
     bodyBytes,
     body,
   };
+}
+
+/**
+ * The JSON body of a request that must have one: parsed by the stack when it
+ * declared a JSON content type, parsed here when it did not (a `curl -d` sends
+ * form encoding). Missing or invalid JSON is a 400 naming `body`.
+ */
+export function requiredJsonBody(request: Pick<HttpRequest, 'body' | 'rawBody'>, expected: string): unknown {
+  if (request.body !== undefined) return request.body;
+  if (request.rawBody === undefined) throw badRequest('body', `required: ${expected}`);
+  try {
+    return JSON.parse(request.rawBody);
+  } catch (error) {
+    throw badRequest('body', `not valid JSON (${(error as Error).message})`);
+  }
 }
 
 /**
@@ -295,16 +310,11 @@ function checkApiKey(event: APIGatewayProxyEventV2, routes: readonly RouteSpec[]
   }
 }
 
+/** The key sent as `x-api-key` or as a bearer token (header names lower-cased by httpHeaderNormalizer). */
 function presentedApiKey(headers: Record<string, string | undefined>): string | undefined {
-  let apiKey: string | undefined;
-  let authorization: string | undefined;
-  for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase();
-    if (lower === 'x-api-key') apiKey = value;
-    if (lower === 'authorization') authorization = value;
-  }
-  if (apiKey?.trim()) return apiKey.trim();
-  const bearer = authorization?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
+  const apiKey = headers['x-api-key']?.trim();
+  if (apiKey) return apiKey;
+  const bearer = headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
   return bearer || undefined;
 }
 
@@ -315,10 +325,6 @@ export function sameSecret(presented: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-function corsHeaders(): Record<string, string> {
-  return { ...CORS_HEADERS };
-}
-
 /** Serialises a handler's HttpResponse into the API Gateway v2 result (or the streaming prelude). */
 function finishResponse(
   response: HttpResponse | undefined,
@@ -326,7 +332,6 @@ function finishResponse(
 ): APIGatewayProxyStructuredResultV2 {
   const statusCode = response?.statusCode ?? 200;
   const headers: Record<string, string> = {
-    ...corsHeaders(),
     ...(response?.headers ?? {}),
     'x-request-id': requestId,
   };

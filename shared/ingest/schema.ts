@@ -1,7 +1,7 @@
 /**
- * The trace a client sends to `POST /ingest/trace`: one zod definition,
- * exported for clients (`import { traceInputSchema } from 'openai-status/client'`)
- * and used by the server to validate every item.
+ * The trace a client sends to `POST /ingest/trace`: one zod definition, used
+ * by the server to validate every item. The client package (shared/client)
+ * writes the same shape out without zod; its typecheck test keeps the two equal.
  */
 import * as z from 'zod';
 import { ERROR_TYPES } from '../events/model.js';

@@ -8,10 +8,11 @@
 import { type Attributes as OtelAttributes, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import OpenAI from 'openai';
 import { type Clock, clock as defaultClock } from '../clock.js';
-import type { Config, ProbeKey } from '../config.js';
+import { type Config, getConfig, type ProbeKey } from '../config.js';
 import type { TraceEvent } from '../events/model.js';
 import { logger } from '../logger.js';
 import { type RecordResult, recordEvents } from '../store/events.js';
+import { emitProbeMetrics } from '../telemetry/probe-metrics.js';
 import { ATTR, type SpanLike } from '../telemetry/span-event.js';
 import { probeTracer, spanTimeMs, takeFinishedSpan } from '../telemetry/tracer.js';
 import { classifyError } from './errors.js';
@@ -320,4 +321,47 @@ async function storeProbeEvents(events: TraceEvent[], config: Config, clock: Clo
   }
   if (stored.refused.length) logger.error('probe results refused by the store', { refused: stored.refused });
   return stored;
+}
+
+/** What a scheduled tick reports (the invocation's result and its log line). */
+export interface TickSummary {
+  /** The scheduled time of the tick (ISO). */
+  tick: string;
+  probes: ProbeKey[];
+  ok: number;
+  /** `endpoint:errorType` of each failed call. */
+  failed: string[];
+  skipped: ProbeKey[];
+  writeRequests: number;
+}
+
+/**
+ * The scheduled probe tick (functions/probe): runs and records this tick's
+ * probes, writes the per-endpoint failure metric and logs a summary. Failed
+ * calls are data, not errors; only a failure to store them throws.
+ */
+export async function scheduledProbeTick(input: {
+  tickTime: number;
+  budgetMs: number;
+}): Promise<TickSummary> {
+  const config = getConfig();
+  if (!config.openaiBaseUrl) {
+    // In the cloud there is no simulator: without a key there is nothing to probe.
+    throw new Error(
+      'OPENAI_API_KEY is not set: put it in the secret named by SECRET_ARN (README, Deploy to AWS)',
+    );
+  }
+  const result = await runProbeTick({ config, ...input });
+  // Per-endpoint failure rate for the CloudWatch alarms (EMF; only in Lambda).
+  emitProbeMetrics(result.events);
+  const summary: TickSummary = {
+    tick: new Date(input.tickTime).toISOString(),
+    probes: result.probes,
+    ok: result.events.filter((e) => e.ok).length,
+    failed: result.events.filter((e) => !e.ok).map((e) => `${e.endpoint}:${e.errorType}`),
+    skipped: result.skipped,
+    writeRequests: result.stored.writeRequests,
+  };
+  logger.info('probe tick', { ...summary });
+  return summary;
 }

@@ -59,12 +59,7 @@ export function filterExpression(filters: EventFilters, nowSec: number): Filter 
   return { expression: parts.join(' AND '), names, values };
 }
 
-const INTERNAL_ATTRIBUTES: readonly string[] = [
-  TABLE.partitionKey,
-  TABLE.sortKey,
-  TABLE.ttlAttribute,
-  ...TABLE.globalSecondaryIndexes.flatMap((index) => [index.partitionKey, index.sortKey]),
-];
+const INTERNAL_ATTRIBUTES: readonly string[] = [TABLE.partitionKey, TABLE.sortKey, TABLE.ttlAttribute];
 
 /** The stored item without its keys and TTL: the event as it was recorded. */
 function toEvent(item: Record<string, unknown>): TraceEvent {

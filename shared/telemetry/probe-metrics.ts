@@ -1,14 +1,16 @@
 /**
- * The probe's CloudWatch metric, written as Embedded Metric Format (EMF) log
- * lines: CloudWatch extracts them from the function's logs, with no
- * PutMetricData call and no SDK client at cold start.
+ * The probe's CloudWatch metric, written by Powertools Metrics as Embedded
+ * Metric Format (EMF) log lines: CloudWatch extracts them from the function's
+ * logs, with no PutMetricData call and no SDK client at cold start.
  *
  * One metric per endpoint: `ProbeFailed` is 1 for a failed probe and 0 for a
  * good one, so its Average over a period is the endpoint's failure rate and
  * its SampleCount the number of probes. One metric rather than an ok/failed
  * pair halves the custom-metric bill (about $0.30 per metric per month), and
- * the alarm needs no metric math. The stack builds its alarms from these names.
+ * the alarm needs no metric math. The stack builds its alarms from these names
+ * (Powertools adds the `service` dimension to every metric, so the alarms name it too).
  */
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { getConfig, type Platform } from '../config.js';
 import type { TraceEvent } from '../events/model.js';
 
@@ -17,49 +19,43 @@ export const PROBE_METRIC = {
   namespace: 'OpenAiStatus',
   name: 'ProbeFailed',
   dimension: 'endpoint',
+  /** The `service` dimension Powertools adds to every metric. */
+  service: 'openai-status',
 } as const;
 
-/** The EMF documents for a tick's events: one per endpoint, all its results as values. */
-export function probeMetricDocuments(
+/** The results of a tick grouped by endpoint (1 per failure, 0 per success), with the first result's time. */
+function resultsByEndpoint(
   events: readonly Pick<TraceEvent, 'endpoint' | 'ok' | 'ts'>[],
-  namespace: string = PROBE_METRIC.namespace,
-): Record<string, unknown>[] {
+): Map<string, { ts: number; values: number[] }> {
   const byEndpoint = new Map<string, { ts: number; values: number[] }>();
   for (const event of events) {
     const entry = byEndpoint.get(event.endpoint) ?? { ts: event.ts, values: [] };
     entry.values.push(event.ok ? 0 : 1);
     byEndpoint.set(event.endpoint, entry);
   }
-  return [...byEndpoint].map(([endpoint, { ts, values }]) => ({
-    _aws: {
-      Timestamp: ts,
-      CloudWatchMetrics: [
-        {
-          Namespace: namespace,
-          Dimensions: [[PROBE_METRIC.dimension]],
-          Metrics: [{ Name: PROBE_METRIC.name, Unit: 'Count' }],
-        },
-      ],
-    },
-    [PROBE_METRIC.dimension]: endpoint,
-    [PROBE_METRIC.name]: values.length === 1 ? values[0] : values,
-  }));
+  return byEndpoint;
 }
 
 /**
- * Writes the tick's metric lines to stdout in Lambda (straight to stdout, as
- * Powertools Metrics does, so Lambda's console prefix does not break the JSON).
+ * Writes the tick's metric lines (one EMF document per endpoint, at the time
+ * of its first probe) to stdout in Lambda. Outside Lambda nothing is written:
+ * the lines would only clutter the local log.
  */
 export function emitProbeMetrics(
   events: readonly Pick<TraceEvent, 'endpoint' | 'ok' | 'ts'>[],
-  options: {
-    write?: (line: string) => void;
-    platform?: Pick<Platform, 'inLambda' | 'metricsNamespace'>;
-  } = {},
+  options: { platform?: Pick<Platform, 'inLambda' | 'metricsNamespace'> } = {},
 ): void {
   const platform = options.platform ?? getConfig().platform;
-  if (!options.write && !platform.inLambda) return;
-  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const namespace = platform.metricsNamespace ?? PROBE_METRIC.namespace;
-  for (const document of probeMetricDocuments(events, namespace)) write(JSON.stringify(document));
+  if (!platform.inLambda || events.length === 0) return;
+  const metrics = new Metrics({
+    namespace: platform.metricsNamespace ?? PROBE_METRIC.namespace,
+    serviceName: PROBE_METRIC.service,
+  });
+  for (const [endpoint, { ts, values }] of resultsByEndpoint(events)) {
+    metrics.addDimension(PROBE_METRIC.dimension, endpoint);
+    for (const value of values) metrics.addMetric(PROBE_METRIC.name, MetricUnit.Count, value);
+    metrics.setTimestamp(ts);
+    // One document per endpoint: publishing clears the metrics and the endpoint dimension.
+    metrics.publishStoredMetrics();
+  }
 }

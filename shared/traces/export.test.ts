@@ -62,6 +62,8 @@ describe('CSV cells and rows', () => {
     expect(csvCell('\tx')).toBe("'\tx");
     expect(csvCell('\rx')).toBe('"\'\rx"');
     expect(csvCell('a=b')).toBe('a=b');
+    // Full-width signs that some spreadsheets normalise to formula starts.
+    expect(csvCell('\uFF1D1+1')).toBe("'\uFF1D1+1");
     expect(csvCell(-5)).toBe('-5');
   });
 

@@ -14,6 +14,7 @@
  * leading `'`; bidirectional controls become visible `[U+202E]` tokens, as on
  * the dashboard (shared/text.ts). Numbers are written as numbers and are never altered.
  */
+import { type Options as CsvOptions, stringify } from 'csv-stringify/sync';
 import type { TraceEvent } from '../events/model.js';
 import { eventPartition } from '../store/keys.js';
 import { neutralizeBidi } from '../text.js';
@@ -81,23 +82,35 @@ export const CSV_COLUMNS: readonly Column[] = [
   ['spanId', (e) => e.spanId],
 ];
 
-const FORMULA_START = /^[=+\-@\t\r]/;
-const NEEDS_QUOTES = /[",\r\n]/;
+/**
+ * csv-stringify does the quoting and the formula escaping (`escape_formulas`,
+ * which also covers the full-width `＝＋－＠`). Its defaults are changed where
+ * the export needs otherwise: CRLF line ends; a lone CR or LF inside a value
+ * is quoted too (by default only the whole CRLF is); booleans are written as
+ * `true`/`false` (not `1`/empty); non-finite numbers as empty cells; text has
+ * its bidirectional controls made visible first.
+ */
+const CSV_OPTIONS: CsvOptions = {
+  record_delimiter: 'windows',
+  escape_formulas: true,
+  quoted_match: /[\r\n]/,
+  cast: {
+    boolean: (value) => (value ? 'true' : 'false'),
+    number: (value) => (Number.isFinite(value) ? String(value) : ''),
+    string: (value) => neutralizeBidi(value),
+    object: (value) => neutralizeBidi(JSON.stringify(value)),
+  },
+};
 
 /** One CSV cell: empty for absent values, numbers as they are, text neutralized and quoted as needed. */
 export function csvCell(value: unknown): string {
-  if (value === undefined || value === null) return '';
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
-  if (typeof value === 'boolean') return value ? 'true' : 'false';
-  let text = neutralizeBidi(typeof value === 'string' ? value : JSON.stringify(value));
-  if (FORMULA_START.test(text)) text = `'${text}`;
-  return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  return stringify([[value]], { ...CSV_OPTIONS, record_delimiter: '' });
 }
 
-export const CSV_HEADER = `${CSV_COLUMNS.map(([name]) => name).join(',')}\r\n`;
+export const CSV_HEADER = stringify([CSV_COLUMNS.map(([name]) => name)], CSV_OPTIONS);
 
 export function csvRow(event: TraceEvent): string {
-  return `${CSV_COLUMNS.map(([, value]) => csvCell(value(event))).join(',')}\r\n`;
+  return stringify([CSV_COLUMNS.map(([, value]) => value(event))], CSV_OPTIONS);
 }
 
 export function ndjsonLine(event: TraceEvent): string {
@@ -208,9 +221,6 @@ export function exportHeaders(input: ExportHeadersInput): Record<string, string>
     'cache-control': 'no-store',
     'x-export-capped': input.cappedBy === null ? 'false' : 'true',
     'x-export-rows': String(input.rows),
-    // Browsers only let scripts read response headers that are exposed.
-    'access-control-expose-headers':
-      'x-request-id, content-disposition, x-export-capped, x-export-cap-reason, x-export-rows, x-export-next-cursor',
   };
   if (input.cappedBy !== null) headers['x-export-cap-reason'] = input.cappedBy;
   if (input.cappedBy !== null && input.nextCursor !== null)

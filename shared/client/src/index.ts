@@ -7,19 +7,22 @@
  * swallowed (and counted), and the queue is bounded: when full, new traces are
  * dropped and counted rather than growing memory.
  *
+ * A streamed call is recorded when its stream ends (read to the end, left by
+ * the app, or broken), with its usage and the time to its first token.
+ *
  *   import OpenAI from 'openai';
- *   import { instrumentOpenAI } from 'openai-status/client';
+ *   import { instrumentOpenAI } from 'openai-status-client';
  *   const { client, close } = instrumentOpenAI(new OpenAI(), { url: 'https://status.example.com', apiKey: process.env.INGEST_API_KEY! });
  *   await client.chat.completions.create({ ... });   // recorded
  *   await close();                                     // flush on shutdown
  */
 import { randomUUID } from 'node:crypto';
 import type OpenAI from 'openai';
-import type { ErrorType } from '../events/model.js';
-import { errorTypeForStatus } from '../events/model.js';
-import type { TraceInput } from '../ingest/schema.js';
+import { type StreamSummary, watchStream } from './stream.js';
+import type { ErrorType, TraceInput } from './trace.js';
+import { isObject, type Usage, usageFields } from './usage.js';
 
-export { type TraceInput, traceInputSchema } from '../ingest/schema.js';
+export type { ErrorType, TraceInput } from './trace.js';
 
 export interface InstrumentOptions {
   /** Base URL of your deployment (the dashboard URL), e.g. `https://d123.cloudfront.net`. */
@@ -36,7 +39,13 @@ export interface InstrumentOptions {
   maxQueue?: number;
   /** Timeout of one send (default 5000 ms). */
   timeoutMs?: number;
-  /** The fetch the OpenAI calls go through (default: global fetch). */
+  /**
+   * Ask streamed Chat Completions and Completions calls for their usage
+   * (`stream_options.include_usage`) when the app did not say; the extra
+   * usage chunk is kept from the app (default true).
+   */
+  streamUsage?: boolean;
+  /** The fetch the OpenAI calls go through (default: the one the openai client was given, else global fetch). */
   fetch?: typeof fetch;
   /** The fetch used to send traces (default: global fetch). */
   sendFetch?: typeof fetch;
@@ -54,6 +63,16 @@ export interface ClientStats {
   queued: number;
 }
 
+export interface InstrumentedOpenAI<T> {
+  /** The app's client, with every call recorded. */
+  client: T;
+  /** Sends every call made so far whose record is complete (streams still being read are not). */
+  flush(): Promise<void>;
+  /** Records streams still open as abandoned, sends everything and stops recording. */
+  close(): Promise<void>;
+  stats(): ClientStats;
+}
+
 /** `/v1/chat/completions` → `chat`, `/v1/images/generations` → `images`, … */
 export function endpointOf(pathname: string): string {
   const path = pathname.replace(/^.*?\/v1\//, '').replace(/^\/+/, '');
@@ -63,62 +82,47 @@ export function endpointOf(pathname: string): string {
   return first || 'unknown';
 }
 
-interface Usage {
-  prompt_tokens?: number;
-  completion_tokens?: number;
-  input_tokens?: number;
-  output_tokens?: number;
-  prompt_tokens_details?: { cached_tokens?: number };
-  input_tokens_details?: { cached_tokens?: number };
-  completion_tokens_details?: { reasoning_tokens?: number };
-  output_tokens_details?: { reasoning_tokens?: number };
-}
+/** The endpoints whose streams send usage only when asked (`stream_options.include_usage`). */
+const ASKS_FOR_STREAM_USAGE = new Set(['chat', 'completions']);
 
-function usageFields(usage: Usage | undefined): Partial<TraceInput> {
-  if (!usage) return {};
-  const input = usage.input_tokens ?? usage.prompt_tokens;
-  const output = usage.output_tokens ?? usage.completion_tokens;
-  const cached = usage.input_tokens_details?.cached_tokens ?? usage.prompt_tokens_details?.cached_tokens;
-  const reasoning =
-    usage.output_tokens_details?.reasoning_tokens ?? usage.completion_tokens_details?.reasoning_tokens;
-  return {
-    ...(input === undefined ? {} : { inputTokens: input }),
-    ...(output === undefined ? {} : { outputTokens: output }),
-    ...(cached === undefined || input === undefined ? {} : { cachedTokens: Math.min(cached, input) }),
-    ...(reasoning === undefined || output === undefined
-      ? {}
-      : { reasoningTokens: Math.min(reasoning, output) }),
-  };
-}
-
-function requestModel(init: RequestInit | undefined): string | undefined {
+/** The JSON request body, when it is one. */
+function jsonBody(init: RequestInit | undefined): Record<string, unknown> | undefined {
   if (typeof init?.body !== 'string') return undefined;
   try {
-    const model = (JSON.parse(init.body) as { model?: unknown }).model;
-    return typeof model === 'string' ? model : undefined;
+    const body: unknown = JSON.parse(init.body);
+    return isObject(body) ? body : undefined;
   } catch {
     return undefined;
   }
 }
 
+/** Milliseconds between two `performance.now()` readings, to the microsecond. */
+const elapsed = (from: number, to: number) => Math.round((to - from) * 1000) / 1000;
+
 export function instrumentOpenAI<T extends OpenAI>(
   openai: T,
   options: InstrumentOptions,
-): { client: T; flush(): Promise<void>; close(): Promise<void>; stats(): ClientStats } {
+): InstrumentedOpenAI<T> {
   const batchSize = Math.min(1000, Math.max(1, options.batchSize ?? 50));
   const maxQueue = Math.max(1, options.maxQueue ?? 1000);
   const flushIntervalMs = options.flushIntervalMs ?? 2000;
   const timeoutMs = options.timeoutMs ?? 5000;
-  const baseFetch = options.fetch ?? globalThis.fetch;
+  const streamUsage = options.streamUsage ?? true;
+  // The app's own fetch (a proxy, a custom agent) keeps carrying its calls: the SDK keeps it as `fetch`.
+  const clientFetch = (openai as unknown as { fetch?: unknown }).fetch;
+  const baseFetch =
+    options.fetch ?? (typeof clientFetch === 'function' ? (clientFetch as typeof fetch) : globalThis.fetch);
   const sendFetch = options.sendFetch ?? globalThis.fetch;
   const target = `${options.url.replace(/\/+$/, '')}/ingest/trace`;
   const queue: TraceInput[] = [];
   const counts = { recorded: 0, sent: 0, dropped: 0, failed: 0 };
-  let timer: NodeJS.Timeout | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   let sending: Promise<void> = Promise.resolve();
   let closed = false;
   /** Records still waiting for their copy of a body to be read: flush() and close() wait for them. */
   const reading = new Set<Promise<void>>();
+  /** Streams the app has not finished: close() records them as abandoned. */
+  const openStreams = new Set<() => void>();
 
   const enqueue = (trace: TraceInput) => {
     if (closed) return;
@@ -199,16 +203,46 @@ export function instrumentOpenAI<T extends OpenAI>(
     }
   };
 
-  const trackingFetch: typeof fetch = async (input, init) => {
+  /** The trace of a stream that ended, however it ended. */
+  const streamTrace = (common: TraceInput, started: number, summary: StreamSummary): TraceInput => {
+    const failed = summary.end === 'failed';
+    const errorType: ErrorType = summary.error?.type ?? 'unknown';
+    return {
+      ...common,
+      ok: common.ok && !failed,
+      latencyMs: elapsed(started, summary.endedAt),
+      responseBytes: summary.bytes,
+      ...(summary.model ? { model: summary.model } : {}),
+      ...usageFields(summary.usage),
+      ...(summary.firstTokenAt === undefined ? {} : { ttftMs: elapsed(started, summary.firstTokenAt) }),
+      ...(failed ? { errorType, errorMessage: summary.error?.message.slice(0, 1000) } : {}),
+      attributes: { stream: summary.end },
+    };
+  };
+
+  const trackingFetch: typeof fetch = async (input, requestInit) => {
     const started = performance.now();
     const ts = Date.now();
     const url = new URL(input instanceof Request ? input.url : String(input));
-    const base = {
-      ts,
-      endpoint: endpointOf(url.pathname),
-      ...(options.region ? { region: options.region } : {}),
-    };
-    const model = requestModel(init);
+    const endpoint = endpointOf(url.pathname);
+    const base = { ts, endpoint, ...(options.region ? { region: options.region } : {}) };
+    const body = jsonBody(requestInit);
+    const model = typeof body?.model === 'string' ? body.model : undefined;
+    let init = requestInit;
+    // Usage comes in a last chunk of its own, which the app did not ask for: it is kept from the app.
+    let addedUsageChunk = false;
+    const streamOptions = body?.stream_options ?? {};
+    if (
+      streamUsage &&
+      body?.stream === true &&
+      ASKS_FOR_STREAM_USAGE.has(endpoint) &&
+      isObject(streamOptions) &&
+      streamOptions.include_usage === undefined
+    ) {
+      const asked = { ...body, stream_options: { ...streamOptions, include_usage: true } };
+      init = { ...requestInit, body: JSON.stringify(asked) };
+      addedUsageChunk = true;
+    }
     let response: Response;
     try {
       response = await baseFetch(input, init);
@@ -217,8 +251,8 @@ export function instrumentOpenAI<T extends OpenAI>(
       record({
         ...base,
         ok: false,
-        latencyMs: performance.now() - started,
-        errorType: (timeout ? 'timeout' : 'network') satisfies ErrorType,
+        latencyMs: elapsed(started, performance.now()),
+        errorType: timeout ? 'timeout' : 'network',
         ...(model ? { model } : {}),
       });
       throw error;
@@ -226,13 +260,32 @@ export function instrumentOpenAI<T extends OpenAI>(
     const requestId = response.headers.get('x-request-id') ?? undefined;
     const contentType = response.headers.get('content-type') ?? '';
     const failed = response.status >= 400;
-    const common = {
+    const common: TraceInput = {
       ...base,
       ok: !failed,
+      latencyMs: 0,
       status: response.status,
-      ...(failed ? { errorType: errorTypeForStatus(response.status) ?? 'unknown' } : {}),
       ...(requestId ? { requestId } : {}),
+      ...(model ? { model } : {}),
     };
+    if (contentType.includes('text/event-stream') && response.body && !closed) {
+      const watched = watchStream(response.body, {
+        hideUsageChunk: addedUsageChunk,
+        onEnd: (summary) => {
+          openStreams.delete(watched.abandon);
+          record(streamTrace(common, started, summary));
+        },
+      });
+      openStreams.add(watched.abandon);
+      const streamed = new Response(watched.body, {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+      });
+      // The SDK reports the URL in its errors and logs.
+      Object.defineProperty(streamed, 'url', { value: response.url });
+      return streamed;
+    }
     if (contentType.includes('application/json')) {
       // Read a copy after handing the response back: the app never waits for this.
       const copy = response.clone();
@@ -245,12 +298,11 @@ export function instrumentOpenAI<T extends OpenAI>(
           } catch {
             // A body that is not JSON is still a call worth recording.
           }
-          const responseModel = typeof data.model === 'string' ? data.model : model;
           record({
             ...common,
-            latencyMs: performance.now() - started,
+            latencyMs: elapsed(started, performance.now()),
             responseBytes: Buffer.byteLength(text),
-            ...(responseModel ? { model: responseModel } : {}),
+            ...(typeof data.model === 'string' ? { model: data.model } : {}),
             ...usageFields(data.usage),
           });
         })
@@ -258,17 +310,18 @@ export function instrumentOpenAI<T extends OpenAI>(
         .finally(() => reading.delete(read));
       reading.add(read);
     } else {
-      // Streams and binary bodies: recorded at the headers (usage is not visible without reading the stream).
-      record({ ...common, latencyMs: performance.now() - started, ...(model ? { model } : {}) });
+      // Binary bodies (audio, files): recorded at the headers, the app reads the body itself.
+      record({ ...common, latencyMs: elapsed(started, performance.now()) });
     }
     return response;
   };
 
-  const client = openai.withOptions({ fetch: trackingFetch });
+  const client = openai.withOptions({ fetch: trackingFetch }) as T;
   return {
     client,
     flush,
     async close() {
+      for (const abandon of [...openStreams]) abandon();
       await flush();
       closed = true;
     },
