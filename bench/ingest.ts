@@ -14,7 +14,9 @@
  * dynalite runs it slower than real time. DynamoDB serves about 1,000 write
  * units per second per partition key.
  *
- *   npx tsx bench/ingest.ts            (TRACES=20000 for a quick run, RATE=50000 for another rate)
+ *   npx tsx bench/ingest.ts            (TRACES=20000 OTLP_SPANS=5000 for a quick run, RATE=50000 for another rate)
+ *
+ * Then OTLP `/v1/traces`, protobuf against JSON (bench/ingest-otlp.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
@@ -29,6 +31,7 @@ import { ensureSchema, startLocalStore } from '../infra/local/store.js';
 import { dynamoClient, resetClients } from '../shared/aws.js';
 import { resetConfig } from '../shared/config.js';
 import { ROUTES } from '../shared/routes.js';
+import { otlpEncodingsBench } from './ingest-otlp.js';
 
 const TOTAL = Number(process.env.TRACES ?? 100_000);
 /** Traces per second the timestamps model. */
@@ -224,5 +227,13 @@ for (const kind of ['raw event', 'minute rollup', 'hour rollup', 'idempotency'])
       `${(perTraceByKind.get(kind) ?? 0).toFixed(3)} WU per trace: ${top <= KEY_LIMIT_WU ? 'under' : 'OVER'} the per-key limit`,
   );
 }
+
+// OTLP/HTTP: protobuf against JSON, in a section of its own.
+await otlpEncodingsBench({
+  handler: handler as never,
+  apiKey: KEY,
+  spans: Number(process.env.OTLP_SPANS ?? 20_000),
+});
+
 resetClients();
 await store.close();

@@ -9,6 +9,7 @@ import type { Simulator } from '../../infra/local/simulator.js';
 import { instrumentOpenAI } from '../../shared/client/src/index.js';
 import { getConfig } from '../../shared/config.js';
 import type { TraceEvent } from '../../shared/events/model.js';
+import { INGEST_MAX_BODY_BYTES } from '../../shared/ingest/ingest.js';
 import { ROUTES } from '../../shared/routes.js';
 import { eventKey, rollupKey } from '../../shared/store/keys.js';
 import { readTraces } from '../../shared/traces/query.js';
@@ -123,14 +124,17 @@ describe('POST /ingest/trace', () => {
     expect(res.body).toMatchObject({ accepted: 2, rejected: [{ index: 1, field: '(line)' }] });
   });
 
-  it('refuses invalid JSON, more than 1000 items, and bodies over 1 MB', async () => {
+  it('refuses invalid JSON, more than 1000 items, and bodies over 4 MiB', async () => {
     const invalid = await post('{"ts": 1,', { 'content-type': 'application/json' });
     expect(invalid.status).toBe(400);
     expect(invalid.body.field).toBe('body');
     const many = await post(Array.from({ length: 1001 }, () => trace()));
     expect(many.status).toBe(413);
     const big = await post(
-      Array.from({ length: 990 }, () => ({ ...trace(), errorMessage: 'x'.repeat(1000) })),
+      Array.from({ length: 990 }, () => ({
+        ...trace(),
+        errorMessage: 'x'.repeat(Math.ceil(INGEST_MAX_BODY_BYTES / 990)),
+      })),
     );
     expect(big.status).toBe(413);
   });
@@ -263,7 +267,7 @@ describe('POST /v1/traces (OTLP)', () => {
     expect(events[1]).toMatchObject({ endpoint: 'embeddings', ok: false, errorType: 'rate_limited' });
   });
 
-  it('reports unreadable GenAI spans as partial success, and refuses protobuf and malformed bodies', async () => {
+  it('reports unreadable GenAI spans as partial success, and refuses other media types and malformed bodies', async () => {
     const body = {
       resourceSpans: [
         {
@@ -296,8 +300,8 @@ describe('POST /v1/traces (OTLP)', () => {
     const res = await post(body, {}, '/v1/traces');
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ partialSuccess: { rejectedSpans: 1 } });
-    const protobuf = await post('\x0a\x00', { 'content-type': 'application/x-protobuf' }, '/v1/traces');
-    expect(protobuf.status).toBe(415);
+    const text = await post('resourceSpans', { 'content-type': 'text/plain' }, '/v1/traces');
+    expect(text.status).toBe(415);
     const malformed = await post({ resourceSpans: 'nope' }, {}, '/v1/traces');
     expect(malformed.status).toBe(400);
   });

@@ -84,6 +84,11 @@ export interface TraceEvent {
   /** Request start to the full body, ms (monotonic clock). */
   latencyMs: number;
   timing?: EventTiming;
+  /**
+   * The answer was streamed. A streamed call without `timing.ttftMs` is one
+   * whose time to first token is unknown (its instrumentation did not record it).
+   */
+  streamed?: boolean;
   usage?: EventUsage;
   responseBytes?: number;
   /** Estimated USD from the price table; absent when the model has no price. */

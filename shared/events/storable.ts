@@ -139,6 +139,7 @@ const storableEventSchema = z
       })
       .strict()
       .optional(),
+    streamed: z.boolean().optional(),
     usage: z
       .object({
         input: count(EVENT_LIMITS.tokens).optional(),

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { invokeHttp, setEnv } from '../../test/helpers.js';
@@ -62,6 +63,50 @@ describe('HTTP middleware stack', () => {
       query: {},
       requestId: expect.any(String),
     });
+  });
+
+  it('hands a binary body over as bytes, gzip undone, and measures the limit after decompression', async () => {
+    const bytesEcho = httpHandler(
+      async (req) => ({ body: { hex: req.bodyBytes?.toString('hex'), isJson: req.body !== undefined } }),
+      {
+        routes,
+        maxBodyBytes: 100,
+        // A protocol that answers errors in its own encoding (OTLP/HTTP protobuf) renders them itself.
+        renderProblem: (problem) => ({
+          contentType: 'application/x-protobuf',
+          body: Buffer.from(`status:${problem.status}`),
+        }),
+      },
+    );
+    // Bytes that are not valid UTF-8 survive untouched.
+    const binary = Buffer.from([0x0a, 0xff, 0x00, 0xfe, 0x80]);
+    const plain = await invokeHttp(bytesEcho, {
+      method: 'POST',
+      path: '/echo',
+      body: binary,
+      headers: { 'content-type': 'application/x-protobuf' },
+      routes,
+    });
+    expect(plain.json()).toEqual({ hex: '0aff00fe80', isJson: false });
+    const gzipped = await invokeHttp(bytesEcho, {
+      method: 'POST',
+      path: '/echo',
+      body: gzipSync(binary),
+      headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' },
+      routes,
+    });
+    expect(gzipped.json()).toEqual({ hex: '0aff00fe80', isJson: false });
+    // 101 bytes once decompressed, far fewer on the wire: refused, in the handler's own error format.
+    const inflated = await invokeHttp(bytesEcho, {
+      method: 'POST',
+      path: '/echo',
+      body: gzipSync(Buffer.alloc(101)),
+      headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' },
+      routes,
+    });
+    expect(inflated.statusCode).toBe(413);
+    expect(inflated.headers['content-type']).toBe('application/x-protobuf');
+    expect(inflated.text).toBe('status:413');
   });
 
   it('answers invalid JSON with 400 problem+json naming the body', async () => {

@@ -35,6 +35,8 @@ export interface HttpRequest {
   readonly pathParameters: Readonly<Record<string, string>>;
   /** The body as text (base64 bodies decoded), if any. */
   readonly rawBody: string | undefined;
+  /** The body as bytes (base64 and Content-Encoding undone), for binary bodies such as OTLP protobuf. */
+  readonly bodyBytes: Buffer | undefined;
   /** The parsed body when the request declared a JSON content type. */
   readonly body: unknown;
 }
@@ -53,8 +55,17 @@ export type LambdaHttpHandler = (
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface HttpHandlerOptions {
-  /** Largest accepted body in bytes (default 1 MiB); larger gets 413. */
+  /** Largest accepted body in bytes, measured after decompression (default 1 MiB); larger gets 413. */
   maxBodyBytes?: number;
+  /**
+   * Renders an error in the body format a protocol requires instead of
+   * problem+json (OTLP/HTTP answers a protobuf request with a protobuf
+   * Status); undefined keeps problem+json.
+   */
+  renderProblem?: (
+    problem: HttpProblem,
+    event: APIGatewayProxyEventV2,
+  ) => { contentType: string; body: Buffer } | undefined;
   /** Use Lambda response streaming; the route must say `streaming: true`. */
   streaming?: boolean;
   /** The route table that decides auth (default: the product's; tests pass their own). */
@@ -102,14 +113,17 @@ export function httpHandler(handler: HttpHandlerFn, options: HttpHandlerOptions 
           'An unexpected error occurred. Quote the request id when reporting it.',
         );
       }
+      const rendered = options.renderProblem?.(problem, request.event);
       request.response = {
         statusCode: problem.status,
         headers: {
           ...problem.headers,
-          'content-type': PROBLEM_JSON,
+          'content-type': rendered?.contentType ?? PROBLEM_JSON,
           'x-request-id': requestId,
         },
-        body: JSON.stringify(problem.toJSON(path, requestId)),
+        ...(rendered
+          ? { body: rendered.body.toString('base64'), isBase64Encoded: true }
+          : { body: JSON.stringify(problem.toJSON(path, requestId)) }),
       };
       if (isHead(request.event)) request.response = headAnswer(request.response);
     },
@@ -160,7 +174,8 @@ function toHttpRequest(event: APIGatewayProxyEventV2, context: Context, maxBodyB
     if (value !== undefined) pathParameters[name] = value;
   }
 
-  let rawBody: string | undefined;
+  let bodyBytes: Buffer | undefined;
+  let text: string | undefined;
   let body: unknown;
   if (event.body !== undefined && event.body !== null && event.body !== '') {
     const sent = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
@@ -169,14 +184,14 @@ function toHttpRequest(event: APIGatewayProxyEventV2, context: Context, maxBodyB
       throw new HttpProblem(
         413,
         'Payload Too Large',
-        `body: ${bytes.byteLength} bytes is over the limit of ${maxBodyBytes} bytes`,
+        `body: ${bytes.byteLength} bytes${bytes === sent ? '' : ' once decompressed'} is over the limit of ${maxBodyBytes} bytes`,
         { field: 'body' },
       );
     }
-    rawBody = bytes.toString('utf8');
+    bodyBytes = bytes;
     if (isJsonContentType(headers['content-type'])) {
       try {
-        body = JSON.parse(rawBody);
+        body = JSON.parse(bytes.toString('utf8'));
       } catch (error) {
         throw new HttpProblem(400, 'Bad Request', `body: not valid JSON (${(error as Error).message})`, {
           field: 'body',
@@ -194,7 +209,12 @@ function toHttpRequest(event: APIGatewayProxyEventV2, context: Context, maxBodyB
     headers,
     query,
     pathParameters,
-    rawBody,
+    // Text on demand, once: a binary body (protobuf) is never decoded as UTF-8 unless asked for.
+    get rawBody() {
+      text ??= bodyBytes?.toString('utf8');
+      return text;
+    },
+    bodyBytes,
     body,
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Trace ingestion, both routes: `POST /ingest/trace` (one trace, an array or
- * NDJSON) and `POST /v1/traces` (OTLP/HTTP JSON). Each parses its body, turns
+ * NDJSON) and `POST /v1/traces` (OTLP/HTTP, protobuf or JSON). Each parses its body, turns
  * the items into trace events, and stores them through the one write path,
  * inside the request-level idempotency of `once`.
  *
@@ -13,7 +13,10 @@
  *   Retrying is safe and finishes the job.
  * - 500: the store failed; what this request wrote was undone, so a retry
  *   (same body, or the same Idempotency-Key) starts clean and counts once.
+ *   `/v1/traces` answers 503 with Retry-After instead: OTLP exporters retry
+ *   only 429, 502, 503 and 504, and the retry is safe.
  */
+import { createHash } from 'node:crypto';
 import { clock } from '../clock.js';
 import { getConfig } from '../config.js';
 import type { TraceEvent } from '../events/model.js';
@@ -23,6 +26,12 @@ import { logger } from '../logger.js';
 import { EventsInFlight, type RecordResult, recordEvents } from '../store/events.js';
 import { once } from './idempotency.js';
 import { eventsFromOtlp } from './otlp.js';
+import {
+  decodeTraceRequest,
+  encodeStatus,
+  encodeTraceResponse,
+  PROTOBUF_CONTENT_TYPE,
+} from './otlp-protobuf.js';
 import { parseTraceBody, type Rejection, traceToEvent, validateTraces } from './traces.js';
 
 /** Stores events; a batch partly held by a concurrent request becomes a retryable 503. */
@@ -46,12 +55,22 @@ async function store(events: readonly TraceEvent[], now: number): Promise<Record
   }
 }
 
-function idempotencyScope(request: HttpRequest, now: number) {
+/**
+ * The largest request body of both routes, measured after decompression.
+ * Every body this size reaches the function whatever its encoding: Lambda
+ * takes at most 6 MB (6,291,456 bytes) in a synchronous invocation, and API
+ * Gateway hands a binary body (protobuf, or anything gzip-encoded) over in
+ * base64, a third larger: 4 MiB becomes 5,592,408 bytes, which leaves about
+ * 0.7 MB for the headers and the rest of the event.
+ */
+export const INGEST_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+function idempotencyScope(request: HttpRequest, now: number, body = request.rawBody ?? '') {
   return {
     tableName: getConfig().tableName,
     route: request.path,
     key: request.headers['idempotency-key'],
-    body: request.rawBody ?? '',
+    body,
     now,
   };
 }
@@ -96,38 +115,103 @@ export async function ingestTraces(request: HttpRequest): Promise<HttpResponse> 
   };
 }
 
-/** `POST /v1/traces`: OTLP/HTTP JSON. */
+type OtlpEncoding = 'protobuf' | 'json';
+
+function otlpEncoding(contentType: string | undefined): OtlpEncoding | undefined {
+  const media = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (media === 'application/x-protobuf' || media === 'application/protobuf') return 'protobuf';
+  if (media === 'application/json') return 'json';
+  return undefined;
+}
+
+/**
+ * OTLP/HTTP answers an error in the request's encoding: a protobuf request
+ * gets a protobuf `google.rpc.Status`; a JSON one keeps problem+json (whose
+ * `detail` is the Status message).
+ */
+export function renderOtlpProblem(
+  problem: HttpProblem,
+  event: { rawPath?: string; headers?: Record<string, string | undefined> },
+) {
+  if (event.rawPath !== '/v1/traces') return undefined;
+  const contentType = Object.entries(event.headers ?? {}).find(
+    ([name]) => name.toLowerCase() === 'content-type',
+  )?.[1];
+  if (otlpEncoding(contentType) !== 'protobuf') return undefined;
+  return { contentType: PROTOBUF_CONTENT_TYPE, body: encodeStatus(problem.message) };
+}
+
+/** `POST /v1/traces`: OTLP/HTTP, protobuf (the exporters' default) or JSON. */
 export async function ingestOtlp(request: HttpRequest): Promise<HttpResponse> {
-  const contentType = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
-  if (contentType !== 'application/json') {
+  const encoding = otlpEncoding(request.headers['content-type']);
+  if (!encoding) {
     throw new HttpProblem(
       415,
       'Unsupported Media Type',
-      'content-type: send OTLP/HTTP with JSON encoding (application/json); protobuf is not supported',
+      'content-type: send OTLP/HTTP as application/x-protobuf or application/json',
       { field: 'content-type' },
     );
   }
   const now = clock.now();
-  const result = eventsFromOtlp(request.body);
-  const answer = await once(idempotencyScope(request, now), async () => {
-    const stored = await store(result.events, now);
-    // Spans refused by the write path's limits (time, duration, numbers) count as rejected, as unreadable ones do.
-    const errors = [
-      ...result.errors,
-      ...stored.refused.map((r) => `span ${result.events[r.index]?.spanId ?? '?'}: ${r.field}: ${r.reason}`),
-    ];
-    const rejected = result.rejected + stored.refused.length;
-    logger.info('otlp spans', { events: result.events.length, skipped: result.skipped, rejected, stored });
-    // OTLP: a full success is an empty object; partial success names what was rejected.
-    const body =
-      rejected > 0
-        ? { partialSuccess: { rejectedSpans: rejected, errorMessage: errors.slice(0, 5).join('; ') } }
-        : {};
-    return { statusCode: 200, body };
-  });
-  return {
-    statusCode: answer.statusCode,
-    headers: { 'x-skipped-spans': String(result.skipped), 'idempotent-replayed': String(answer.replayed) },
-    body: answer.body,
+  const bytes = request.bodyBytes ?? Buffer.alloc(0);
+  const result = eventsFromOtlp(encoding === 'protobuf' ? decodeTraceRequest(bytes) : request.body);
+  const body =
+    encoding === 'protobuf'
+      ? `protobuf:${createHash('sha256').update(bytes).digest('hex')}`
+      : request.rawBody;
+  let answer: Awaited<ReturnType<typeof once>>;
+  try {
+    answer = await once(idempotencyScope(request, now, body), async () => {
+      const stored = await store(result.events, now);
+      // Spans refused by the write path's limits (time, duration, numbers) count as rejected, as unreadable ones do.
+      const errors = [
+        ...result.errors,
+        ...stored.refused.map(
+          (r) => `span ${result.events[r.index]?.spanId ?? '?'}: ${r.field}: ${r.reason}`,
+        ),
+      ];
+      const refused = result.rejected + stored.refused.length;
+      logger.info('otlp spans', {
+        encoding,
+        events: result.events.length,
+        conventions: result.conventions,
+        merged: result.merged,
+        skipped: result.skipped,
+        refused,
+        stored,
+      });
+      // OTLP: a full success is an empty answer; otherwise partialSuccess counts every span not
+      // stored (refused, or skipped as not an OpenAI call) and says which is which.
+      const notes = [
+        ...(refused > 0 ? [`${refused} spans refused: ${errors.slice(0, 5).join('; ')}`] : []),
+        ...(result.skipped > 0 ? [`${result.skipped} spans skipped: not calls to the OpenAI API`] : []),
+      ];
+      const answerBody =
+        notes.length > 0
+          ? { partialSuccess: { rejectedSpans: refused + result.skipped, errorMessage: notes.join('; ') } }
+          : {};
+      return { statusCode: 200, body: answerBody };
+    });
+  } catch (error) {
+    if (error instanceof HttpProblem) throw error;
+    logger.error('otlp store failed', { error });
+    throw new HttpProblem(
+      503,
+      'Service Unavailable',
+      'The spans could not be stored right now; nothing of this request was kept. Retry: it will count once.',
+      { headers: { 'retry-after': '5' } },
+    );
+  }
+  const headers = {
+    'x-skipped-spans': String(result.skipped),
+    'idempotent-replayed': String(answer.replayed),
   };
+  if (encoding === 'protobuf') {
+    return {
+      statusCode: answer.statusCode,
+      headers: { ...headers, 'content-type': 'application/x-protobuf' },
+      body: encodeTraceResponse(answer.body as Parameters<typeof encodeTraceResponse>[0]),
+    };
+  }
+  return { statusCode: answer.statusCode, headers, body: answer.body };
 }

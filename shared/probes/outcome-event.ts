@@ -157,6 +157,7 @@ export function eventFromOutcome(result: ProbeResult): TraceEvent {
     errorMessage,
     latencyMs: Math.max(0, Math.round((result.endMs - result.startMs) * 1000) / 1000),
     timing: eventTiming,
+    streamed: result.definition.stream ? true : undefined,
     usage: hasUsage ? usage : undefined,
     responseBytes,
     costUsd,

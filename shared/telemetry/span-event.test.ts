@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { estimateCost } from '../pricing.js';
-import { ATTR, type Attributes, eventFromSpan, type SpanLike } from './span-event.js';
+import {
+  ATTR,
+  type Attributes,
+  endpointFromPath,
+  eventFromSpan,
+  openAiCallConvention,
+  type SpanLike,
+} from './span-event.js';
 
 /** Start of every hand-built span: a .25 ms fraction, exactly representable. */
 const START = 1_767_225_600_000.25;
@@ -447,5 +454,238 @@ describe('eventFromSpan: ids, source and upstream', () => {
   it('keeps only known upstream values', () => {
     expect(eventFromSpan(withAttributes({ [ATTR.upstream]: 'simulated' }), probe).upstream).toBe('simulated');
     expect('upstream' in eventFromSpan(withAttributes({ [ATTR.upstream]: 'mars' }), probe)).toBe(false);
+  });
+});
+
+describe('openAiCallConvention: which spans are calls to the OpenAI API', () => {
+  const conventionOf = (attributes: Attributes, extra: Partial<SpanLike> = {}) =>
+    openAiCallConvention(withAttributes(attributes, 0, extra));
+
+  it('takes GenAI spans of OpenAI (current, previous and OpenLLMetry provider names) and of unnamed providers', () => {
+    expect(conventionOf({ [ATTR.providerName]: 'openai', [ATTR.operationName]: 'chat' })).toBe('genai');
+    expect(conventionOf({ [ATTR.legacySystem]: 'OpenAI', [ATTR.traceloopRequestType]: 'chat' })).toBe(
+      'genai',
+    );
+    expect(conventionOf({ [ATTR.providerName]: 'azure.ai.openai', [ATTR.operationName]: 'chat' })).toBe(
+      'genai',
+    );
+    expect(conventionOf({ [ATTR.operationName]: 'embeddings' })).toBe('genai');
+  });
+
+  it("skips other providers' GenAI spans", () => {
+    expect(conventionOf({ [ATTR.providerName]: 'anthropic', [ATTR.operationName]: 'chat' })).toBeUndefined();
+    expect(conventionOf({ [ATTR.legacySystem]: 'aws.bedrock', [ATTR.requestModel]: 'x' })).toBeUndefined();
+  });
+
+  it('takes OpenInference LLM and EMBEDDING spans of OpenAI, and skips chains, tools and other providers', () => {
+    expect(conventionOf({ [ATTR.oiSpanKind]: 'LLM', [ATTR.oiProvider]: 'openai' })).toBe('openinference');
+    expect(conventionOf({ [ATTR.oiSpanKind]: 'EMBEDDING' })).toBe('openinference');
+    expect(conventionOf({ [ATTR.oiSpanKind]: 'CHAIN' })).toBeUndefined();
+    expect(conventionOf({ [ATTR.oiSpanKind]: 'LLM', [ATTR.oiProvider]: 'anthropic' })).toBeUndefined();
+  });
+
+  it('takes HTTP client spans to an OpenAI API host, in the current and the previous HTTP names', () => {
+    const client = { kind: 3 };
+    expect(
+      conventionOf(
+        { [ATTR.httpMethod]: 'POST', [ATTR.urlFull]: 'https://api.openai.com/v1/embeddings' },
+        client,
+      ),
+    ).toBe('http');
+    expect(
+      conventionOf(
+        { [ATTR.legacyHttpMethod]: 'POST', [ATTR.legacyHttpUrl]: 'https://my.openai.azure.com/openai/x' },
+        client,
+      ),
+    ).toBe('http');
+    expect(
+      conventionOf({ [ATTR.httpMethod]: 'GET', [ATTR.serverAddress]: 'api.example.com' }, client),
+    ).toBeUndefined();
+    // A server span answering on a host named like OpenAI's is not a call to it.
+    expect(
+      conventionOf({ [ATTR.httpMethod]: 'POST', [ATTR.serverAddress]: 'api.openai.com' }, { kind: 2 }),
+    ).toBeUndefined();
+    expect(conventionOf({ 'db.system': 'dynamodb' })).toBeUndefined();
+  });
+});
+
+describe('endpointFromPath', () => {
+  it('names the endpoint of OpenAI and Azure OpenAI paths', () => {
+    expect(endpointFromPath('/v1/chat/completions')).toBe('chat');
+    expect(endpointFromPath('/v1/responses')).toBe('responses');
+    expect(endpointFromPath('/v1/responses/resp_123/input_items')).toBe('responses');
+    expect(endpointFromPath('/v1/embeddings')).toBe('embeddings');
+    expect(endpointFromPath('/v1/images/generations')).toBe('images');
+    expect(endpointFromPath('/openai/deployments/gpt4o/chat/completions')).toBe('chat');
+    expect(endpointFromPath('/openai/v1/responses')).toBe('responses');
+    expect(endpointFromPath('/health')).toBeUndefined();
+  });
+});
+
+describe('eventFromSpan: evidence against the operation name', () => {
+  const endpointOf = (attributes: Attributes, extra: Partial<SpanLike> = {}, child?: SpanLike) =>
+    eventFromSpan(span({ attributes, ...extra }), { ...ingest, ...(child ? { httpChild: child } : {}) })
+      .endpoint;
+
+  it('a resp_ response id makes a `chat` operation a Responses call', () => {
+    expect(endpointOf({ [ATTR.operationName]: 'chat', [ATTR.responseId]: 'resp_abc' })).toBe('responses');
+    expect(endpointOf({ [ATTR.operationName]: 'chat', [ATTR.responseId]: 'chatcmpl-abc' })).toBe('chat');
+  });
+
+  it('the path that went over the wire wins over everything the span claims', () => {
+    const child = span({
+      attributes: { [ATTR.httpMethod]: 'POST', [ATTR.urlPath]: '/v1/responses' },
+      kind: 3,
+    });
+    expect(
+      endpointOf({ [ATTR.operationName]: 'chat', [ATTR.openaiApiType]: 'chat_completions' }, {}, child),
+    ).toBe('responses');
+  });
+
+  it('an OpenInference span is named by its kind and span name', () => {
+    expect(endpointOf({ [ATTR.oiSpanKind]: 'LLM' }, { name: 'OpenAI Responses' })).toBe('responses');
+    expect(endpointOf({ [ATTR.oiSpanKind]: 'LLM' }, { name: 'OpenAI Chat Completions' })).toBe('chat');
+    expect(endpointOf({ [ATTR.oiSpanKind]: 'EMBEDDING' }, { name: 'OpenAI Embeddings' })).toBe('embeddings');
+  });
+});
+
+describe('eventFromSpan: the HTTP child span', () => {
+  it('gives the status, headers and response size of the call; the call keeps its own latency and usage', () => {
+    const child = span({
+      kind: 3,
+      statusCode: 2,
+      startTimeMs: START + 5,
+      endTimeMs: START + 60,
+      attributes: {
+        [ATTR.httpMethod]: 'POST',
+        [ATTR.urlFull]: 'https://api.openai.com/v1/chat/completions',
+        [ATTR.httpStatus]: 503,
+        [ATTR.responseBodySize]: 120,
+        [header('x-request-id')]: ['req_child'],
+      },
+    });
+    const event = eventFromSpan(
+      span({ attributes: { [ATTR.operationName]: 'chat', [ATTR.httpStatus]: 200, [ATTR.inputTokens]: 3 } }),
+      { ...ingest, httpChild: child },
+    );
+    expect(event).toMatchObject({
+      ok: false,
+      status: 503,
+      errorType: 'server_error',
+      requestId: 'req_child',
+      responseBytes: 120,
+      latencyMs: 100,
+      usage: { input: 3 },
+    });
+  });
+});
+
+describe('eventFromSpan: streamed calls and time to first token', () => {
+  const streamedOf = (attributes: Attributes, extra: Partial<SpanLike> = {}) => {
+    const event = eventFromSpan(span({ attributes, ...extra }), ingest);
+    return { streamed: event.streamed, ttftMs: event.timing?.ttftMs };
+  };
+
+  it('takes the GenAI time_to_first_chunk attribute (seconds)', () => {
+    expect(streamedOf({ [ATTR.requestStream]: true, [ATTR.timeToFirstChunk]: 0.25 })).toEqual({
+      streamed: true,
+      ttftMs: 250,
+    });
+  });
+
+  it('takes a first-token span event, measured from the span start', () => {
+    for (const name of ['First Token Stream Event', 'gen_ai.first_chunk', 'first_token']) {
+      expect(streamedOf({}, { events: [{ name, timeMs: START + 42.5 }] })).toEqual({
+        streamed: true,
+        ttftMs: 42.5,
+      });
+    }
+    // An event outside the span is not believed.
+    expect(streamedOf({}, { events: [{ name: 'first token', timeMs: START + 500 }] }).ttftMs).toBeUndefined();
+  });
+
+  it('says streamed with no ttftMs when the stream is known and its first token is not', () => {
+    expect(streamedOf({ [ATTR.requestStream]: true })).toEqual({ streamed: true, ttftMs: undefined });
+    expect(streamedOf({ [ATTR.traceloopIsStreaming]: true })).toEqual({ streamed: true, ttftMs: undefined });
+    expect(streamedOf({ [ATTR.oiInvocationParameters]: '{"model":"gpt-4o","stream":true}' })).toEqual({
+      streamed: true,
+      ttftMs: undefined,
+    });
+  });
+
+  it('leaves streamed out for calls that did not stream, or did not say', () => {
+    expect(streamedOf({ [ATTR.requestStream]: false })).toEqual({ streamed: undefined, ttftMs: undefined });
+    expect(streamedOf({ [ATTR.oiInvocationParameters]: 'not json' })).toEqual({
+      streamed: undefined,
+      ttftMs: undefined,
+    });
+    expect(streamedOf({})).toEqual({ streamed: undefined, ttftMs: undefined });
+  });
+});
+
+describe('eventFromSpan: other conventions', () => {
+  it('reads OpenInference model and token names, cache and reasoning details included', () => {
+    const event = eventFromSpan(
+      span({
+        attributes: {
+          [ATTR.oiSpanKind]: 'LLM',
+          [ATTR.oiModelName]: 'gpt-4o',
+          [ATTR.oiPromptTokens]: 1000,
+          [ATTR.oiCompletionTokens]: 200,
+          [ATTR.oiCachedTokens]: 400,
+          [ATTR.oiReasoningTokens]: 50,
+        },
+      }),
+      ingest,
+    );
+    expect(event).toMatchObject({
+      model: 'gpt-4o',
+      usage: { input: 1000, output: 200, cached: 400, reasoning: 50 },
+    });
+  });
+
+  it('reads OpenLLMetry cache and reasoning names, and the service tier of either GenAI generation', () => {
+    const event = eventFromSpan(
+      span({
+        attributes: {
+          [ATTR.operationName]: 'chat',
+          [ATTR.inputTokens]: 10,
+          [ATTR.outputTokens]: 5,
+          [ATTR.traceloopCachedInputTokens]: 4,
+          [ATTR.traceloopReasoningTokens]: 2,
+          [ATTR.legacyResponseServiceTier]: 'flex',
+        },
+      }),
+      ingest,
+    );
+    expect(event).toMatchObject({ usage: { input: 10, output: 5, cached: 4, reasoning: 2 } });
+    expect(event.attributes).toEqual({ service_tier: 'flex' });
+  });
+
+  it('reads status and failure from the previous HTTP names and from an exception event', () => {
+    const event = eventFromSpan(
+      span({
+        kind: 3,
+        statusCode: 2,
+        attributes: {
+          [ATTR.legacyHttpMethod]: 'POST',
+          [ATTR.legacyHttpUrl]: 'https://api.openai.com/v1/embeddings',
+        },
+        events: [
+          {
+            name: 'exception',
+            timeMs: START + 1,
+            attributes: { 'exception.type': 'ECONNRESET', 'exception.message': 'socket hang up' },
+          },
+        ],
+      }),
+      ingest,
+    );
+    expect(event).toMatchObject({
+      endpoint: 'embeddings',
+      ok: false,
+      errorType: 'network',
+      errorMessage: 'socket hang up',
+    });
   });
 });
