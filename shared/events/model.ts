@@ -3,6 +3,7 @@
  * a user's app. Probes and ingestion produce the same shape, through the same
  * span mapping (shared/telemetry/span-event.ts), and it is what `/traces` returns.
  */
+import { redactSecrets } from '../redact.js';
 
 /**
  * Why a call failed. One taxonomy for probes and ingested traces:
@@ -116,6 +117,22 @@ export function errorTypeForStatus(status: number | undefined): ErrorType | unde
 
 export function isErrorType(value: unknown): value is ErrorType {
   return typeof value === 'string' && (ERROR_TYPES as readonly string[]).includes(value);
+}
+
+/** Longest stored error message: enough to tell the cause, short enough for every row and export. */
+const ERROR_MESSAGE_MAX = 300;
+
+/**
+ * An error message as stored: secrets redacted first (OpenAI echoes part of a
+ * rejected key in its message), then cut to ERROR_MESSAGE_MAX characters.
+ */
+export function storedErrorMessage(raw: string | undefined): string | undefined {
+  return raw ? redactSecrets(raw).slice(0, ERROR_MESSAGE_MAX) : undefined;
+}
+
+/** A call's duration as stored: never negative, to the microsecond (3 decimals of a millisecond). */
+export function storedDurationMs(startMs: number, endMs: number): number {
+  return Math.max(0, Math.round((endMs - startMs) * 1000) / 1000);
 }
 
 /** Every field of an event, in the stored order; a part may be absent. */

@@ -15,16 +15,15 @@ import {
   type EventTiming,
   type EventUsage,
   errorTypeForStatus,
+  storedDurationMs,
+  storedErrorMessage,
   type TraceEvent,
 } from '../events/model.js';
 import { estimateCost } from '../pricing.js';
-import { redactSecrets } from '../redact.js';
 import type { ClassifiedError } from './errors.js';
 import { type OpenAIHeaderFacts, readOpenAIHeaders } from './headers.js';
 import type { ProbeDefinition, ProbeOutcome } from './registry.js';
 import type { RequestTiming } from './timed-fetch.js';
-
-const ERROR_MESSAGE_MAX = 300;
 
 /** Everything a finished probe call produced: an outcome, or a classified failure. */
 export interface ProbeResult {
@@ -141,7 +140,7 @@ export function eventFromOutcome(result: ProbeResult): TraceEvent {
   const responseBytes = finiteNonNegative(responseBytesOf(result));
   // Messages can quote a key (OpenAI echoes part of a rejected one): redact before storing.
   const rawMessage = errorType ? text(result.failure?.message ?? outcome?.invalid) : undefined;
-  const errorMessage = rawMessage ? redactSecrets(rawMessage).slice(0, ERROR_MESSAGE_MAX) : undefined;
+  const errorMessage = storedErrorMessage(rawMessage);
 
   return compactEvent({
     id: result.spanId,
@@ -155,7 +154,7 @@ export function eventFromOutcome(result: ProbeResult): TraceEvent {
     status,
     errorType,
     errorMessage,
-    latencyMs: Math.max(0, Math.round((result.endMs - result.startMs) * 1000) / 1000),
+    latencyMs: storedDurationMs(result.startMs, result.endMs),
     timing: eventTiming,
     streamed: result.definition.stream ? true : undefined,
     usage: hasUsage ? usage : undefined,

@@ -20,12 +20,13 @@ import {
   isErrorType,
   SOURCES,
   type Source,
+  storedDurationMs,
+  storedErrorMessage,
   type TraceEvent,
   type Upstream,
 } from '../events/model.js';
 import { estimateCost } from '../pricing.js';
 import { readOpenAIHeaders } from '../probes/headers.js';
-import { redactSecrets } from '../redact.js';
 
 export type AttributeValue =
   | string
@@ -148,7 +149,6 @@ export interface SpanMappingDefaults {
 /** What made a span a call to the OpenAI API, as the README's convention table names it. */
 export type Convention = 'genai' | 'openinference' | 'http';
 
-const ERROR_MESSAGE_MAX = 300;
 const OPENAI_API_HOST = /(^|\.)api\.openai\.com$|\.openai\.azure\.com$/i;
 const SPAN_KIND_CLIENT = 3;
 /** Span events that mark the first streamed token or chunk (`First Token Stream Event`, `gen_ai.first_chunk`, …). */
@@ -445,7 +445,7 @@ export function eventFromSpan(span: SpanLike, defaults: SpanMappingDefaults): Tr
       str(child?.statusMessage) ??
       exceptionOf(span).message)
     : undefined;
-  const errorMessage = rawMessage ? redactSecrets(rawMessage).slice(0, ERROR_MESSAGE_MAX) : undefined;
+  const errorMessage = storedErrorMessage(rawMessage);
   const serviceTier = first(str, a, [
     ATTR.openaiResponseServiceTier,
     ATTR.legacyResponseServiceTier,
@@ -465,7 +465,7 @@ export function eventFromSpan(span: SpanLike, defaults: SpanMappingDefaults): Tr
     status,
     errorType,
     errorMessage,
-    latencyMs: Math.max(0, round3(span.endTimeMs - span.startTimeMs)),
+    latencyMs: storedDurationMs(span.startTimeMs, span.endTimeMs),
     timing,
     streamed,
     usage: hasUsage ? usage : undefined,
