@@ -13,7 +13,7 @@ import { HttpProblem } from '../http/problem.js';
 import { logger } from '../logger.js';
 import { claimIdempotency, completeIdempotency, releaseIdempotency } from '../store/idempotency.js';
 
-export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
 /** A pending claim older than this belongs to an invocation that died. */
 const ABANDONED_AFTER_MS = 2 * 60_000;
 

@@ -29,9 +29,9 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config.js';
 import { HttpProblem } from '../http/problem.js';
 
-export const CURSOR_VERSION = 1;
+const CURSOR_VERSION = 1;
 /** Longest cursor accepted (a real one is about 200 characters). */
-export const MAX_CURSOR_LENGTH = 1024;
+const MAX_CURSOR_LENGTH = 1024;
 /** Signature bytes kept: 18 bytes is 144 bits, and encodes to 24 base64url characters with no spare bits. */
 const SIGNATURE_BYTES = 18;
 

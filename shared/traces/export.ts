@@ -26,16 +26,16 @@ import {
   type TraceQuery,
 } from './query.js';
 
-export const EXPORT_MAX_ROWS = 50_000;
+const EXPORT_MAX_ROWS = 50_000;
 /** Under API Gateway's and Lambda's 6 MB response limit, with room for headers. */
-export const EXPORT_MAX_BYTES = 5_000_000;
+const EXPORT_MAX_BYTES = 5_000_000;
 /** Items read per export at most (bounds the time of a selective filter over a long range). */
-export const EXPORT_MAX_SCAN = 100_000;
+const EXPORT_MAX_SCAN = 100_000;
 /**
  * Query calls per export at most: an hour with nothing to export still costs one per shard
  * (EVENT_SHARDS), so 30 sparse days (720 hours) take a few exports.
  */
-export const EXPORT_MAX_QUERIES = 2000;
+const EXPORT_MAX_QUERIES = 2000;
 /** Rows asked of one page read. */
 const EXPORT_PAGE_ROWS = 1000;
 

@@ -66,18 +66,18 @@ import {
 } from '../store/keys.js';
 import { CursorError, decodeCursor, encodeCursor, queryHash, type TraceCursor } from './cursor.js';
 
-export const DEFAULT_LIMIT = 100;
-export const MAX_LIMIT = 1000;
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
 /** Default range when `from` is not given: the 24 hours up to `to`. */
-export const DEFAULT_RANGE_MS = DAY_MS;
+const DEFAULT_RANGE_MS = DAY_MS;
 /**
  * How far a cursor's `from` may have slipped past the retention start since it
  * was issued: the pages of a query over the whole retention stay usable for a
  * day. The read still never walks further than the cursor's own range.
  */
-export const CURSOR_RETENTION_GRACE_MS = DAY_MS;
+const CURSOR_RETENTION_GRACE_MS = DAY_MS;
 /** Items read (ScannedCount) per request at most. */
-export const MAX_SCAN_PER_REQUEST = 5000;
+const MAX_SCAN_PER_REQUEST = 5000;
 /**
  * Query calls per request at most. An hour costs one per shard even when it is
  * empty: this is every shard of 25 hours, so the default 24-hour range is read
@@ -89,7 +89,7 @@ const MAX_QUERY_LIMIT = 1000;
 /** First Query Limit when filters make most items miss. */
 const FILTERED_QUERY_LIMIT = 200;
 
-export const FORMATS = ['json', 'csv', 'ndjson'] as const;
+const FORMATS = ['json', 'csv', 'ndjson'] as const;
 export type TraceFormat = (typeof FORMATS)[number];
 
 /** The filters of /traces: every stored event attribute the store can filter on (shared/store/event-reads.ts). */
@@ -252,7 +252,7 @@ export function parseTracesRequest(
 }
 
 /** The query in a canonical form (lists sorted), independent of format, page size and parameter order. */
-export function normalizeQuery(query: TraceQuery): unknown[] {
+function normalizeQuery(query: TraceQuery): unknown[] {
   const f = query.filters;
   const sorted = <T extends string | number>(values: T[] | undefined) =>
     values ? [...new Set(values)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : null;
@@ -269,7 +269,7 @@ export function normalizeQuery(query: TraceQuery): unknown[] {
   ];
 }
 
-export function traceQueryHash(query: TraceQuery): string {
+function traceQueryHash(query: TraceQuery): string {
   return queryHash(normalizeQuery(query));
 }
 
