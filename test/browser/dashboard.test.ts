@@ -35,9 +35,9 @@ const poll = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: WAI
 
 /** Waits until no part of the page is loading or refreshing (what a screenshot should show). */
 async function settled(page: Page): Promise<void> {
-  await page.waitForFunction(`document.querySelector('[aria-busy="true"]') === null`, undefined, {
-    timeout: WAIT_MS,
-  });
+  // A locator, not waitForFunction with a string: Playwright polls a string predicate with eval
+  // inside the page, which the dashboard's CSP (script-src 'self') refuses once polling starts.
+  await poll(() => page.locator('[aria-busy="true"]').count()).toBe(0);
 }
 
 /** The newest modification time under a folder (files only). */
