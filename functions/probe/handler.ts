@@ -3,6 +3,7 @@ import { getConfig } from '../../shared/config.js';
 import { logger } from '../../shared/logger.js';
 import { runProbeTick } from '../../shared/probes/runner.js';
 import { loadSecrets } from '../../shared/secrets.js';
+import { compactAfterTick } from '../../shared/store/compaction.js';
 import { emitProbeMetrics } from '../../shared/telemetry/probe-metrics.js';
 
 /** Time kept back from the Lambda timeout for writing the results. */
@@ -28,6 +29,8 @@ export async function handler(event: ScheduledEvent, context: Context) {
   const result = await runProbeTick({ config, tickTime, budgetMs });
   // Per-endpoint failure rate for the CloudWatch alarms (EMF; only in Lambda).
   emitProbeMetrics(result.events);
+  // The scheduled side of the read path: closed minutes, blocks and hours become compact items.
+  const compaction = await compactAfterTick(config);
   const summary = {
     tick: event.time,
     probes: result.probes,
@@ -35,6 +38,7 @@ export async function handler(event: ScheduledEvent, context: Context) {
     failed: result.events.filter((e) => !e.ok).map((e) => `${e.endpoint}:${e.errorType}`),
     skipped: result.skipped,
     writeRequests: result.stored.writeRequests,
+    compaction,
   };
   logger.info('probe tick', summary);
   return summary;

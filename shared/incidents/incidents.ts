@@ -73,6 +73,8 @@ export async function computeIncidents(input: {
       to: range.to,
       filter: filters.filter,
       resolution: hourly ? 'hour' : 'minute',
+      // Detection reads one sample per minute (or hour) item by item: live rollups.
+      compacted: false,
     }),
     readDeclaredIncidents(config.artifactsBucket),
   ]);

@@ -152,7 +152,13 @@ export async function computeStatus(input: {
     overall,
     endpoints,
     definitions: DEFINITIONS,
-    meta: { itemsRead: reader.itemsRead, queries: reader.queries },
+    meta: {
+      itemsRead: reader.itemsRead,
+      queries: reader.queries,
+      bytesRead: reader.bytesRead,
+      readUnits: reader.readUnits,
+      compactItemsRead: reader.compactItemsRead,
+    },
   };
 }
 

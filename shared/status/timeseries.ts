@@ -101,6 +101,8 @@ export async function computeTimeseries(input: {
     to: end,
     filter: filters.filter,
     resolution,
+    bucketMs,
+    byLabelSet: input.groupBy === 'model' || input.groupBy === 'region',
   });
 
   // Only buckets with data get an aggregate; the rest are drawn as gaps.
@@ -137,7 +139,13 @@ export async function computeTimeseries(input: {
         key,
         points: Array.from({ length: count }, (_, i) => point(start + i * bucketMs, buckets.get(i) ?? empty)),
       })),
-    meta: { itemsRead: reader.itemsRead, queries: reader.queries },
+    meta: {
+      itemsRead: reader.itemsRead,
+      queries: reader.queries,
+      bytesRead: reader.bytesRead,
+      readUnits: reader.readUnits,
+      compactItemsRead: reader.compactItemsRead,
+    },
   };
 }
 
