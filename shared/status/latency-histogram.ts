@@ -83,6 +83,7 @@ export async function computeLatencyHistogram(input: {
     meta: {
       itemsRead: reader.itemsRead,
       queries: reader.queries,
+      batchGets: reader.batchGets,
       bytesRead: reader.bytesRead,
       readUnits: reader.readUnits,
       compactItemsRead: reader.compactItemsRead,

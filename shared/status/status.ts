@@ -155,6 +155,7 @@ export async function computeStatus(input: {
     meta: {
       itemsRead: reader.itemsRead,
       queries: reader.queries,
+      batchGets: reader.batchGets,
       bytesRead: reader.bytesRead,
       readUnits: reader.readUnits,
       compactItemsRead: reader.compactItemsRead,

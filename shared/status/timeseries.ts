@@ -142,6 +142,7 @@ export async function computeTimeseries(input: {
     meta: {
       itemsRead: reader.itemsRead,
       queries: reader.queries,
+      batchGets: reader.batchGets,
       bytesRead: reader.bytesRead,
       readUnits: reader.readUnits,
       compactItemsRead: reader.compactItemsRead,
