@@ -73,12 +73,16 @@ export async function computeIncidents(input: {
       to: range.to,
       filter: filters.filter,
       resolution: hourly ? 'hour' : 'minute',
-      // Detection reads one sample per minute (or hour) item by item: live rollups.
-      compacted: false,
     }),
     readDeclaredIncidents(config.artifactsBucket),
   ]);
-  const detected = detectIncidents(samplesFromRollups(items), {
+  // Compact periods inside an hour (blocks, minutes) count towards their hour's sample.
+  const samples = samplesFromRollups(
+    hourly
+      ? items.map((item) => ({ ...item, bucketStart: Math.floor(item.bucketStart / HOUR_MS) * HOUR_MS }))
+      : items,
+  );
+  const detected = detectIncidents(samples, {
     thresholds: config.incidents,
     bucketMs,
     minBuckets,

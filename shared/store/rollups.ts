@@ -307,8 +307,10 @@ class RollupReader implements Rollups {
       planSegments(options.from, options.to, this.now, options.resolution),
       options.sources.length,
     );
-    const start = floorTo(options.from, MINUTE_MS);
-    const end = ceilTo(options.to, MINUTE_MS);
+    // Hour items cover whole hours: so do the compact periods standing in for them.
+    const step = options.resolution === 'hour' ? HOUR_MS : MINUTE_MS;
+    const start = floorTo(options.from, step);
+    const end = ceilTo(options.to, step);
     const grain =
       options.bucketMs ??
       (options.resolution === undefined ? undefined : options.resolution === 'hour' ? HOUR_MS : MINUTE_MS);
