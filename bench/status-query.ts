@@ -213,7 +213,14 @@ try {
       const live = withoutMeta((runs.get(`${minutes} before`) as Timed<{ meta: unknown }>).last);
       for (const mode of ['cold', 'warm'] as const) {
         const compacted = withoutMeta((runs.get(`${minutes} ${mode}`) as Timed<{ meta: unknown }>).last);
-        if (compacted !== live) sameAsLive.push(`${name}?window=${minutes} ${mode}`);
+        if (compacted !== live) {
+          // Where they part: the first differing character, with some context.
+          let at = 0;
+          while (at < live.length && live[at] === compacted[at]) at++;
+          sameAsLive.push(
+            `${name}?window=${minutes} ${mode} (…${live.slice(Math.max(0, at - 60), at + 30)}… vs …${compacted.slice(Math.max(0, at - 60), at + 30)}…)`,
+          );
+        }
       }
     }
   }

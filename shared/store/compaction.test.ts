@@ -18,7 +18,7 @@ import {
   compactHorizon,
 } from './compaction.js';
 import { PHASES, recordEvents, rollupDeltas, STATUS_CLASSES } from './events.js';
-import { COMPACT_LEVELS, compactKey, compactorKey, HOUR_MS, MINUTE_MS } from './keys.js';
+import { COMPACT_LEVELS, compactKey, compactorKey, DAY_MS, HOUR_MS, MINUTE_MS } from './keys.js';
 import { type RollupItem, type RollupReadOptions, rollupsFor } from './rollups.js';
 
 const BASE = Date.UTC(2026, 10, 27, 9);
@@ -56,6 +56,9 @@ async function compactAll(tableName: string, now = NOW) {
   }
   throw new Error('compaction did not settle');
 }
+
+const levelOf = (code: string) =>
+  COMPACT_LEVELS.find((l) => l.code === code) as (typeof COMPACT_LEVELS)[number];
 
 const closeTo = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
 
@@ -222,6 +225,14 @@ describe('cellsOf', () => {
       new Set(['m']),
     );
     expect(cellsOf(BASE, BASE + 2 * HOUR_MS, HOUR_MS).map((c) => c.level.code)).toEqual(['h', 'h']);
+    // A whole UTC day is one period, unless the caller's buckets are shorter.
+    const midnight = Date.UTC(2026, 10, 27);
+    expect(
+      cellsOf(midnight - HOUR_MS, midnight + DAY_MS + 10 * MINUTE_MS)
+        .map((c) => c.level.code)
+        .join(''),
+    ).toBe('hdb');
+    expect(cellsOf(midnight, midnight + DAY_MS, HOUR_MS)).toHaveLength(24);
   });
 });
 
@@ -319,7 +330,8 @@ describe('compaction of closed periods', () => {
 
     it('is idempotent: compacting the same periods again writes the same items', async () => {
       await compactAll(tableName);
-      const keys = COMPACT_LEVELS.flatMap((level) =>
+      // The hour from BASE + 1 h, its first block and minute (the day is not over at NOW).
+      const keys = COMPACT_LEVELS.filter((level) => level.code !== 'd').flatMap((level) =>
         (['E', 'L'] as const).map((view) => compactKey('probe', view, level, BASE + HOUR_MS)),
       );
       const snapshot = async () => {
@@ -344,9 +356,9 @@ describe('compaction of closed periods', () => {
     it('falls back to the live rollups where a compaction is missing', async () => {
       await compactAll(tableName);
       for (const [level, start] of [
-        [COMPACT_LEVELS[0], BASE + HOUR_MS],
-        [COMPACT_LEVELS[1], BASE + 2 * HOUR_MS + 10 * MINUTE_MS],
-        [COMPACT_LEVELS[2], BASE + 3 * HOUR_MS + 31 * MINUTE_MS],
+        [levelOf('h'), BASE + HOUR_MS],
+        [levelOf('b'), BASE + 2 * HOUR_MS + 10 * MINUTE_MS],
+        [levelOf('m'), BASE + 3 * HOUR_MS + 31 * MINUTE_MS],
       ] as const) {
         const key = compactKey('probe', 'E', level, start);
         await dynamoClient().send(

@@ -18,7 +18,7 @@
  * parts are URI-encoded so a `#` in a user's label cannot break the key.
  *
  * A compact period item holds the figures of one closed period (a minute, a
- * ten-minute block or an hour) of one source, for every endpoint (view `E`)
+ * ten-minute block, an hour or a day) of one source, for every endpoint (view `E`)
  * or every label set (view `L`), packed as binary (shared/store/compaction.ts).
  * Readers fetch them by key (BatchGetItem), so their partition is only there
  * to spread them. The late-versions item of a day counts, per minute of that
@@ -119,10 +119,11 @@ export function rollupSortRange(
 }
 
 /**
- * The periods closed rollups are compacted into, largest first: an hour, a
- * ten-minute block, a minute. Each is aligned to its own length since the epoch.
+ * The periods closed rollups are compacted into, largest first: a UTC day, an
+ * hour, a ten-minute block, a minute. Each is aligned to its own length since the epoch.
  */
 export const COMPACT_LEVELS = [
+  { code: 'd', ms: DAY_MS },
   { code: 'h', ms: HOUR_MS },
   { code: 'b', ms: 10 * MINUTE_MS },
   { code: 'm', ms: MINUTE_MS },
