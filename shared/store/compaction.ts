@@ -62,8 +62,8 @@ const CACHE_ENTRIES = 4000;
 
 const BATCH_GET_MAX = 100;
 const PARALLEL_PUTS = 16;
-/** Adjacent periods of one level read with one Query rather than by key, from this many on. */
-const MIN_RUN_FOR_QUERY = 3;
+/** Adjacent periods of one level read with one Query rather than by key, from this many on (fewer ride along in the one BatchGetItem call). */
+const MIN_RUN_FOR_QUERY = 12;
 const VIEWS: readonly CompactView[] = ['E', 'L'];
 const MAX_ATTEMPTS = 8;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -165,6 +165,8 @@ export interface BatchGetCounts {
   bytes: number;
   /** BatchGetItem calls sent. */
   calls: number;
+  /** Query calls sent (runs of adjacent periods). */
+  queries: number;
   /** Read request units DynamoDB reported. */
   units: number;
 }
@@ -265,7 +267,7 @@ export async function readCompactCells(input: {
     queried.map(async (run) => {
       let startKey: Record<string, unknown> | undefined;
       do {
-        input.counts.calls++;
+        input.counts.queries++;
         const page = await dynamoClient().send(
           new QueryCommand({
             TableName: tableName,

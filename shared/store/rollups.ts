@@ -323,7 +323,7 @@ class RollupReader implements Rollups {
     const cells = start < closedEnd ? cellsOf(start, closedEnd, grain) : [];
     const parts = await Promise.all(
       options.sources.map(async (source) => {
-        const counts: BatchGetCounts = { items: 0, bytes: 0, calls: 0, units: 0 };
+        const counts: BatchGetCounts = { items: 0, bytes: 0, calls: 0, queries: 0, units: 0 };
         const valid = await readCompactCells({
           tableName: this.tableName,
           source,
@@ -335,6 +335,7 @@ class RollupReader implements Rollups {
         this.itemsRead += counts.items;
         this.compactItemsRead += counts.items;
         this.batchGets += counts.calls;
+        this.queries += counts.queries;
         this.bytesRead += counts.bytes;
         this.readUnits += counts.units;
         const items = cells.flatMap((cell) => {
