@@ -7,7 +7,7 @@ import type { ErrorType, TraceEvent } from '../../shared/events/model.js';
 import { estimateCost } from '../../shared/pricing.js';
 import { DAY_MS, HOUR_MS } from '../../shared/store/keys.js';
 import { lognormal, seededRandom } from '../../test/fixtures.js';
-import { NOW } from './settings.js';
+import { intSetting, NOW } from './settings.js';
 
 export interface Profile {
   key: string;
@@ -53,10 +53,16 @@ export const PROFILES: Profile[] = [
   { key: 'batches', medianMs: 180, sigma: 0.4, bytes: 160 },
   { key: 'assistants', medianMs: 210, sigma: 0.45, bytes: 170 },
 ];
-export const REGIONS = ['us-west-1', 'eu-west-1'] as const;
-export const REGION_FACTOR = [1, 1.25];
+/** (endpoint, model) pairs: 5 endpoints with 2 models, 5 without. */
+const PAIRS = PROFILES.reduce((n, p) => n + (p.models ? 2 : 1), 0);
+/** LABELS=300 spreads the calls over 20 regions instead of 2: ten times the label sets, the same events. */
+const REGION_COUNT = Math.max(2, Math.round(intSetting('LABELS', 30) / PAIRS));
+export const REGIONS = Array.from({ length: REGION_COUNT }, (_, i) =>
+  i === 0 ? 'us-west-1' : i === 1 ? 'eu-west-1' : `region-${i}`,
+);
+export const REGION_FACTOR = REGIONS.map((_, i) => (i === 0 ? 1 : i === 1 ? 1.25 : 1 + 0.05 * (i % 6)));
 /** Distinct (endpoint, model, region) label sets: the rollup keys. */
-export const LABEL_SETS = PROFILES.reduce((n, p) => n + (p.models ? 2 : 1), 0) * REGIONS.length;
+export const LABEL_SETS = PAIRS * REGIONS.length;
 
 export interface FailureKind {
   weight: number;
@@ -103,7 +109,8 @@ export function* generateEvents(count: number, seed: number, tag: string): Gener
     const ts = start + Math.floor(((i + random()) / count) * DAY_MS);
     const profile = pick(PROFILES);
     const model = profile.models ? profile.models[random() < 0.5 ? 0 : 1] : undefined;
-    const regionIndex = random() < 0.5 ? 0 : 1;
+    const regionIndex =
+      REGIONS.length === 2 ? (random() < 0.5 ? 0 : 1) : Math.floor(random() * REGIONS.length);
     // Busier (slower) in the UTC afternoon, a long tail on 1% of the calls.
     const hourOfDay = (ts % DAY_MS) / HOUR_MS;
     const diurnal = 1 + 0.2 * Math.sin((2 * Math.PI * (hourOfDay - 9)) / 24);

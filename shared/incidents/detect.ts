@@ -12,6 +12,7 @@
  * - A run becomes an incident when it has at least `minBuckets` breaching buckets.
  */
 
+import { PACKED_AGGREGATE } from '../stats/aggregate.js';
 import { bucketValue, parseBucketAttribute } from '../stats/histogram.js';
 import { ROLLUP_COUNTERS } from '../store/events.js';
 import type { RollupItem } from '../store/rollups.js';
@@ -108,6 +109,15 @@ export function samplesFromRollups(items: readonly RollupItem[]): Map<string, Bu
     if (!sample) {
       sample = { start: item.bucketStart, total: 0, ok: 0, latency: new Map() };
       buckets.set(item.bucketStart, sample);
+    }
+    const packed = item[PACKED_AGGREGATE];
+    if (packed) {
+      // A compact period's figures, already summed.
+      sample.total += packed.total;
+      sample.ok += packed.ok;
+      for (const { index, count } of packed.latency.buckets())
+        sample.latency.set(index, (sample.latency.get(index) ?? 0) + count);
+      continue;
     }
     sample.total += num(item, ROLLUP_COUNTERS.count);
     sample.ok += num(item, ROLLUP_COUNTERS.ok);

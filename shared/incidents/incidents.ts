@@ -76,7 +76,13 @@ export async function computeIncidents(input: {
     }),
     readDeclaredIncidents(config.artifactsBucket),
   ]);
-  const detected = detectIncidents(samplesFromRollups(items), {
+  // Compact periods inside an hour (blocks, minutes) count towards their hour's sample.
+  const samples = samplesFromRollups(
+    hourly
+      ? items.map((item) => ({ ...item, bucketStart: Math.floor(item.bucketStart / HOUR_MS) * HOUR_MS }))
+      : items,
+  );
+  const detected = detectIncidents(samples, {
     thresholds: config.incidents,
     bucketMs,
     minBuckets,

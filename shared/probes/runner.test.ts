@@ -336,11 +336,12 @@ describe('a probe tick', () => {
       ...(i % 4 === 0 ? { errorType: 'server_error' as const, status: 500 } : { status: 200 }),
       latencyMs: 100 + i,
     });
+    // Claim, 2 rollup updates, the late mark (written after its minute ended), commit, 2 clean-ups.
     expect(await recordEvents([event(0)], options)).toEqual({
       stored: 1,
       duplicates: 0,
       refused: [],
-      writeRequests: 6,
+      writeRequests: 7,
     });
     // The second delivery's claim finds the event: one write, nothing counted.
     expect(await recordEvents([event(0)], options)).toEqual({

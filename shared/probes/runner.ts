@@ -11,6 +11,7 @@ import { type Clock, clock as defaultClock } from '../clock.js';
 import { type Config, getConfig, type ProbeKey } from '../config.js';
 import type { TraceEvent } from '../events/model.js';
 import { logger } from '../logger.js';
+import { type CompactResult, compactAfterTick } from '../store/compaction.js';
 import { type RecordResult, recordEvents } from '../store/events.js';
 import { emitProbeMetrics } from '../telemetry/probe-metrics.js';
 import { ATTR, type SpanLike } from '../telemetry/span-event.js';
@@ -333,6 +334,8 @@ export interface TickSummary {
   failed: string[];
   skipped: ProbeKey[];
   writeRequests: number;
+  /** What the compaction step after the tick did (shared/store/compaction.ts). */
+  compaction: CompactResult | { error: string };
 }
 
 /**
@@ -354,6 +357,8 @@ export async function scheduledProbeTick(input: {
   const result = await runProbeTick({ config, ...input });
   // Per-endpoint failure rate for the CloudWatch alarms (EMF; only in Lambda).
   emitProbeMetrics(result.events);
+  // The scheduled side of the read path: closed minutes, blocks and hours become compact items.
+  const compaction = await compactAfterTick(config);
   const summary: TickSummary = {
     tick: new Date(input.tickTime).toISOString(),
     probes: result.probes,
@@ -361,6 +366,7 @@ export async function scheduledProbeTick(input: {
     failed: result.events.filter((e) => !e.ok).map((e) => `${e.endpoint}:${e.errorType}`),
     skipped: result.skipped,
     writeRequests: result.stored.writeRequests,
+    compaction,
   };
   logger.info('probe tick', { ...summary });
   return summary;

@@ -65,8 +65,22 @@ function laterLast(a: LastResult | undefined, b: LastResult | undefined): LastRe
   return b.ts > a.ts ? b : a;
 }
 
-/** Adds a rollup item (as read from the table) to an aggregate. */
-export function addRollupItem(aggregate: Aggregate, item: Record<string, unknown>): void {
+/**
+ * Where a rollup item read from a compact period carries its figures,
+ * already summed: addRollupItem merges them instead of reading attributes.
+ */
+export const PACKED_AGGREGATE: unique symbol = Symbol('packed aggregate');
+
+/** Adds a rollup item (as read from the table, or from a compact period) to an aggregate. */
+export function addRollupItem(
+  aggregate: Aggregate,
+  item: Record<string, unknown> & { [PACKED_AGGREGATE]?: Aggregate },
+): void {
+  const packed = item[PACKED_AGGREGATE];
+  if (packed) {
+    mergeAggregate(aggregate, packed);
+    return;
+  }
   aggregate.total += num(item, C.count);
   aggregate.ok += num(item, C.ok);
   aggregate.simulated += num(item, C.simulated);

@@ -80,7 +80,14 @@ export async function computeLatencyHistogram(input: {
     })),
     percentiles: { p50: mark(p50), p95: mark(p95), p99: mark(p99) },
     relativeAccuracy: 0.01,
-    meta: { itemsRead: reader.itemsRead, queries: reader.queries },
+    meta: {
+      itemsRead: reader.itemsRead,
+      queries: reader.queries,
+      batchGets: reader.batchGets,
+      bytesRead: reader.bytesRead,
+      readUnits: reader.readUnits,
+      compactItemsRead: reader.compactItemsRead,
+    },
   };
 }
 

@@ -239,6 +239,21 @@ describe('GET /timeseries', () => {
     expect(bySource.series.map((s: Body) => s.key)).toEqual(['ingest', 'probe']);
   });
 
+  it('answers the grouped and the overall series in one request with overall=true', async () => {
+    const query = { window: 60, groupBy: 'endpoint', source: 'all' };
+    const both = (await get(timeseriesHandler, '/timeseries', { ...query, overall: 'true' })).body;
+    const alone = (await get(timeseriesHandler, '/timeseries', { window: 60, source: 'all' })).body;
+    const grouped = (await get(timeseriesHandler, '/timeseries', query)).body;
+    // The same series as two requests would give, from one read.
+    expect(both.series).toEqual(grouped.series);
+    expect(both.overall).toEqual({ ...alone.series[0], key: 'all' });
+    expect(grouped.overall).toBeNull();
+    expect(both.meta.itemsRead).toBe(grouped.meta.itemsRead);
+    const bad = await get(timeseriesHandler, '/timeseries', { ...query, overall: 'yes' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.field).toBe('overall');
+  });
+
   it('uses hour buckets from hour rollups for a day', async () => {
     const { body } = await get(timeseriesHandler, '/timeseries', { window: 1440 });
     expect(body).toMatchObject({ bucketMs: HOUR_MS, resolution: 'hour' });

@@ -152,7 +152,14 @@ export async function computeStatus(input: {
     overall,
     endpoints,
     definitions: DEFINITIONS,
-    meta: { itemsRead: reader.itemsRead, queries: reader.queries },
+    meta: {
+      itemsRead: reader.itemsRead,
+      queries: reader.queries,
+      batchGets: reader.batchGets,
+      bytesRead: reader.bytesRead,
+      readUnits: reader.readUnits,
+      compactItemsRead: reader.compactItemsRead,
+    },
   };
 }
 

@@ -8,7 +8,7 @@ import type { Config } from '../config.js';
 import { badRequest } from '../http/problem.js';
 import { type Aggregate, addRollupItem, emptyAggregate, summarize } from '../stats/aggregate.js';
 import { DAY_MS, floorTo, HOUR_MS, MINUTE_MS, type Resolution } from '../store/keys.js';
-import { MINUTE_ONLY_MAX_MS, rollupsFor } from '../store/rollups.js';
+import { MINUTE_ONLY_MAX_MS, type RollupItem, rollupsFor } from '../store/rollups.js';
 import type { Filters, TimeRange } from './params.js';
 
 const MAX_BUCKETS = 500;
@@ -29,6 +29,11 @@ export const timeseriesParams = z.object({
     })
     .optional(),
   groupBy: z.enum(GROUP_BY, { error: `must be one of ${GROUP_BY.join(', ')}` }).optional(),
+  /** With groupBy: the ungrouped series too, from the same reads (a dashboard view in one request). */
+  overall: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .transform((v) => v === 'true')
+    .optional(),
 });
 
 /**
@@ -87,6 +92,8 @@ export async function computeTimeseries(input: {
   filters: Filters;
   bucketMs?: number;
   groupBy?: GroupBy;
+  /** With groupBy: also the series of every group together. */
+  overall?: boolean;
   now: number;
 }) {
   const { range, filters } = input;
@@ -101,10 +108,22 @@ export async function computeTimeseries(input: {
     to: end,
     filter: filters.filter,
     resolution,
+    bucketMs,
+    byLabelSet: input.groupBy === 'model' || input.groupBy === 'region',
   });
 
   // Only buckets with data get an aggregate; the rest are drawn as gaps.
   const series = new Map<string, Map<number, Aggregate>>();
+  const overall = new Map<number, Aggregate>();
+  const add = (buckets: Map<number, Aggregate>, index: number, item: RollupItem) => {
+    let aggregate = buckets.get(index);
+    if (!aggregate) {
+      aggregate = emptyAggregate();
+      buckets.set(index, aggregate);
+    }
+    addRollupItem(aggregate, item);
+  };
+  const withOverall = input.groupBy !== undefined && input.overall === true;
   for (const item of items) {
     const index = Math.floor((item.bucketStart - start) / bucketMs);
     if (index < 0 || index >= count) continue;
@@ -114,16 +133,14 @@ export async function computeTimeseries(input: {
       buckets = new Map();
       series.set(key, buckets);
     }
-    let aggregate = buckets.get(index);
-    if (!aggregate) {
-      aggregate = emptyAggregate();
-      buckets.set(index, aggregate);
-    }
-    addRollupItem(aggregate, item);
+    add(buckets, index, item);
+    if (withOverall) add(overall, index, item);
   }
   if (series.size === 0 && !input.groupBy) series.set('all', new Map());
 
   const empty = emptyAggregate();
+  const points = (buckets: Map<number, Aggregate>) =>
+    Array.from({ length: count }, (_, i) => point(start + i * bucketMs, buckets.get(i) ?? empty));
   return {
     from: start,
     to: end,
@@ -133,11 +150,17 @@ export async function computeTimeseries(input: {
     filters: filters.echo,
     series: [...series.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([key, buckets]) => ({
-        key,
-        points: Array.from({ length: count }, (_, i) => point(start + i * bucketMs, buckets.get(i) ?? empty)),
-      })),
-    meta: { itemsRead: reader.itemsRead, queries: reader.queries },
+      .map(([key, buckets]) => ({ key, points: points(buckets) })),
+    /** Every group together (asked for with `overall=true` and groupBy), else null. */
+    overall: withOverall ? { key: 'all', points: points(overall) } : null,
+    meta: {
+      itemsRead: reader.itemsRead,
+      queries: reader.queries,
+      batchGets: reader.batchGets,
+      bytesRead: reader.bytesRead,
+      readUnits: reader.readUnits,
+      compactItemsRead: reader.compactItemsRead,
+    },
   };
 }
 

@@ -50,7 +50,17 @@ import { checkStorable, type Refusal } from '../events/storable.js';
 import { logger } from '../logger.js';
 import { TABLE } from '../schema.js';
 import { bucketAttribute, bucketIndex } from '../stats/histogram.js';
-import { DAY_MS, eventKey, floorTo, HOUR_MS, MINUTE_MS, type Resolution, rollupKey } from './keys.js';
+import {
+  DAY_MS,
+  eventKey,
+  floorTo,
+  HOUR_MS,
+  lateVersionAttribute,
+  lateVersionsKey,
+  MINUTE_MS,
+  type Resolution,
+  rollupKey,
+} from './keys.js';
 
 export interface RecordOptions {
   tableName: string;
@@ -681,6 +691,39 @@ class Writer {
         throw error;
       }
     });
+    await this.markLateWrites();
+  }
+
+  /**
+   * After changing minute rollups of minutes that had ended when this writer
+   * started (a late trace, a retry, an adoption, an undo): raises their late
+   * versions, so a compaction built before the change is no longer used
+   * (shared/store/compaction.ts). One update per source and day; minutes
+   * still open when the writer started need none, since compaction waits
+   * longer than a writer runs.
+   */
+  private async markLateWrites(): Promise<void> {
+    const byDay = new Map<string, { key: Key; names: Set<string> }>();
+    for (const delta of this.attempted) {
+      const { resolution, bucketStart, source } = delta.identity;
+      if (resolution !== 'minute' || (bucketStart as number) + MINUTE_MS > this.now) continue;
+      const key = lateVersionsKey(source as TraceEvent['source'], bucketStart as number);
+      const day = byDay.get(keyId(key)) ?? { key, names: new Set<string>() };
+      day.names.add(lateVersionAttribute(bucketStart as number));
+      byDay.set(keyId(key), day);
+    }
+    await eachLimited([...byDay.values()], PARALLEL, async ({ key, names }) => {
+      const list = [...names];
+      await this.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: dynamoKey(key),
+          UpdateExpression: `ADD ${list.map((_, i) => `#v${i} :one`).join(', ')}`,
+          ExpressionAttributeNames: Object.fromEntries(list.map((name, i) => [`#v${i}`, name])),
+          ExpressionAttributeValues: { ':one': 1 },
+        }),
+      );
+    });
   }
 
   /**
@@ -821,6 +864,7 @@ class Writer {
         if (Item?.[this.marker] !== MARK.confirmed) undone.add(id);
       }
     }).catch(logged);
+    await this.markLateWrites().catch(logged);
     const attempted = new Set(this.attempted.map(keyId));
     const released = uncommitted.filter(({ event, resolutions }) =>
       resolutions.every((r) => {

@@ -7,6 +7,9 @@
  * | minute rollup | `RM#<source>#<yyyy-mm-dd>`  | `<yyyy-mm-ddThh:mm>#<endpoint>#<model>#<region>` |
  * | hour rollup   | `RH#<source>#<yyyy-mm>`     | `<yyyy-mm-ddThh>#<endpoint>#<model>#<region>`    |
  * | idempotency   | `IDEM#<sha256>`             | `IDEM`                                           |
+ * | compact period| `CP#<source>#<view>#<yyyy-mm-dd>` | `<level>#<yyyy-mm-ddThh:mm>`              |
+ * | late versions | `CV#<source>#<yyyy-mm-dd>`  | `CV`                                             |
+ * | compactor     | `CM#<source>`               | `CM`                                             |
  *
  * Raw events are partitioned by UTC hour and sorted by time, and each hour is
  * split over EVENT_SHARDS partitions (`<ss>`, two digits, derived from the
@@ -21,6 +24,14 @@
  * source and day (minutes) or month (hours) and sorted by time first, so one
  * Query returns every endpoint, model and region of a time range; the label
  * parts are URI-encoded so a `#` in a user's label cannot break the key.
+ *
+ * A compact period item holds the figures of one closed period (a minute, a
+ * ten-minute block, an hour or a day) of one source, for every endpoint (view `E`)
+ * or every label set (view `L`), packed as binary (shared/store/compaction.ts).
+ * Readers fetch them by key (BatchGetItem), so their partition is only there
+ * to spread them. The late-versions item of a day counts, per minute of that
+ * day, the writes that reached the minute after it had ended (`v<hhmm>`): a
+ * compact item is valid only while the versions of its minutes are those it was built with.
  */
 import { createHash } from 'node:crypto';
 import type { Source } from '../events/model.js';
@@ -136,4 +147,43 @@ export function rollupSortRange(
   high: number,
 ): { low: string; high: string } {
   return { low: rollupBucket(resolution, low), high: `${rollupBucket(resolution, high)}$` };
+}
+
+/**
+ * The periods closed rollups are compacted into, largest first: a UTC day, an
+ * hour, a ten-minute block, a minute. Each is aligned to its own length since the epoch.
+ */
+export const COMPACT_LEVELS = [
+  { code: 'd', ms: DAY_MS },
+  { code: 'h', ms: HOUR_MS },
+  { code: 'b', ms: 10 * MINUTE_MS },
+  { code: 'm', ms: MINUTE_MS },
+] as const;
+export type CompactLevel = (typeof COMPACT_LEVELS)[number];
+
+/** `E`: one group per endpoint (label filters on endpoint only); `L`: one group per label set. */
+export type CompactView = 'E' | 'L';
+
+/** The compact item of one period. */
+export function compactKey(
+  source: Source,
+  view: CompactView,
+  level: CompactLevel,
+  periodStart: number,
+): { pk: string; sk: string } {
+  return { pk: `CP#${source}#${view}#${dayOf(periodStart)}`, sk: `${level.code}#${minuteOf(periodStart)}` };
+}
+
+/** The late-write versions of the minutes of one UTC day. */
+export function lateVersionsKey(source: Source, ts: number): { pk: string; sk: string } {
+  return { pk: `CV#${source}#${dayOf(ts)}`, sk: 'CV' };
+}
+
+/** The attribute of a minute in its day's late-versions item: `v<hhmm>`. */
+export const lateVersionAttribute = (minuteStart: number) =>
+  `v${iso(minuteStart).slice(11, 16).replace(':', '')}`;
+
+/** The compactor's progress for one source: every minute before `upTo` has been compacted once. */
+export function compactorKey(source: Source): { pk: string; sk: string } {
+  return { pk: `CM#${source}`, sk: 'CM' };
 }

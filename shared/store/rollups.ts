@@ -15,7 +15,17 @@ import { dynamoClient } from '../aws.js';
 import type { Source } from '../events/model.js';
 import { type HttpProblem, limitExceeded } from '../http/problem.js';
 import { TABLE } from '../schema.js';
+import { type Aggregate, PACKED_AGGREGATE } from '../stats/aggregate.js';
 import {
+  type BatchGetCounts,
+  type Cell,
+  type CompactPeriod,
+  cellsOf,
+  compactHorizon,
+  readCompactCells,
+} from './compaction.js';
+import {
+  type CompactView,
   DAY_MS,
   floorTo,
   HOUR_MS,
@@ -24,6 +34,7 @@ import {
   rollupPartition,
   rollupSortRange,
 } from './keys.js';
+import { itemBytes } from './table.js';
 
 /** /timeseries gives ranges up to this long minute buckets (read from minute rollups alone). */
 export const MINUTE_ONLY_MAX_MS = 6 * HOUR_MS;
@@ -87,6 +98,8 @@ export interface RollupItem extends Record<string, unknown> {
   endpoint: string;
   model: string;
   region: string;
+  /** Set on the items of a compact period: its figures, summed over the period (and, in view `E`, over models and regions). */
+  [PACKED_AGGREGATE]?: Aggregate;
 }
 
 export interface LabelFilter {
@@ -194,6 +207,8 @@ export interface RollupRequest {
   readonly config: { readonly tableName: string };
   /** Epoch ms: items whose TTL has passed are left out, and the hour in progress is read whole. */
   readonly now: number;
+  /** Read live rollups only, as before compaction existed (the bench's "before" figures, tests' reference). */
+  readonly liveOnly?: boolean;
 }
 
 export interface RollupReadOptions {
@@ -201,7 +216,14 @@ export interface RollupReadOptions {
   from: number;
   to: number;
   filter?: LabelFilter;
+  /** Minute or hour items only (live rollups); also the bucket length compact periods must fit in. */
   resolution?: Resolution;
+  /** The caller's bucket length (ms): each compact period read lies within one bucket. */
+  bucketMs?: number;
+  /** The caller tells models or regions apart: compact periods keep every label set (view `L`). */
+  byLabelSet?: boolean;
+  /** false: live rollups only, item by item (incident detection reads per-minute samples). */
+  compacted?: boolean;
 }
 
 /** The rollups of one request, and what reading them has cost so far. */
@@ -215,6 +237,14 @@ export interface Rollups {
   readonly itemsRead: number;
   /** Query calls sent (pages included). */
   readonly queries: number;
+  /** BatchGetItem calls sent (compact items and late versions, by key). */
+  readonly batchGets: number;
+  /** Bytes of the items read, as DynamoDB sizes them (attribute names and values). */
+  readonly bytesRead: number;
+  /** Read request units DynamoDB reported (eventually consistent reads). */
+  readonly readUnits: number;
+  /** Items read from compact periods (included in itemsRead). */
+  readonly compactItemsRead: number;
 }
 
 const readers = new WeakMap<RollupRequest, RollupReader>();
@@ -227,7 +257,7 @@ const readers = new WeakMap<RollupRequest, RollupReader>();
 export function rollupsFor(request: RollupRequest): Rollups {
   let reader = readers.get(request);
   if (!reader) {
-    reader = new RollupReader(request.config.tableName, request.now);
+    reader = new RollupReader(request.config.tableName, request.now, request.liveOnly === true);
     readers.set(request, reader);
   }
   return reader;
@@ -242,6 +272,12 @@ export function rollupsFor(request: RollupRequest): Rollups {
 class RollupReader implements Rollups {
   itemsRead = 0;
   queries = 0;
+  batchGets = 0;
+  bytesRead = 0;
+  readUnits = 0;
+  compactItemsRead = 0;
+  /** Late-versions items this request has fetched, shared by its reads. */
+  private readonly lateVersions = new Map<string, Record<string, unknown> | null>();
   /** Partitions and buckets planned so far (ranges cut out of earlier answers cost nothing). */
   private planned = { queries: 0, buckets: 0 };
   private readonly limits: RollupLimits = activeLimits;
@@ -255,20 +291,82 @@ class RollupReader implements Rollups {
   constructor(
     private readonly tableName: string,
     private readonly now: number,
+    private readonly liveOnly: boolean,
   ) {}
 
+  /**
+   * Closed periods from their compact items where they are valid, the rest
+   * (periods still open, compactions missing or outdated) from the live
+   * rollups; each part of the range is read exactly once.
+   */
   async read(options: RollupReadOptions): Promise<RollupItem[]> {
     if (this.refused) throw this.refused;
+    if (options.compacted === false || this.liveOnly) return this.readLive(options);
+    // Priced as if read live, before anything is sent: the same ceilings, whatever is compacted.
+    this.priceWhole(
+      planSegments(options.from, options.to, this.now, options.resolution),
+      options.sources.length,
+    );
+    // Hour items cover whole hours: so do the compact periods standing in for them.
+    const step = options.resolution === 'hour' ? HOUR_MS : MINUTE_MS;
+    const start = floorTo(options.from, step);
+    const end = ceilTo(options.to, step);
+    const grain =
+      options.bucketMs ??
+      (options.resolution === undefined ? undefined : options.resolution === 'hour' ? HOUR_MS : MINUTE_MS);
+    // Live leftovers nest in the caller's buckets: minute items always do, hour items when buckets are whole hours.
+    const liveResolution: Resolution | undefined =
+      grain === undefined || grain % HOUR_MS === 0 ? undefined : 'minute';
+    const view: CompactView =
+      options.byLabelSet || options.filter?.model || options.filter?.region ? 'L' : 'E';
+    const closedEnd = Math.min(end, compactHorizon(this.now));
+    const cells = start < closedEnd ? cellsOf(start, closedEnd, grain) : [];
+    const parts = await Promise.all(
+      options.sources.map(async (source) => {
+        const counts: BatchGetCounts = { items: 0, bytes: 0, calls: 0, queries: 0, units: 0 };
+        const valid = await readCompactCells({
+          tableName: this.tableName,
+          source,
+          view,
+          cells,
+          counts,
+          lateVersions: this.lateVersions,
+        });
+        this.itemsRead += counts.items;
+        this.compactItemsRead += counts.items;
+        this.batchGets += counts.calls;
+        this.queries += counts.queries;
+        this.bytesRead += counts.bytes;
+        this.readUnits += counts.units;
+        const items = cells.flatMap((cell) => {
+          const period = valid.get(cell.from);
+          return period ? compactItems(source, cell, period) : [];
+        });
+        // What is not compacted: contiguous runs, each read live once.
+        const gaps: [number, number][] = [];
+        const addGap = (from: number, to: number) => {
+          const last = gaps.at(-1);
+          if (last && last[1] === from) last[1] = to;
+          else gaps.push([from, to]);
+        };
+        for (const cell of cells) if (!valid.has(cell.from)) addGap(cell.from, cell.to);
+        if (Math.max(start, closedEnd) < end) addGap(Math.max(start, closedEnd), end);
+        for (const [from, to] of gaps) {
+          items.push(
+            ...(await this.readLive({ ...options, sources: [source], from, to, resolution: liveResolution })),
+          );
+        }
+        return items;
+      }),
+    );
+    const filter = options.filter ?? {};
+    return parts.flat().filter((item) => item[PACKED_AGGREGATE] === undefined || matches(item, filter));
+  }
+
+  /** Live rollups of [from, to) (today's reads, and the fallback of periods not compacted). */
+  private async readLive(options: RollupReadOptions): Promise<RollupItem[]> {
     const segments = planSegments(options.from, options.to, this.now, options.resolution);
-    // Priced before anything is listed or sent: a huge range costs nothing to refuse.
-    let partitions = 0;
-    let buckets = 0;
-    for (const segment of segments) {
-      partitions += partitionCount(segment) * options.sources.length;
-      buckets += bucketCount(segment) * options.sources.length;
-    }
-    if (buckets > this.limits.buckets) this.refusePlan('buckets', buckets);
-    if (partitions > this.limits.queries) this.refusePlan('queries', partitions);
+    this.priceWhole(segments, options.sources.length);
     const ranges = options.sources.flatMap((source) =>
       segments.flatMap((segment) => partitionRanges(source, segment)),
     );
@@ -285,6 +383,18 @@ class RollupReader implements Rollups {
       const expires = item[TABLE.ttlAttribute];
       return (typeof expires !== 'number' || expires > nowSec) && matches(item, options.filter ?? {});
     });
+  }
+
+  /** Refuses a plan over a ceiling before a single item is listed or sent: a huge range costs nothing to refuse. */
+  private priceWhole(segments: readonly Segment[], sources: number): void {
+    let partitions = 0;
+    let buckets = 0;
+    for (const segment of segments) {
+      partitions += partitionCount(segment) * sources;
+      buckets += bucketCount(segment) * sources;
+    }
+    if (buckets > this.limits.buckets) this.refusePlan('buckets', buckets);
+    if (partitions > this.limits.queries) this.refusePlan('queries', partitions);
   }
 
   private refusePlan(what: 'queries' | 'buckets', planned: number): never {
@@ -368,10 +478,13 @@ class RollupReader implements Rollups {
             ExpressionAttributeValues: { ':pk': range.pk, ':low': range.low, ':high': range.high },
             ExclusiveStartKey: startKey,
             Limit: this.limits.itemsPerQuery,
+            ReturnConsumedCapacity: 'TOTAL',
           }),
         );
       });
       this.itemsRead += page.ScannedCount ?? page.Count ?? 0;
+      this.readUnits += page.ConsumedCapacity?.CapacityUnits ?? 0;
+      for (const item of page.Items ?? []) this.bytesRead += itemBytes(item);
       items.push(...((page.Items ?? []) as RollupItem[]));
       startKey = page.LastEvaluatedKey;
       if (this.itemsRead > this.limits.items) this.checkItems();
@@ -408,4 +521,17 @@ class RollupReader implements Rollups {
       this.waiting.shift()?.();
     }
   }
+}
+
+/** The groups of a compact period as rollup items carrying their figures. */
+function compactItems(source: Source, cell: Cell, period: CompactPeriod): RollupItem[] {
+  return period.groups.map((group) => ({
+    resolution: cell.level.ms >= HOUR_MS ? 'hour' : 'minute',
+    bucketStart: cell.from,
+    source,
+    endpoint: group.endpoint,
+    model: group.model,
+    region: group.region,
+    [PACKED_AGGREGATE]: group.aggregate,
+  }));
 }

@@ -1,7 +1,7 @@
 /** Derived figures the tabs share: SLO maths per bucket, palettes, incidents of a range. */
 import { useMemo } from 'preact/hooks';
-import { apiUrl, useApi } from './api';
-import { type Params, rangeMinutes, useShared } from './state';
+import { type ApiState, apiUrl, useApi } from './api';
+import { baseQuery, type Params, rangeMinutes, useShared } from './state';
 import type { ErrorType, Incident, IncidentsAnswer, Point, Series, TimeseriesAnswer } from './types';
 
 const PALETTE = ['--s1', '--s2', '--s3', '--s4', '--s5', '--s6', '--s7', '--s8', '--s9', '--s10'];
@@ -63,4 +63,44 @@ export function useIncidents(params: Params, enabled = true) {
   const data = state.data;
   const items: Incident[] = useMemo(() => data?.items ?? [], [data]);
   return { ...state, items };
+}
+
+/**
+ * A range's series in one request: one per endpoint, and the overall one
+ * (the focused endpoint's when `focus` names one) from the same answer, so a
+ * tab drawing both asks once, and tabs asking the same range share the answer.
+ */
+export function useEndpointSeries(
+  params: Params,
+  focus: string | undefined,
+): { grouped: ApiState<TimeseriesAnswer>; overall: ApiState<TimeseriesAnswer> } {
+  const { tick } = useShared();
+  const grouped = useApi<TimeseriesAnswer>(
+    apiUrl('/timeseries', { ...baseQuery(params), endpoint: undefined, groupBy: 'endpoint', overall: true }),
+    tick,
+  );
+  const data = grouped.data;
+  const overallData = useMemo((): TimeseriesAnswer | undefined => {
+    if (!data) return undefined;
+    const times = data.overall?.points ?? data.series[0]?.points ?? [];
+    const series: Series = focus
+      ? (data.series.find((s) => s.key === focus) ?? {
+          key: focus,
+          points: times.map((p) => ({
+            t: p.t,
+            total: 0,
+            ok: 0,
+            successRate: null,
+            p50: null,
+            p95: null,
+            p99: null,
+            errors: {},
+            tokens: { input: 0, output: 0, cached: 0, reasoning: 0 },
+            costUsd: 0,
+          })),
+        })
+      : (data.overall ?? { key: 'all', points: times });
+    return { ...data, groupBy: null, series: [series], overall: null };
+  }, [data, focus]);
+  return { grouped, overall: { ...grouped, data: overallData } };
 }

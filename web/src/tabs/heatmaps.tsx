@@ -1,26 +1,21 @@
 /** Heatmaps: latency percentiles over time by endpoint, and error types over time. */
 import { useMemo } from 'preact/hooks';
-import { apiUrl, useApi } from '../api';
 import { Heatmap } from '../charts/Heatmap';
 import { Async, EmptyState, Panel } from '../components';
-import { hasData, pointTimes } from '../data';
+import { hasData, pointTimes, useEndpointSeries } from '../data';
 import { duration, ms, num } from '../format';
-import { baseQuery, useShared, useStore } from '../state';
+import { useShared, useStore } from '../state';
 import { displayText } from '../text';
-import type { ErrorType, TimeseriesAnswer } from '../types';
+import type { ErrorType } from '../types';
 
 const METRICS = ['p50', 'p95', 'p99'] as const;
 type Metric = (typeof METRICS)[number];
 
 export function HeatmapsTab() {
   const { params, set } = useStore();
-  const { tick, config } = useShared();
+  const { config } = useShared();
   const metric = (METRICS.includes(params.metric as Metric) ? params.metric : 'p95') as Metric;
-  const grouped = useApi<TimeseriesAnswer>(
-    apiUrl('/timeseries', { ...baseQuery(params), endpoint: undefined, groupBy: 'endpoint' }),
-    tick,
-  );
-  const overall = useApi<TimeseriesAnswer>(apiUrl('/timeseries', baseQuery(params)), tick);
+  const { grouped, overall } = useEndpointSeries(params, params.endpoint);
 
   const latency = useMemo(() => {
     const data = grouped.data;

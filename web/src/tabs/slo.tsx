@@ -2,11 +2,11 @@
 import { apiUrl, useApi } from '../api';
 import { TimeChart } from '../charts/TimeChart';
 import { Async, EmptyState, Panel } from '../components';
-import { burnSeries, pointTimes } from '../data';
+import { burnSeries, pointTimes, useEndpointSeries } from '../data';
 import { pct, ratio } from '../format';
 import { baseQuery, useShared, useStore } from '../state';
 import { displayText } from '../text';
-import type { StatusAnswer, TimeseriesAnswer } from '../types';
+import type { StatusAnswer } from '../types';
 import { BudgetBar, BurnFigure, SloWidget } from '../widgets';
 
 export function SloTab() {
@@ -14,8 +14,7 @@ export function SloTab() {
   const { tick } = useShared();
   const query = { ...baseQuery(params), endpoint: undefined };
   const status = useApi<StatusAnswer>(apiUrl('/status', query), tick);
-  const overall = useApi<TimeseriesAnswer>(apiUrl('/timeseries', query), tick);
-  const grouped = useApi<TimeseriesAnswer>(apiUrl('/timeseries', { ...query, groupBy: 'endpoint' }), tick);
+  const { overall, grouped } = useEndpointSeries(params, undefined);
 
   return (
     <div class="stack">

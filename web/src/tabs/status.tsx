@@ -1,11 +1,11 @@
 /** Status: the overall state, latency and success charts with incidents, and a card per endpoint. */
 import { useMemo } from 'preact/hooks';
-import { type ApiState, apiUrl, useApi } from '../api';
+import type { ApiState } from '../api';
 import { type ChartSeries, TimeChart } from '../charts/TimeChart';
 import { Async, EmptyState, Panel, Skeleton } from '../components';
-import { burnSeries, hasData, pointTimes, useIncidents } from '../data';
+import { burnSeries, hasData, pointTimes, useEndpointSeries, useIncidents } from '../data';
 import { duration, ms, num, pct } from '../format';
-import { baseQuery, useShared, useStore } from '../state';
+import { useShared, useStore } from '../state';
 import { displayText } from '../text';
 import type { EndpointSummary, StatusAnswer, TimeseriesAnswer } from '../types';
 import {
@@ -122,17 +122,11 @@ const LATENCY_COLORS = ['--c-p50', '--c-p95', '--c-p99'];
 
 export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
   const { params, set } = useStore();
-  const { tick, config } = useShared();
-  const overall = useApi<TimeseriesAnswer>(apiUrl('/timeseries', baseQuery(params)), tick);
-  // The charts' series first: the sparklines and the incident overlay follow once it is in, so they
-  // do not compete with it for the API (locally one process; in the cloud, cold starts).
+  const { config } = useShared();
+  // The charts and the sparklines come from one answer; the incident overlay follows once it is
+  // in, so it does not compete with it for the API (locally one process; in the cloud, cold starts).
+  const { overall, grouped: byEndpoint } = useEndpointSeries(params, params.endpoint);
   const chartsIn = overall.data !== undefined || overall.error !== undefined;
-  const byEndpoint = useApi<TimeseriesAnswer>(
-    chartsIn
-      ? apiUrl('/timeseries', { ...baseQuery(params), endpoint: undefined, groupBy: 'endpoint' })
-      : null,
-    tick,
-  );
   const incidents = useIncidents(params, chartsIn);
   const status = props.status;
   const objective = status.data?.slo.objectivePercent ?? config?.slo.objectivePercent ?? 99.5;

@@ -1,0 +1,406 @@
+import { randomUUID } from 'node:crypto';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import * as fc from 'fast-check';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ensureSchema } from '../../infra/local/store.js';
+import { traceEvents } from '../../test/fixtures.js';
+import { dynamoClient } from '../aws.js';
+import { ERROR_TYPES, type TraceEvent } from '../events/model.js';
+import { TABLE } from '../schema.js';
+import { type Aggregate, addRollupItem, emptyAggregate } from '../stats/aggregate.js';
+import { packGroups, unpackGroups } from '../stats/packed.js';
+import { byEndpoint } from '../status/status.js';
+import {
+  type CompactOptions,
+  cellsOf,
+  clearCompactCache,
+  compactClosedPeriods,
+  compactHorizon,
+} from './compaction.js';
+import { PHASES, recordEvents, rollupDeltas, STATUS_CLASSES } from './events.js';
+import { COMPACT_LEVELS, compactKey, compactorKey, DAY_MS, HOUR_MS, MINUTE_MS } from './keys.js';
+import { type RollupItem, type RollupReadOptions, rollupsFor } from './rollups.js';
+
+const BASE = Date.UTC(2026, 10, 27, 9);
+/** Not on a minute edge: windows end inside the open minute. */
+const NOW = BASE + 3 * HOUR_MS + 37 * MINUTE_MS + 12_345;
+const RETENTION = { retentionDays: 30, rollupRetentionDays: 400 };
+const ENDPOINTS = ['chat', 'embeddings', 'models'];
+const MODELS = ['gpt-4o-mini', 'gpt-4.1-mini'];
+const REGIONS = ['us-west-1', 'eu-west-1'];
+
+async function freshTable(): Promise<string> {
+  const tableName = `compact-${randomUUID().slice(0, 8)}`;
+  await ensureSchema({
+    dynamodbEndpoint: process.env.DYNAMODB_ENDPOINT as string,
+    s3Endpoint: process.env.S3_ENDPOINT as string,
+    tableName,
+    buckets: [],
+  });
+  return tableName;
+}
+
+const options = (tableName: string, now = NOW): CompactOptions => ({
+  tableName,
+  ...RETENTION,
+  now,
+  sources: ['probe'],
+  lookbackMs: 4 * HOUR_MS,
+});
+
+/** Runs the compactor until it has nothing left to catch up on. */
+async function compactAll(tableName: string, now = NOW) {
+  for (let run = 0; run < 20; run++) {
+    const result = await compactClosedPeriods(options(tableName, now));
+    if (Object.values(result.minutes).every((n) => n === 0) && result.rebuilt === 0) return;
+  }
+  throw new Error('compaction did not settle');
+}
+
+const levelOf = (code: string) =>
+  COMPACT_LEVELS.find((l) => l.code === code) as (typeof COMPACT_LEVELS)[number];
+
+const closeTo = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
+
+/** Every figure of two aggregates: counts and histogram buckets exactly, float sums to rounding. */
+function expectSameFigures(actual: Aggregate, expected: Aggregate, where: string) {
+  const counts = (a: Aggregate) => ({
+    total: a.total,
+    ok: a.ok,
+    simulated: a.simulated,
+    errors: a.errors,
+    statusClasses: a.statusClasses,
+    tokens: a.tokens,
+    pricedEvents: a.cost.pricedEvents,
+    reused: a.reused,
+    phaseCounts: PHASES.map((p) => a.phases[p].n),
+    last: a.last ?? null,
+    latency: a.latency.buckets(),
+  });
+  expect(counts(actual), where).toEqual(counts(expected));
+  const sums = (a: Aggregate) => [a.latencySum, a.bytes, a.cost.usd, ...PHASES.map((p) => a.phases[p].sum)];
+  const [x, y] = [sums(actual), sums(expected)];
+  x.forEach((value, i) => {
+    expect(closeTo(value, y[i] as number), `${where}: sum ${i} ${value} vs ${y[i]}`).toBe(true);
+  });
+}
+
+/** Per endpoint and per label set, what a read gives. */
+function figuresOf(items: RollupItem[]) {
+  const labels = new Map<string, Aggregate>();
+  for (const item of items) {
+    const id = `${item.endpoint}|${item.model}|${item.region}`;
+    let aggregate = labels.get(id);
+    if (!aggregate) {
+      aggregate = emptyAggregate();
+      labels.set(id, aggregate);
+    }
+    addRollupItem(aggregate, item);
+  }
+  return { endpoints: byEndpoint(items), labels };
+}
+
+/** A read through compact periods and the same read of live rollups only must give the same figures. */
+async function expectCompactedEqualsLive(
+  tableName: string,
+  read: Omit<RollupReadOptions, 'sources'>,
+  now = NOW,
+) {
+  const request = { sources: ['probe' as const], ...read };
+  const compactReader = rollupsFor({ config: { tableName }, now });
+  const compacted = await compactReader.read(request);
+  const live = await rollupsFor({ config: { tableName }, now }).read({ ...request, compacted: false });
+  const a = figuresOf(compacted);
+  const b = figuresOf(live);
+  const where = `[${new Date(read.from).toISOString()}, ${new Date(read.to).toISOString()})`;
+  expect([...a.endpoints.keys()].sort(), where).toEqual([...b.endpoints.keys()].sort());
+  for (const [endpoint, aggregate] of b.endpoints)
+    expectSameFigures(a.endpoints.get(endpoint) as Aggregate, aggregate, `${where} ${endpoint}`);
+  if (read.byLabelSet) {
+    expect([...a.labels.keys()].sort(), where).toEqual([...b.labels.keys()].sort());
+    for (const [id, aggregate] of b.labels)
+      expectSameFigures(a.labels.get(id) as Aggregate, aggregate, `${where} ${id}`);
+  }
+  return compactReader;
+}
+
+const eventArbitrary = fc.record({
+  minute: fc.integer({ min: 0, max: 3 * 60 + 37 }),
+  second: fc.integer({ min: 0, max: 59_999 }),
+  endpoint: fc.constantFrom(...ENDPOINTS),
+  model: fc.constantFrom(...MODELS),
+  region: fc.constantFrom(...REGIONS),
+  ok: fc.boolean(),
+  latencyMs: fc.integer({ min: 0, max: 20_000_000 }).map((us) => us / 1000),
+  errorType: fc.constantFrom(...ERROR_TYPES),
+  status: fc.constantFrom(200, 429, 500, undefined),
+  inputTokens: fc.integer({ min: 0, max: 5000 }),
+  cost: fc.option(
+    fc.integer({ min: 0, max: 10 ** 9 }).map((n) => n / 10 ** 9),
+    { nil: undefined },
+  ),
+});
+
+type EventSpecs = typeof eventArbitrary extends fc.Arbitrary<infer T> ? T[] : never;
+
+function toEvents(specs: EventSpecs, prefix: string) {
+  const make = traceEvents(prefix);
+  return specs.map(
+    (s): TraceEvent =>
+      make({
+        ts: BASE + s.minute * MINUTE_MS + s.second,
+        endpoint: s.endpoint,
+        model: s.model,
+        region: s.region,
+        ok: s.ok,
+        latencyMs: s.latencyMs,
+        ...(s.ok ? {} : { errorType: s.errorType }),
+        ...(s.status === undefined ? {} : { status: s.status }),
+        usage: { input: s.inputTokens, output: 1, cached: 0, reasoning: 0 },
+        ...(s.cost === undefined ? {} : { costUsd: s.cost }),
+        timing: { ttfbMs: s.latencyMs / 2, reused: s.second % 2 === 0 },
+      }),
+  );
+}
+
+describe('packed aggregates', () => {
+  it('unpack to exactly what was packed (property)', () => {
+    fc.assert(
+      fc.property(fc.array(eventArbitrary, { maxLength: 40 }), (specs) => {
+        // The figures of real rollup deltas: the attributes the table holds.
+        const deltas = rollupDeltas(
+          toEvents(specs, 'p').map((event) => ({ event, resolutions: ['hour' as const] })),
+          { tableName: 't', ...RETENTION },
+        );
+        const groups = deltas.map((delta, i) => {
+          const aggregate = emptyAggregate();
+          addRollupItem(aggregate, { ...Object.fromEntries(delta.counters), ...delta.last });
+          return { endpoint: `e${i}`, model: 'm#1', region: 'ré', aggregate };
+        });
+        const back = unpackGroups(packGroups(groups));
+        expect(back).toHaveLength(groups.length);
+        back.forEach((group, i) => {
+          const original = groups[i] as (typeof groups)[number];
+          expect(group.aggregate.latency.equals(original.aggregate.latency)).toBe(true);
+          expect({ ...group, aggregate: { ...group.aggregate, latency: null } }).toEqual({
+            ...original,
+            aggregate: { ...original.aggregate, latency: null },
+          });
+        });
+      }),
+    );
+  });
+
+  it('keeps every counter of a full aggregate, floats and large counts included', () => {
+    const aggregate = emptyAggregate();
+    aggregate.total = 2 ** 52 + 1;
+    aggregate.ok = 7;
+    aggregate.latencySum = 1234.5678;
+    ERROR_TYPES.forEach((type, i) => {
+      aggregate.errors[type] = i + 1;
+    });
+    STATUS_CLASSES.forEach((cls, i) => {
+      aggregate.statusClasses[cls] = 10 * i;
+    });
+    aggregate.cost.usd = 0.1 + 0.2;
+    aggregate.phases.ttft = { sum: -0, n: 3 };
+    aggregate.latency.add(0, 5);
+    aggregate.latency.add(12_345.6, 2 ** 40);
+    aggregate.last = { ts: NOW, ok: false, status: null, errorType: 'timeout' };
+    const [back] = unpackGroups(packGroups([{ endpoint: '', model: '', region: '', aggregate }]));
+    expect(back?.aggregate.latency.equals(aggregate.latency)).toBe(true);
+    expect({ ...back?.aggregate, latency: null }).toEqual({ ...aggregate, latency: null });
+    expect(() => unpackGroups(new Uint8Array([9]))).toThrow(RangeError);
+  });
+});
+
+describe('cellsOf', () => {
+  it('covers a range with the fewest aligned periods, only those fitting the bucket', () => {
+    const cells = cellsOf(BASE + 35 * MINUTE_MS, BASE + 2 * HOUR_MS + 12 * MINUTE_MS);
+    expect(cells.map((c) => c.level.code).join('')).toBe('mmmmmbbhbmm');
+    expect(cells[0]?.from).toBe(BASE + 35 * MINUTE_MS);
+    expect(cells.at(-1)?.to).toBe(BASE + 2 * HOUR_MS + 12 * MINUTE_MS);
+    // Five-minute buckets cannot hold a ten-minute block.
+    expect(new Set(cellsOf(BASE, BASE + HOUR_MS, 5 * MINUTE_MS).map((c) => c.level.code))).toEqual(
+      new Set(['m']),
+    );
+    expect(cellsOf(BASE, BASE + 2 * HOUR_MS, HOUR_MS).map((c) => c.level.code)).toEqual(['h', 'h']);
+    // A whole UTC day is one period, unless the caller's buckets are shorter.
+    const midnight = Date.UTC(2026, 10, 27);
+    expect(
+      cellsOf(midnight - HOUR_MS, midnight + DAY_MS + 10 * MINUTE_MS)
+        .map((c) => c.level.code)
+        .join(''),
+    ).toBe('hdb');
+    expect(cellsOf(midnight, midnight + DAY_MS, HOUR_MS)).toHaveLength(24);
+  });
+});
+
+describe('compaction of closed periods', () => {
+  beforeEach(() => clearCompactCache());
+
+  it('gives exactly the figures of the live rollups, for any events and any range (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(eventArbitrary, { minLength: 1, maxLength: 80 }),
+        fc.integer({ min: 0, max: 3 * 60 + 37 }),
+        fc.integer({ min: 1, max: 3 * 60 + 38 }),
+        fc.boolean(),
+        async (specs, fromMinute, length, byLabelSet) => {
+          clearCompactCache();
+          const tableName = await freshTable();
+          await recordEvents(toEvents(specs, 'e'), { tableName, ...RETENTION, now: NOW });
+          await compactAll(tableName);
+          const from = BASE + fromMinute * MINUTE_MS + 17_000;
+          const to = Math.min(NOW, from + length * MINUTE_MS);
+          await expectCompactedEqualsLive(tableName, { from, to, byLabelSet });
+          await expectCompactedEqualsLive(tableName, {
+            from: BASE,
+            to: NOW,
+            bucketMs: HOUR_MS,
+            resolution: 'hour',
+          });
+        },
+      ),
+      { numRuns: 6 },
+    );
+  }, 180_000);
+
+  describe('on one dataset', () => {
+    let tableName: string;
+    const make = traceEvents('d');
+    const events: TraceEvent[] = [];
+    for (let minute = 0; minute < 3 * 60 + 38; minute += 1) {
+      for (const [i, endpoint] of ENDPOINTS.entries()) {
+        events.push(
+          make({
+            ts: BASE + minute * MINUTE_MS + i * 7_000,
+            endpoint,
+            region: REGIONS[minute % 2] as string,
+            ok: minute % 11 !== 0,
+            ...(minute % 11 === 0 ? { errorType: 'server_error' as const, status: 503 } : {}),
+            latencyMs: 50 + ((minute * 37 + i * 101) % 900),
+          }),
+        );
+      }
+    }
+
+    beforeEach(async () => {
+      tableName = await freshTable();
+      await recordEvents(events, { tableName, ...RETENTION, now: BASE + 3 * HOUR_MS + 38 * MINUTE_MS });
+    });
+
+    it('mixes compacted and live periods exactly at every boundary', async () => {
+      await compactAll(tableName);
+      const horizon = compactHorizon(NOW);
+      // Starts on and around minute, block and hour edges; ends before, at and after the compaction horizon.
+      const starts = [0, 1, 9, 10, 11, 59, 60, 61, 69, 70, 119, 120, 121].map((m) => BASE + m * MINUTE_MS);
+      const ends = [
+        horizon - MINUTE_MS,
+        horizon,
+        horizon + MINUTE_MS,
+        NOW,
+        BASE + 2 * HOUR_MS + 10 * MINUTE_MS,
+      ];
+      for (const from of starts) {
+        for (const to of ends) {
+          if (to <= from) continue;
+          const reader = await expectCompactedEqualsLive(tableName, { from, to });
+          expect(reader.compactItemsRead).toBeGreaterThan(0);
+        }
+      }
+    });
+
+    it('reads a closed range from compact items only, a few per hour', async () => {
+      await compactAll(tableName);
+      const reader = await expectCompactedEqualsLive(tableName, {
+        from: BASE + 35 * MINUTE_MS,
+        to: BASE + 3 * HOUR_MS,
+      });
+      // 5 minutes + 2 blocks + 2 hours, plus the day's late-versions item.
+      expect(reader.compactItemsRead).toBe(10);
+      expect(reader.itemsRead).toBe(10);
+      // A warm container has them decoded already: only the late versions are read again.
+      const again = await expectCompactedEqualsLive(tableName, {
+        from: BASE + 35 * MINUTE_MS,
+        to: BASE + 3 * HOUR_MS,
+      });
+      expect(again.itemsRead).toBe(1);
+    });
+
+    it('is idempotent: compacting the same periods again writes the same items', async () => {
+      await compactAll(tableName);
+      // The hour from BASE + 1 h, its first block and minute (the day is not over at NOW).
+      const keys = COMPACT_LEVELS.filter((level) => level.code !== 'd').flatMap((level) =>
+        (['E', 'L'] as const).map((view) => compactKey('probe', view, level, BASE + HOUR_MS)),
+      );
+      const snapshot = async () => {
+        const { batchGet } = await import('./compaction.js');
+        const items = await batchGet(tableName, keys, undefined, true);
+        return keys.map((k) => items.get(`${k.pk}|${k.sk}`));
+      };
+      const first = await snapshot();
+      expect(first.every((item) => item?.g instanceof Uint8Array)).toBe(true);
+      // Forget the progress: the next run compacts everything again.
+      await dynamoClient().send(
+        new DeleteCommand({
+          TableName: tableName,
+          Key: { [TABLE.partitionKey]: compactorKey('probe').pk, [TABLE.sortKey]: compactorKey('probe').sk },
+        }),
+      );
+      await compactAll(tableName);
+      expect(await snapshot()).toEqual(first);
+      await expectCompactedEqualsLive(tableName, { from: BASE, to: NOW });
+    });
+
+    it('falls back to the live rollups where a compaction is missing', async () => {
+      await compactAll(tableName);
+      for (const [level, start] of [
+        [levelOf('h'), BASE + HOUR_MS],
+        [levelOf('b'), BASE + 2 * HOUR_MS + 10 * MINUTE_MS],
+        [levelOf('m'), BASE + 3 * HOUR_MS + 31 * MINUTE_MS],
+      ] as const) {
+        const key = compactKey('probe', 'E', level, start);
+        await dynamoClient().send(
+          new DeleteCommand({
+            TableName: tableName,
+            Key: { [TABLE.partitionKey]: key.pk, [TABLE.sortKey]: key.sk },
+          }),
+        );
+      }
+      clearCompactCache();
+      const reader = await expectCompactedEqualsLive(tableName, { from: BASE + 5 * MINUTE_MS, to: NOW });
+      expect(reader.compactItemsRead).toBeGreaterThan(0);
+      expect(reader.itemsRead).toBeGreaterThan(reader.compactItemsRead);
+      // Nothing compacted at all: every period is read live, with the same figures.
+      const bare = await freshTable();
+      await recordEvents(events.slice(0, 60), { tableName: bare, ...RETENTION, now: NOW });
+      const uncompacted = await expectCompactedEqualsLive(bare, { from: BASE, to: NOW });
+      expect(uncompacted.compactItemsRead).toBe(1); // the late-versions item, nothing else
+    });
+
+    it('never uses a compaction a late write has changed, and rebuilds it on the next run', async () => {
+      await compactAll(tableName);
+      const range = { from: BASE, to: NOW };
+      await expectCompactedEqualsLive(tableName, range);
+      // A trace of a compacted minute, an hour after it ended; and a failed write's undo leaves figures unchanged.
+      const late = make({
+        ts: BASE + HOUR_MS + 15 * MINUTE_MS + 1,
+        endpoint: 'chat',
+        latencyMs: 4321,
+        ok: false,
+        errorType: 'timeout',
+      });
+      await recordEvents([late], { tableName, ...RETENTION, now: NOW });
+      const stale = await expectCompactedEqualsLive(tableName, range);
+      const before = stale.itemsRead;
+      await compactAll(tableName);
+      const rebuilt = await expectCompactedEqualsLive(tableName, range);
+      expect(rebuilt.itemsRead).toBeLessThan(before);
+      const chat = figuresOf(
+        await rollupsFor({ config: { tableName }, now: NOW }).read({ sources: ['probe'], ...range }),
+      );
+      expect(chat.endpoints.get('chat')?.errors.timeout).toBe(1);
+    });
+  });
+});
