@@ -45,7 +45,7 @@ const clock = new ManualClock(Date.UTC(2026, 10, 30, 12, 0, 0));
 useClock(clock);
 // Imported once the environment is set: the logger reads LOG_LEVEL when it loads.
 const { handler } = await import('../functions/ingest/handler.js');
-const { WRITE_LEASE_MS } = await import('../shared/store/events.js');
+const { WRITE_LEASE_MS } = await import('../shared/store/item-layout.js');
 const { checkConsistency, injectStoreFaults } = await import('../test/faults.js');
 
 const endpoints = ['chat', 'responses', 'embeddings', 'moderations'];

@@ -9,7 +9,7 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamoClient } from '../shared/aws.js';
 import { histogramFromItem } from '../shared/stats/histogram.js';
-import { PENDING } from '../shared/store/events.js';
+import { PENDING } from '../shared/store/item-layout.js';
 import { eventKey, rollupKey } from '../shared/store/keys.js';
 
 const WRITES = /^(Put|Update|Delete|BatchWrite)/;

@@ -4,7 +4,7 @@
  * count exactly the stored events, each id once.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WRITE_LEASE_MS } from '../../shared/store/events.js';
+import { WRITE_LEASE_MS } from '../../shared/store/item-layout.js';
 import {
   checkConsistency,
   type FaultInjector,

@@ -14,7 +14,7 @@
 
 import { PACKED_AGGREGATE } from '../stats/aggregate.js';
 import { bucketValue, parseBucketAttribute } from '../stats/histogram.js';
-import { ROLLUP_COUNTERS } from '../store/events.js';
+import { ROLLUP_COUNTERS } from '../store/item-layout.js';
 import type { RollupItem } from '../store/rollups.js';
 
 /** One endpoint's executions in one bucket, summed across models, regions and sources. */

@@ -5,7 +5,13 @@
  * numbers always agree.
  */
 import { ERROR_TYPES, type ErrorType } from '../events/model.js';
-import { ROLLUP_COUNTERS as C, PHASES, type Phase, ROLLUP_LAST, STATUS_CLASSES } from '../store/events.js';
+import {
+  ROLLUP_COUNTERS as C,
+  PHASES,
+  type Phase,
+  ROLLUP_LAST,
+  STATUS_CLASSES,
+} from '../store/item-layout.js';
 import { LogHistogram, parseBucketAttribute } from './histogram.js';
 
 export type StatusClass = (typeof STATUS_CLASSES)[number];

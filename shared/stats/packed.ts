@@ -12,7 +12,7 @@
  * a float64, so packing then unpacking gives back the same aggregate.
  */
 import { ERROR_TYPES, type ErrorType } from '../events/model.js';
-import { PHASES, STATUS_CLASSES } from '../store/events.js';
+import { PHASES, STATUS_CLASSES } from '../store/item-layout.js';
 import { type Aggregate, emptyAggregate } from './aggregate.js';
 import { BUCKET_OFFSET } from './histogram.js';
 

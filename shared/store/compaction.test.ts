@@ -17,7 +17,8 @@ import {
   compactClosedPeriods,
   compactHorizon,
 } from './compaction.js';
-import { PHASES, recordEvents, rollupDeltas, STATUS_CLASSES } from './events.js';
+import { recordEvents, rollupDeltas } from './events.js';
+import { PHASES, STATUS_CLASSES } from './item-layout.js';
 import { COMPACT_LEVELS, compactKey, compactorKey, DAY_MS, HOUR_MS, MINUTE_MS } from './keys.js';
 import { type RollupItem, type RollupReadOptions, rollupsFor } from './rollups.js';
 

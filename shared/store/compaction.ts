@@ -31,7 +31,7 @@ import { logger } from '../logger.js';
 import { TABLE } from '../schema.js';
 import { addRollupItem, emptyAggregate, mergeAggregate } from '../stats/aggregate.js';
 import { type PackedGroup, packGroups, unpackGroups } from '../stats/packed.js';
-import { WRITE_LEASE_MS } from './events.js';
+import { WRITE_LEASE_MS } from './item-layout.js';
 import {
   COMPACT_LEVELS,
   type CompactLevel,

@@ -13,7 +13,7 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamoClient } from '../aws.js';
 import type { ErrorType, Source, TraceEvent } from '../events/model.js';
 import { TABLE } from '../schema.js';
-import { PENDING } from './events.js';
+import { PENDING } from './item-layout.js';
 import { eventSortRange } from './keys.js';
 
 /** What raw events to keep: every given filter must match; a list matches any of its values. */

@@ -8,7 +8,8 @@ import { checkConsistency, type FaultInjector, injectStoreFaults } from '../../t
 import { useFreshStore } from '../../test/helpers.js';
 import type { TraceEvent } from '../events/model.js';
 import { FUNCTIONS } from '../routes.js';
-import { EventsInFlight, type RecordOptions, recordEvents, WRITE_LEASE_MS } from './events.js';
+import { EventsInFlight, type RecordOptions, recordEvents } from './events.js';
+import { WRITE_LEASE_MS } from './item-layout.js';
 
 const NOW = Date.UTC(2026, 10, 30, 9, 0, 0);
 let tableName: string;

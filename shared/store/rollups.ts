@@ -50,7 +50,7 @@ export const MAX_ROLLUP_QUERIES_PER_REQUEST = 200;
 /** Rollup items one request may read (about 50 MB of DynamoDB reads at most). */
 export const MAX_ROLLUP_ITEMS_PER_REQUEST = 50_000;
 /** Items asked of one Query call (DynamoDB also stops a page at 1 MB). */
-export const ROLLUP_ITEMS_PER_QUERY = 1000;
+const ROLLUP_ITEMS_PER_QUERY = 1000;
 /** Query calls in flight at once per request. */
 export const ROLLUP_QUERY_CONCURRENCY = 8;
 
