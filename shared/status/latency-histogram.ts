@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { wholeNumber } from '../http/query.js';
 import { addRollupItem, emptyAggregate } from '../stats/aggregate.js';
 import { bucketValue } from '../stats/histogram.js';
-import { rollupsFor } from '../store/rollups.js';
+import { readCost, rollupsFor } from '../store/rollups.js';
 import type { Filters, TimeRange } from './params.js';
 
 export const histogramParams = z.object({
@@ -80,14 +80,7 @@ export async function computeLatencyHistogram(input: {
     })),
     percentiles: { p50: mark(p50), p95: mark(p95), p99: mark(p99) },
     relativeAccuracy: 0.01,
-    meta: {
-      itemsRead: reader.itemsRead,
-      queries: reader.queries,
-      batchGets: reader.batchGets,
-      bytesRead: reader.bytesRead,
-      readUnits: reader.readUnits,
-      compactItemsRead: reader.compactItemsRead,
-    },
+    meta: readCost(reader),
   };
 }
 

@@ -14,7 +14,7 @@ import {
   summarize,
 } from '../stats/aggregate.js';
 import { HOUR_MS, MINUTE_MS } from '../store/keys.js';
-import { type RollupItem, rollupsFor } from '../store/rollups.js';
+import { type RollupItem, readCost, rollupsFor } from '../store/rollups.js';
 import type { Filters, TimeRange } from './params.js';
 
 const DEFINITIONS = {
@@ -152,14 +152,7 @@ export async function computeStatus(input: {
     overall,
     endpoints,
     definitions: DEFINITIONS,
-    meta: {
-      itemsRead: reader.itemsRead,
-      queries: reader.queries,
-      batchGets: reader.batchGets,
-      bytesRead: reader.bytesRead,
-      readUnits: reader.readUnits,
-      compactItemsRead: reader.compactItemsRead,
-    },
+    meta: readCost(reader),
   };
 }
 

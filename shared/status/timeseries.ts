@@ -8,7 +8,7 @@ import type { Config } from '../config.js';
 import { badRequest } from '../http/problem.js';
 import { type Aggregate, addRollupItem, emptyAggregate, summarize } from '../stats/aggregate.js';
 import { DAY_MS, floorTo, HOUR_MS, MINUTE_MS, type Resolution } from '../store/keys.js';
-import { MINUTE_ONLY_MAX_MS, type RollupItem, rollupsFor } from '../store/rollups.js';
+import { MINUTE_ONLY_MAX_MS, type RollupItem, readCost, rollupsFor } from '../store/rollups.js';
 import type { Filters, TimeRange } from './params.js';
 
 const MAX_BUCKETS = 500;
@@ -153,14 +153,7 @@ export async function computeTimeseries(input: {
       .map(([key, buckets]) => ({ key, points: points(buckets) })),
     /** Every group together (asked for with `overall=true` and groupBy), else null. */
     overall: withOverall ? { key: 'all', points: points(overall) } : null,
-    meta: {
-      itemsRead: reader.itemsRead,
-      queries: reader.queries,
-      batchGets: reader.batchGets,
-      bytesRead: reader.bytesRead,
-      readUnits: reader.readUnits,
-      compactItemsRead: reader.compactItemsRead,
-    },
+    meta: readCost(reader),
   };
 }
 

@@ -247,6 +247,17 @@ export interface Rollups {
   readonly compactItemsRead: number;
 }
 
+/** What reading the rollups cost, as every read answer reports it in `meta`. */
+export type ReadCost = Pick<
+  Rollups,
+  'itemsRead' | 'queries' | 'batchGets' | 'bytesRead' | 'readUnits' | 'compactItemsRead'
+>;
+
+export function readCost(rollups: Rollups): ReadCost {
+  const { itemsRead, queries, batchGets, bytesRead, readUnits, compactItemsRead } = rollups;
+  return { itemsRead, queries, batchGets, bytesRead, readUnits, compactItemsRead };
+}
+
 const readers = new WeakMap<RollupRequest, RollupReader>();
 
 /**
