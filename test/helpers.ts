@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { type Gateway, type GatewayOptions, startGateway } from '../infra/local/gateway.js';
 import {
   type AnyHandler,
   httpEvent,
@@ -150,4 +151,19 @@ export async function storedItem(
     }),
   );
   return answer.Items?.[0];
+}
+
+/**
+ * The local gateway on a free loopback port in front of the product's routes,
+ * as the local stack serves them, with handlers from `loadHandler` (no dashboard files).
+ */
+export function startTestGateway(loadHandler: GatewayOptions['loadHandler']): Promise<Gateway> {
+  return startGateway({
+    host: '127.0.0.1',
+    port: 0,
+    routes: ROUTES,
+    loadHandler,
+    timeoutSec: () => 30,
+    webDir: '/nonexistent',
+  });
 }

@@ -4,16 +4,22 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Gateway, startGateway } from '../../infra/local/gateway.js';
+import type { Gateway } from '../../infra/local/gateway.js';
 import type { Simulator } from '../../infra/local/simulator.js';
 import { instrumentOpenAI } from '../../shared/client/src/index.js';
 import { getConfig } from '../../shared/config.js';
 import type { TraceEvent } from '../../shared/events/model.js';
 import { INGEST_MAX_BODY_BYTES } from '../../shared/ingest/ingest.js';
-import { ROUTES } from '../../shared/routes.js';
 import { eventKey, rollupKey } from '../../shared/store/keys.js';
 import { readTraces } from '../../shared/traces/query.js';
-import { invokeHttp, setEnv, startSimulator, storedItem, useFreshStore } from '../../test/helpers.js';
+import {
+  invokeHttp,
+  setEnv,
+  startSimulator,
+  startTestGateway,
+  storedItem,
+  useFreshStore,
+} from '../../test/helpers.js';
 import { handler } from './handler.js';
 
 const KEY = 'ingest-test-key';
@@ -47,15 +53,7 @@ async function rollupCount(endpoint: string, ts: number, model = 'gpt-4o-mini'):
 }
 
 /** The gateway on loopback in front of this handler alone, as the local stack serves it. */
-const startIngestGateway = () =>
-  startGateway({
-    host: '127.0.0.1',
-    port: 0,
-    routes: ROUTES,
-    loadHandler: async () => handler as never,
-    timeoutSec: () => 30,
-    webDir: '/nonexistent',
-  });
+const startIngestGateway = () => startTestGateway(async () => handler as never);
 
 let restore: () => void;
 beforeAll(async () => {

@@ -19,13 +19,12 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Gateway, startGateway } from '../../infra/local/gateway.js';
+import type { Gateway } from '../../infra/local/gateway.js';
 import type { TraceEvent } from '../../shared/events/model.js';
 import { INGEST_MAX_BODY_BYTES } from '../../shared/ingest/ingest.js';
 import { decodeStatus, decodeTraceResponse } from '../../shared/ingest/otlp-protobuf.js';
-import { ROUTES } from '../../shared/routes.js';
 import { type FaultInjector, injectStoreFaults } from '../../test/faults.js';
-import { invokeHttp, setEnv, useFreshStore } from '../../test/helpers.js';
+import { invokeHttp, setEnv, startTestGateway, useFreshStore } from '../../test/helpers.js';
 import { handler as statusHandler } from '../status/handler.js';
 import { handler as tracesHandler } from '../traces/handler.js';
 import { handler } from './handler.js';
@@ -39,14 +38,7 @@ let restore: () => void;
 beforeAll(async () => {
   await useFreshStore();
   restore = setEnv({ INGEST_API_KEY: KEY });
-  gateway = await startGateway({
-    host: '127.0.0.1',
-    port: 0,
-    routes: ROUTES,
-    loadHandler: async () => handler as never,
-    timeoutSec: () => 30,
-    webDir: '/nonexistent',
-  });
+  gateway = await startTestGateway(async () => handler as never);
 });
 afterAll(async () => {
   await gateway.close();

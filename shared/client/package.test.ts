@@ -13,12 +13,11 @@ import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Gateway, startGateway } from '../../infra/local/gateway.js';
+import type { Gateway } from '../../infra/local/gateway.js';
 import { loadHandler } from '../../infra/local/runner.js';
 import type { Simulator } from '../../infra/local/simulator.js';
-import { setEnv, startSimulator, useFreshStore } from '../../test/helpers.js';
+import { setEnv, startSimulator, startTestGateway, useFreshStore } from '../../test/helpers.js';
 import type { TraceEvent } from '../events/model.js';
-import { ROUTES } from '../routes.js';
 
 const run = promisify(execFile);
 const CLIENT_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -123,14 +122,7 @@ beforeAll(async () => {
   await useFreshStore();
   restore = setEnv({ INGEST_API_KEY: KEY });
   sim = await startSimulator({ latency: 'none' });
-  gateway = await startGateway({
-    host: '127.0.0.1',
-    port: 0,
-    routes: ROUTES,
-    loadHandler,
-    timeoutSec: () => 30,
-    webDir: '/nonexistent',
-  });
+  gateway = await startTestGateway(loadHandler);
   work = await mkdtemp(join(tmpdir(), 'openai-status-client-'));
   app = join(work, 'app');
   await mkdir(app);
