@@ -317,7 +317,9 @@ describe('OpenAiStatusStack: CloudFront', () => {
 
   it('sends each API path prefix of the route table to API Gateway, uncached unless the handler allows', () => {
     const patterns = apiPathPatterns(ROUTES);
-    const behaviors = config().CacheBehaviors;
+    // The streaming routes' behaviours come first and go to their Function URL (tested below).
+    const streamingPaths = ROUTES.filter((r) => r.streaming).map((r) => r.path);
+    const behaviors = config().CacheBehaviors.filter((b) => !streamingPaths.includes(b.PathPattern));
     expect(behaviors.map((b) => b.PathPattern)).toEqual(patterns.map((p) => p.pattern));
     for (const [i, behavior] of behaviors.entries()) {
       const pattern = patterns[i];
@@ -575,6 +577,7 @@ describe('OpenAiStatusStack: functions', () => {
 
   it('loads every bundle in a fresh Node 22 process (ESM, require banner, no network at load)', () => {
     const node = join(PROJECT_ROOT, 'node_modules', '.bin', 'node');
+    const streamingFunctions = new Set(ROUTES.filter((r) => r.streaming).map((r) => r.function));
     for (const spec of FUNCTIONS) {
       const file = join(assetDir(main, functionOf(spec.name).node.defaultChild as CfnFunction), 'index.mjs');
       const result = spawnSync(
@@ -582,7 +585,8 @@ describe('OpenAiStatusStack: functions', () => {
         [
           '--input-type=module',
           '-e',
-          `const m = await import(${JSON.stringify(`file://${file}`)}); console.log(typeof m.handler);`,
+          // Lambda's Node runtime provides `awslambda` to streaming functions; a stand-in is enough to load one.
+          `${streamingFunctions.has(spec.name) ? 'globalThis.awslambda = { streamifyResponse: (h) => h, HttpResponseStream: { from: (s) => s } }; ' : ''}const m = await import(${JSON.stringify(`file://${file}`)}); console.log(typeof m.handler);`,
         ],
         { encoding: 'utf8', env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', LOG_LEVEL: 'SILENT' } },
       );
@@ -886,22 +890,16 @@ describe('OpenAiStatusStack: cdk-nag AwsSolutions', () => {
   });
 });
 
-describe('OpenAiStatusStack: streaming routes (a fake route table)', () => {
-  const streamingRoute: RouteSpec = {
-    method: 'POST',
-    path: '/ai/chat/stream',
-    function: 'health',
-    auth: 'ingest',
-    streaming: true,
-  };
-  const routes: RouteSpec[] = [
-    ...ROUTES,
-    streamingRoute,
-    { method: 'GET', path: '/ai/chats/{id}', function: 'health', auth: 'none', streaming: false },
-  ];
+describe('OpenAiStatusStack: streaming routes (the chat stream)', () => {
+  const streamingRoute = ROUTES.find((r) => r.streaming) as RouteSpec;
+  const routes: readonly RouteSpec[] = ROUTES;
   let s: Synthesized;
   beforeAll(() => {
     s = synthStack({ routes });
+  });
+
+  it('is the POST /ai/chat/stream route of the real route table', () => {
+    expect(streamingRoute).toMatchObject({ method: 'POST', path: '/ai/chat/stream', function: 'ai_stream' });
   });
 
   it('gives the streaming function a Function URL in RESPONSE_STREAM mode, IAM auth', () => {
@@ -909,7 +907,7 @@ describe('OpenAiStatusStack: streaming routes (a fake route table)', () => {
     s.template.hasResourceProperties('AWS::Lambda::Url', {
       AuthType: 'AWS_IAM',
       InvokeMode: 'RESPONSE_STREAM',
-      TargetFunctionArn: getAtt(s.stack.functions.get('health'), 'Arn'),
+      TargetFunctionArn: getAtt(s.stack.functions.get('ai_stream'), 'Arn'),
     });
   });
 
@@ -951,9 +949,9 @@ describe('OpenAiStatusStack: streaming routes (a fake route table)', () => {
     }
   });
 
-  it('gives the function behind a protected streaming route the secret', () => {
+  it('gives the streaming function the secret (OpenAI key for the model, ingest key for callers)', () => {
     const env = (
-      resourceOf(s.template, s.stack.functions.get('health')).Properties.Environment as {
+      resourceOf(s.template, s.stack.functions.get('ai_stream')).Properties.Environment as {
         Variables: Record<string, unknown>;
       }
     ).Variables;
@@ -1052,12 +1050,12 @@ describe('cloudConfig', () => {
 
   it('validates the reserved variables at synth, and passes them to no function', () => {
     const reserved = VARIABLES.filter((v) => v.reserved !== undefined).map((v) => v.name);
-    expect(reserved).toContain('ENABLE_AI');
+    expect(reserved).toContain('LOG_SIM_ENABLED');
     for (const name of reserved) {
       expect(CLOUD_VARIABLES).toContain(name);
       expect(FUNCTION_VARIABLES).not.toContain(name);
     }
-    expect(cloudConfig({ ENABLE_AI: '1' }).environment).not.toHaveProperty('ENABLE_AI');
+    expect(cloudConfig({ LOG_SIM_ENABLED: '1' }).environment).not.toHaveProperty('LOG_SIM_ENABLED');
     expect(() => cloudConfig({ LOG_SIM_INTERVAL_MS: '10' })).toThrow('LOG_SIM_INTERVAL_MS');
   });
 

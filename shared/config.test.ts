@@ -100,15 +100,13 @@ describe('configuration', () => {
   it('accepts and validates the reserved variables, and leaves them out of the configuration', () => {
     const reserved = VARIABLES.filter((v) => v.reserved !== undefined).map((v) => v.name);
     expect(reserved).toEqual([
-      'ENABLE_AI',
       'EMBEDDING_MODEL',
       'LOG_SIM_ENABLED',
       'LOG_SIM_INTERVAL_MS',
       'EMB_INDEX_INTERVAL_MS',
     ]);
-    const config = parseConfig({ ENABLE_AI: '1', LOG_SIM_ENABLED: 'yes', EMB_INDEX_INTERVAL_MS: '60000' });
+    const config = parseConfig({ LOG_SIM_ENABLED: 'yes', EMB_INDEX_INTERVAL_MS: '60000' });
     for (const field of [
-      'enableAi',
       'embeddingModel',
       'logSimEnabled',
       'logSimIntervalMs',

@@ -256,16 +256,41 @@ const ROWS = {
     expected: 'a comma-separated list of host:port, such as localhost:8080,[::1]:8443',
     schema: hostPortList,
   },
-  // Accepted, not used yet: the features these variables switch do not exist yet
+  // AI over the telemetry (the chat; log search below is not built yet)
   enableAi: {
     name: 'ENABLE_AI',
     scope: 'both',
     default: '0',
-    reserved: 'log search and the chat',
-    description: 'Will switch on log-search embeddings and the OpenAI-enhanced chat.',
+    description:
+      'Set to 1 to let the chat ask OpenAI (POST /ai/chat with llm: true). 0: the chat answers from the evidence alone, and says why.',
     expected: '1/0, true/false, yes/no or on/off',
     schema: boolean,
   },
+  aiChatModel: {
+    name: 'AI_CHAT_MODEL',
+    scope: 'both',
+    default: 'gpt-4o-mini',
+    description: 'Model that writes the chat answer from the evidence (Responses API).',
+    expected: 'a model name',
+    schema: nonEmpty,
+  },
+  aiChatInstructions: {
+    name: 'AI_CHAT_INSTRUCTIONS',
+    scope: 'both',
+    description:
+      'Instructions given to the chat model instead of the built-in ones (shared/ai/llm.ts); the evidence and the citation rules are always appended.',
+    expected: 'text of at most 4000 characters',
+    schema: z.string().trim().min(1).max(4000),
+  },
+  aiChatPerMinute: {
+    name: 'AI_CHAT_PER_MINUTE',
+    scope: 'both',
+    default: '20',
+    description: 'Chat questions allowed per minute for one API key (or one client address without a key).',
+    expected: 'a whole number from 1 to 10000',
+    schema: int(1, 10_000),
+  },
+  // Accepted, not used yet: the features these variables switch do not exist yet
   embeddingModel: {
     name: 'EMBEDDING_MODEL',
     scope: 'both',

@@ -109,6 +109,20 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     memoryMb: 1024,
     access: { table: 'readWrite', secrets: true },
   },
+  {
+    name: 'ai',
+    description: 'AI metrics and summary of a range, and the chat over the telemetry',
+    timeoutSec: 29,
+    memoryMb: 1024,
+    access: { table: 'readWrite', secrets: true },
+  },
+  {
+    name: 'ai_stream',
+    description: 'The chat over the telemetry, streamed as NDJSON (Function URL behind CloudFront)',
+    timeoutSec: 60,
+    memoryMb: 1024,
+    access: { table: 'readWrite', secrets: true },
+  },
 ];
 
 export const ROUTES: readonly RouteSpec[] = [
@@ -128,6 +142,10 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/traces', function: 'traces', auth: 'none', streaming: false },
   { method: 'GET', path: '/incidents', function: 'incidents', auth: 'none', streaming: false },
   { method: 'PUT', path: '/incidents', function: 'incidents', auth: 'ingest', streaming: false },
+  { method: 'GET', path: '/ai/metrics', function: 'ai', auth: 'none', streaming: false },
+  { method: 'GET', path: '/ai/summary', function: 'ai', auth: 'none', streaming: false },
+  { method: 'POST', path: '/ai/chat', function: 'ai', auth: 'none', streaming: false },
+  { method: 'POST', path: '/ai/chat/stream', function: 'ai_stream', auth: 'none', streaming: true },
 ];
 
 export function functionSpec(name: string): FunctionSpec {

@@ -11,7 +11,7 @@
  * allowed, body too large, malformed request, function failure) also carry
  * CORS and an `x-request-id`, like the middleware's answers.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import {
@@ -111,7 +111,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       writeHead(res, 204, {
         ...ownHeaders(requestId),
         'access-control-allow-methods': allowed.join(', '),
-        'access-control-allow-headers': 'content-type, authorization, x-api-key, idempotency-key',
+        'access-control-allow-headers': 'content-type, authorization, x-api-key, idempotency-key, x-amz-content-sha256',
         'access-control-max-age': '600',
       });
       res.end();
@@ -139,6 +139,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (body === undefined) {
       const detail = `The request body is over ${MAX_REQUEST_BYTES} bytes.`;
       sendProblem(res, requestId, new HttpProblem(413, 'Payload Too Large', detail), url.pathname);
+      return;
+    }
+    const bodyHashProblem = match.route.streaming ? checkBodyHash(req, body) : undefined;
+    if (bodyHashProblem) {
+      sendProblem(res, requestId, bodyHashProblem, url.pathname);
       return;
     }
     const headers: Record<string, string> = {};
@@ -193,6 +198,28 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         server.close(() => resolveClose());
       }),
   };
+}
+
+/**
+ * What CloudFront's origin access control needs to sign a request with a body
+ * for a Function URL (the streaming routes): `x-amz-content-sha256`, the hex
+ * SHA-256 of the body. Without it (or with a wrong one) the Function URL
+ * refuses the request in the cloud; the gateway refuses it the same way, so
+ * a client that forgets it fails locally too.
+ */
+function checkBodyHash(req: IncomingMessage, body: Buffer): HttpProblem | undefined {
+  if (body.byteLength === 0) return undefined;
+  const sent = req.headers['x-amz-content-sha256'];
+  const expected = createHash('sha256').update(body).digest('hex');
+  if (sent === expected) return undefined;
+  return new HttpProblem(
+    403,
+    'Forbidden',
+    sent === undefined
+      ? 'A request with a body to a streaming route needs x-amz-content-sha256 (the hex SHA-256 of the body): CloudFront signs it for the Function URL.'
+      : 'x-amz-content-sha256 does not match the body.',
+    { field: 'x-amz-content-sha256' },
+  );
 }
 
 /** Reads the whole body, or undefined when it passes the size limit. */

@@ -107,6 +107,15 @@ export function idempotencyKey(id: string): { pk: string; sk: string } {
   return { pk: `IDEM#${id}`, sk: 'IDEM' };
 }
 
+/** The counter of one caller (a hashed key or address) for one minute of one limited action (shared/store/rate-limit.ts). */
+export function rateLimitKey(
+  action: string,
+  caller: string,
+  minuteStart: number,
+): { pk: string; sk: string } {
+  return { pk: `RL#${action}#${caller}`, sk: minuteOf(minuteStart) };
+}
+
 export type Resolution = 'minute' | 'hour';
 
 export interface RollupLabels {

@@ -53,10 +53,27 @@ const MODERATION_CATEGORIES = (
 const VIOLENT = /\b(kill|murder|bomb|shoot)\b/i;
 
 /** The deterministic reply, cut to the token budget (4 chars per token) like a `length` stop. */
-function reply(limit: number | undefined): { text: string; tokens: number; truncated: boolean } {
-  const full = tokens(REPLY);
-  if (limit === undefined || limit >= full) return { text: REPLY, tokens: full, truncated: false };
-  return { text: REPLY.slice(0, limit * 4), tokens: limit, truncated: true };
+function reply(limit: number | undefined, text = REPLY): { text: string; tokens: number; truncated: boolean } {
+  const full = tokens(text);
+  if (limit === undefined || limit >= full) return { text, tokens: full, truncated: false };
+  return { text: text.slice(0, limit * 4), tokens: limit, truncated: true };
+}
+
+/**
+ * A grounded answer when the input carries numbered evidence (`E1 (kind, ref): …`,
+ * as the chat sends it): the first two pieces restated, each cited, like a
+ * model that follows the citation rule. Ids the question itself mentions
+ * (`[E99]`) are cited too, as a model parroting them would, so callers can
+ * test that unknown citations are dropped.
+ */
+function groundedReply(input: string): string | undefined {
+  const evidence = [...input.matchAll(/^(E\d+) \([^)]*\): (.+)$/gm)].slice(0, 2);
+  if (evidence.length === 0) return undefined;
+  const question = input.match(/^Question: (.*)$/m)?.[1] ?? '';
+  const parroted = [...question.matchAll(/\[(E\d+)\]/g)].map((m) => m[1]);
+  const sentences = evidence.map(([, id, snippet]) => `${(snippet ?? '').replace(/\.$/, '')} [${id}].`);
+  if (parroted.length > 0) sentences.push(`See also ${parroted.map((id) => `[${id}]`).join('')}.`);
+  return `From the evidence: ${sentences.join(' ')}`;
 }
 
 /** Splits text into word-sized deltas for streaming. */
@@ -125,7 +142,7 @@ function chat(body: Json): Json | Sse {
 function responses(body: Json): Json | Sse {
   const model = requireModel(body);
   const limit = positiveInt(body, 'max_output_tokens', 16);
-  const out = reply(limit);
+  const out = reply(limit, groundedReply(textOf(body.input)));
   const input_tokens = tokens(textOf(body.input) + textOf(body.instructions));
   const msgId = `msg_${hex(24)}`;
   const part = (text: string) => ({ type: 'output_text', text, annotations: [], logprobs: [] });

@@ -1,0 +1,211 @@
+/**
+ * The evidence a chat answer may cite, gathered before any answer is written:
+ * the figures of the range (shared/ai/metrics.ts), its incidents, exemplar
+ * failing traces and the log lines that match the question. Each piece is
+ * numbered (E1, E2, …) and carries a stable reference that resolves to an
+ * existing item — a read-API query, an incident id, a trace id, a log line id —
+ * and a dashboard link that opens it.
+ */
+import type { Config } from '../config.js';
+import type { TraceEvent } from '../events/model.js';
+import type { Filters, TimeRange } from '../status/params.js';
+import { readTraces } from '../traces/query.js';
+import { type AiMetrics, computeAiMetrics, type MetricQuery, metricQueryPath } from './metrics.js';
+import type { QuestionReading } from './question.js';
+
+export type EvidenceKind = 'metric' | 'incident' | 'trace' | 'log';
+
+export interface Evidence {
+  /** `E1`, `E2`, … in the order gathered. */
+  id: string;
+  kind: EvidenceKind;
+  /** What the evidence is: a read-API path with its query (metric), or an incident, trace or log line id. */
+  ref: string;
+  /** The evidence in one line, as given to a model and shown on a citation chip. */
+  snippet: string;
+  /** Opens the evidence in the dashboard (relative to the dashboard's origin). */
+  url: string;
+}
+
+/** A log line found for the question; log search (when present) provides them. */
+export interface LogHit {
+  id: string;
+  ts: number;
+  level: string;
+  message: string;
+  endpoint?: string;
+  traceId?: string;
+}
+
+/** Finds log lines for a question in a range; absent until log search exists. */
+export type LogFinder = (input: {
+  query: string;
+  from: number;
+  to: number;
+  endpoints: readonly string[];
+  k: number;
+}) => Promise<readonly LogHit[]>;
+
+export const EXEMPLAR_TRACES = 3;
+export const LOG_HITS = 4;
+/** Snippets are cut to this many characters: the evidence must fit a token budget. */
+export const SNIPPET_CHARS = 240;
+
+/** The dashboard's range presets (web/src/state.ts), to open a link on one that covers the evidence. */
+const DASHBOARD_RANGES: readonly [string, number][] = [
+  ['15m', 15],
+  ['1h', 60],
+  ['6h', 360],
+  ['24h', 1440],
+  ['7d', 10_080],
+];
+
+/** The smallest dashboard range preset reaching back from now to `from`. */
+export function dashboardRange(from: number, now: number): string {
+  const minutes = (now - from) / 60_000;
+  return DASHBOARD_RANGES.find(([, m]) => m >= minutes)?.[0] ?? '7d';
+}
+
+function dashboardUrl(params: Record<string, string | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) if (value) search.set(name, value);
+  return `/?${search.toString()}`;
+}
+
+const cut = (text: string) => (text.length > SNIPPET_CHARS ? `${text.slice(0, SNIPPET_CHARS - 1)}…` : text);
+
+/** Collects evidence, numbering each distinct reference once. */
+export class EvidenceBook {
+  readonly items: Evidence[] = [];
+  private readonly byKey = new Map<string, Evidence>();
+
+  add(kind: EvidenceKind, ref: string, snippet: string, url: string): Evidence {
+    const key = `${kind}|${ref}`;
+    const known = this.byKey.get(key);
+    if (known) return known;
+    const evidence: Evidence = { id: `E${this.items.length + 1}`, kind, ref, snippet: cut(snippet), url };
+    this.items.push(evidence);
+    this.byKey.set(key, evidence);
+    return evidence;
+  }
+
+  has(id: string): boolean {
+    return this.items.some((e) => e.id === id);
+  }
+}
+
+export interface GatherInput {
+  config: Config;
+  range: TimeRange;
+  filters: Filters;
+  now: number;
+  question: string;
+  reading: QuestionReading;
+  findLogs?: LogFinder | undefined;
+}
+
+export interface Gathered {
+  metrics: AiMetrics;
+  traces: TraceEvent[];
+  logs: LogHit[];
+  /** Why a kind of evidence is missing (log search absent, a read failed). */
+  notes: string[];
+}
+
+/** Reads everything the answer may use; the pieces are numbered later, as they are cited. */
+export async function gatherEvidence(input: GatherInput): Promise<Gathered> {
+  const { config, range, filters, now, reading } = input;
+  const focus = reading.endpoints.length > 0 ? reading.endpoints : filters.filter.endpoint;
+  const notes: string[] = [];
+  const [metrics, traces, logs] = await Promise.all([
+    computeAiMetrics({ config, range, filters, now }),
+    readTraces(
+      {
+        from: range.from,
+        to: range.to,
+        filters: {
+          ok: false,
+          source: filters.sources,
+          ...(focus && focus.length > 0 ? { endpoint: [...focus] } : {}),
+          ...(filters.filter.model ? { model: [...filters.filter.model] } : {}),
+          ...(filters.filter.region ? { region: [...filters.filter.region] } : {}),
+        },
+      },
+      { tableName: config.tableName, now, limit: EXEMPLAR_TRACES, maxScan: 2000 },
+    ).then((page) => page.items),
+    input.findLogs
+      ? input.findLogs({
+          query: input.question,
+          from: range.from,
+          to: range.to,
+          endpoints: focus ?? [],
+          k: LOG_HITS,
+        })
+      : Promise.resolve<readonly LogHit[]>([]),
+  ]);
+  if (!input.findLogs) notes.push('Log lines were not searched: log search is not available.');
+  return { metrics, traces, logs: [...logs], notes };
+}
+
+// ---------------------------------------------------------------- references and links
+
+export function metricEvidence(
+  book: EvidenceBook,
+  query: MetricQuery,
+  snippet: string,
+  now: number,
+): Evidence {
+  const from = Number(query.params.from);
+  return book.add(
+    'metric',
+    metricQueryPath(query),
+    snippet,
+    dashboardUrl({
+      tab: 'status',
+      range: dashboardRange(from, now),
+      source: query.params.source === 'probe' ? undefined : query.params.source,
+      endpoint: query.params.endpoint,
+      model: query.params.model,
+      region: query.params.region,
+    }),
+  );
+}
+
+export function incidentEvidence(
+  book: EvidenceBook,
+  incident: AiMetrics['incidents']['items'][number],
+  snippet: string,
+  now: number,
+): Evidence {
+  return book.add(
+    'incident',
+    incident.id,
+    snippet,
+    dashboardUrl({ tab: 'status', range: dashboardRange(incident.start, now), incident: incident.id }),
+  );
+}
+
+export function traceEvidence(book: EvidenceBook, trace: TraceEvent, snippet: string, now: number): Evidence {
+  return book.add(
+    'trace',
+    trace.id,
+    snippet,
+    dashboardUrl({
+      tab: 'traces',
+      range: dashboardRange(trace.ts, now),
+      source: trace.source === 'probe' ? undefined : trace.source,
+      endpoint: trace.endpoint,
+      ok: 'false',
+      trace: trace.id,
+    }),
+  );
+}
+
+export function logEvidence(book: EvidenceBook, hit: LogHit, snippet: string, now: number): Evidence {
+  return book.add(
+    'log',
+    hit.id,
+    snippet,
+    dashboardUrl({ tab: 'logs', range: dashboardRange(hit.ts, now), line: hit.id }),
+  );
+}
