@@ -30,6 +30,16 @@ export function publicConfig(config: Config) {
     features: {
       db: true,
       ingest: Boolean(config.ingestApiKey),
+      /** The chat's OpenAI-written answers (`llm: true`), and why they are unavailable when they are. */
+      chatLlm: {
+        available: config.enableAi && Boolean(config.openaiBaseUrl),
+        model: config.aiChatModel,
+        reason: !config.enableAi
+          ? 'Off: set ENABLE_AI=1 on the server to let the chat ask OpenAI.'
+          : !config.openaiBaseUrl
+            ? 'No OpenAI key or simulator is configured.'
+            : null,
+      },
     },
     errorTypes: ERROR_TYPES,
     sources: SOURCES,

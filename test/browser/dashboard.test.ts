@@ -439,6 +439,39 @@ describe('dashboard in headless Chromium', { timeout: 90_000 }, () => {
     await page.click('.theme-toggle');
   });
 
+  it('chat tab: a question streams an answer with citations; a trace citation opens the trace', async () => {
+    await page.goto(`${base}/?tab=chat&range=24h`);
+    // Without ENABLE_AI=1 the LLM toggle is off, and says why.
+    expect(await page.locator('[data-testid="use-llm"]').isDisabled()).toBe(true);
+    await page.locator('[data-testid="chat-panel"]').getByText('ENABLE_AI=1').waitFor();
+    requests.length = 0;
+    await page.fill('.chat-input textarea', 'Why did embeddings fail in the last 24 hours?');
+    await page.keyboard.press('Enter');
+    const turn = page.locator('[data-testid="chat-turn"]').last();
+    await poll(() => turn.getAttribute('data-state')).toBe('done');
+    // Streamed (not the fallback), written by code from evidence, every claim cited.
+    expect(requests.some((u) => u.endsWith('/ai/chat/stream'))).toBe(true);
+    expect(requests.some((u) => u.endsWith('/ai/chat'))).toBe(false);
+    const meta = await turn.locator('[data-testid="chat-meta"]').textContent();
+    expect(meta).toContain('Written from the evidence by code');
+    expect(meta).not.toContain('not streamed');
+    const text = (await turn.locator('[data-testid="chat-answer-text"]').textContent()) ?? '';
+    expect(text).toMatch(/embeddings/i);
+    const cited = new Set([...text.matchAll(/\[(E\d+)\]/g)].map((m) => m[1]));
+    const chips = turn.locator('[data-testid="citation"]');
+    expect(await chips.count()).toBe(cited.size);
+    await page.screenshot({ path: join(ARTIFACTS, 'chat.png'), fullPage: true });
+
+    const trace = chips.and(page.locator('[data-kind="trace"]')).first();
+    const traceId = await trace.getAttribute('data-ref');
+    expect(traceId).toBeTruthy();
+    await trace.click();
+    await poll(() => new URL(page.url()).searchParams.get('tab')).toBe('traces');
+    expect(new URL(page.url()).searchParams.get('trace')).toBe(traceId);
+    await page.locator('[data-testid="trace-detail"]').waitFor();
+    expect(await page.locator('[data-testid="trace-detail"]').textContent()).toContain(traceId as string);
+  });
+
   it('logged no console errors and no page errors', () => {
     expect(collected.errors).toEqual([]);
     expect(collected.dialogs).toEqual([]);
