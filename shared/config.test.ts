@@ -106,12 +106,7 @@ describe('configuration', () => {
       'EMB_INDEX_INTERVAL_MS',
     ]);
     const config = parseConfig({ LOG_SIM_ENABLED: 'yes', EMB_INDEX_INTERVAL_MS: '60000' });
-    for (const field of [
-      'embeddingModel',
-      'logSimEnabled',
-      'logSimIntervalMs',
-      'embIndexIntervalMs',
-    ]) {
+    for (const field of ['embeddingModel', 'logSimEnabled', 'logSimIntervalMs', 'embIndexIntervalMs']) {
       expect(config).not.toHaveProperty(field);
     }
     expect(errorOf({ EMB_INDEX_INTERVAL_MS: 'soon' }).variable).toBe('EMB_INDEX_INTERVAL_MS');

@@ -111,7 +111,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       writeHead(res, 204, {
         ...ownHeaders(requestId),
         'access-control-allow-methods': allowed.join(', '),
-        'access-control-allow-headers': 'content-type, authorization, x-api-key, idempotency-key, x-amz-content-sha256',
+        'access-control-allow-headers':
+          'content-type, authorization, x-api-key, idempotency-key, x-amz-content-sha256',
         'access-control-max-age': '600',
       });
       res.end();

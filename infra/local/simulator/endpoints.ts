@@ -53,7 +53,10 @@ const MODERATION_CATEGORIES = (
 const VIOLENT = /\b(kill|murder|bomb|shoot)\b/i;
 
 /** The deterministic reply, cut to the token budget (4 chars per token) like a `length` stop. */
-function reply(limit: number | undefined, text = REPLY): { text: string; tokens: number; truncated: boolean } {
+function reply(
+  limit: number | undefined,
+  text = REPLY,
+): { text: string; tokens: number; truncated: boolean } {
   const full = tokens(text);
   if (limit === undefined || limit >= full) return { text, tokens: full, truncated: false };
   return { text: text.slice(0, limit * 4), tokens: limit, truncated: true };
