@@ -74,6 +74,8 @@ export interface ChatAnswer {
   /** Why the answer is the code's although `llm: true` was asked. */
   fallback?: { reason: string };
   notes: string[];
+  /** What gathering the evidence cost: DynamoDB items read and queries made. */
+  meta: { itemsRead: number; queries: number; itemsByPart: Record<string, number> };
 }
 
 export type ChatLine =
@@ -112,6 +114,7 @@ interface Prepared {
   sentences: Sentence[];
   window: ChatAnswer['evidenceWindow'];
   notes: string[];
+  meta: ChatAnswer['meta'];
 }
 
 /** Reads the question, gathers the evidence and writes the code's sentences (citing as it goes). */
@@ -151,7 +154,13 @@ async function prepare(request: ChatRequest, context: ChatContext): Promise<Prep
     logs: gathered.logs,
     rangeLabel: label,
   });
-  return { book, sentences, window: { from: range.from, to: range.to, label }, notes: gathered.notes };
+  return {
+    book,
+    sentences,
+    window: { from: range.from, to: range.to, label },
+    notes: gathered.notes,
+    meta: gathered.cost,
+  };
 }
 
 function citationsOf(book: EvidenceBook, ids: readonly string[]): Citation[] {
@@ -181,6 +190,7 @@ function summaryAnswer(prepared: Prepared, fallback?: string, extra?: Partial<Ch
     evidenceCount: prepared.book.items.length,
     ...(fallback ? { fallback: { reason: fallback } } : {}),
     notes: prepared.notes,
+    meta: prepared.meta,
     ...extra,
   };
 }
@@ -229,6 +239,7 @@ export async function answerChat(body: unknown, context: ChatContext): Promise<C
       mode: 'llm',
       evidenceWindow: prepared.window,
       evidenceCount: prepared.book.items.length,
+      meta: prepared.meta,
       ...extra,
       notes: [
         ...prepared.notes,
@@ -365,6 +376,7 @@ export async function* streamChat(request: ChatRequest, context: ChatContext): A
     mode: 'llm',
     evidenceWindow: prepared.window,
     evidenceCount: prepared.book.items.length,
+    meta: prepared.meta,
     ...extra,
     notes: [
       ...prepared.notes,

@@ -110,6 +110,8 @@ export interface Gathered {
   logs: LogHit[];
   /** Why a kind of evidence is missing (log search absent, a read failed). */
   notes: string[];
+  /** What gathering cost: DynamoDB items read and queries made, and items by part. */
+  cost: { itemsRead: number; queries: number; itemsByPart: Record<string, number> };
 }
 
 /** Reads everything the answer may use; the pieces are numbered later, as they are cited. */
@@ -117,22 +119,8 @@ export async function gatherEvidence(input: GatherInput): Promise<Gathered> {
   const { config, range, filters, now, reading } = input;
   const focus = reading.endpoints.length > 0 ? reading.endpoints : filters.filter.endpoint;
   const notes: string[] = [];
-  const [metrics, traces, logs] = await Promise.all([
+  const [metrics, logs] = await Promise.all([
     computeAiMetrics({ config, range, filters, now }),
-    readTraces(
-      {
-        from: range.from,
-        to: range.to,
-        filters: {
-          ok: false,
-          source: filters.sources,
-          ...(focus && focus.length > 0 ? { endpoint: [...focus] } : {}),
-          ...(filters.filter.model ? { model: [...filters.filter.model] } : {}),
-          ...(filters.filter.region ? { region: [...filters.filter.region] } : {}),
-        },
-      },
-      { tableName: config.tableName, now, limit: EXEMPLAR_TRACES, maxScan: 2000 },
-    ).then((page) => page.items),
     input.findLogs
       ? input.findLogs({
           query: input.question,
@@ -144,7 +132,65 @@ export async function gatherEvidence(input: GatherInput): Promise<Gathered> {
       : Promise.resolve<readonly LogHit[]>([]),
   ]);
   if (!input.findLogs) notes.push('Log lines were not searched: log search is not available.');
-  return { metrics, traces, logs: [...logs], notes };
+  const traces = await exemplarTraces(input, metrics, focus);
+  return {
+    metrics,
+    traces: traces.items,
+    logs: [...logs],
+    notes,
+    cost: {
+      itemsRead: metrics.meta.itemsRead + traces.scanned,
+      queries: metrics.meta.queries + traces.queries,
+      itemsByPart: { ...metrics.meta.itemsByPart, traces: traces.scanned },
+    },
+  };
+}
+
+/** Items a search for exemplar failing traces reads at most, per window searched. */
+const EXEMPLAR_SCAN = 300;
+
+/**
+ * A few failing calls, newest first. Raw events are many, so the search looks
+ * where the figures say failures are: the worst buckets first (a few hundred
+ * items at most each), then, when those held fewer than wanted, the newest
+ * part of the whole range (as many items at most).
+ */
+async function exemplarTraces(
+  input: GatherInput,
+  metrics: AiMetrics,
+  focus: readonly string[] | undefined,
+): Promise<{ items: TraceEvent[]; scanned: number; queries: number }> {
+  const { config, range, filters, now } = input;
+  const focused = metrics.endpoints.filter((e) => !focus || focus.length === 0 || focus.includes(e.endpoint));
+  const found = { items: [] as TraceEvent[], scanned: 0, queries: 0 };
+  if (!focused.some((e) => e.failed > 0)) return found;
+  const search = async (from: number, to: number) => {
+    const page = await readTraces(
+      {
+        from: Math.max(range.from, from),
+        to: Math.min(range.to, to),
+        filters: {
+          ok: false,
+          source: filters.sources,
+          ...(focus && focus.length > 0 ? { endpoint: [...focus] } : {}),
+          ...(filters.filter.model ? { model: [...filters.filter.model] } : {}),
+          ...(filters.filter.region ? { region: [...filters.filter.region] } : {}),
+        },
+      },
+      { tableName: config.tableName, now, limit: EXEMPLAR_TRACES, maxScan: EXEMPLAR_SCAN },
+    );
+    found.scanned += page.scanned;
+    found.queries += page.queries;
+    return page.items;
+  };
+  const windows = metrics.worst.filter((w) => w.reason === 'failures');
+  const pages = await Promise.all(windows.map((w) => search(w.t, w.t + w.bucketMs - 1)));
+  const byId = new Map(pages.flat().map((t) => [t.id, t]));
+  if (byId.size < EXEMPLAR_TRACES) for (const t of await search(range.from, range.to)) byId.set(t.id, t);
+  found.items = [...byId.values()]
+    .sort((a, b) => b.ts - a.ts || (a.id < b.id ? 1 : -1))
+    .slice(0, EXEMPLAR_TRACES);
+  return found;
 }
 
 // ---------------------------------------------------------------- references and links

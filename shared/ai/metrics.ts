@@ -219,6 +219,13 @@ export async function computeAiMetrics(input: MetricsInput) {
       itemsRead:
         current.meta.itemsRead + previous.meta.itemsRead + series.meta.itemsRead + incidents.meta.itemsRead,
       queries: current.meta.queries + previous.meta.queries + series.meta.queries + incidents.meta.queries,
+      /** Items read by each part: the range, the previous range, the worst buckets, the incidents. */
+      itemsByPart: {
+        status: current.meta.itemsRead,
+        previous: previous.meta.itemsRead,
+        timeseries: series.meta.itemsRead,
+        incidents: incidents.meta.itemsRead,
+      },
     },
   };
 }
