@@ -24,7 +24,7 @@ import { recordEvents } from '../store/events.js';
 import { HOUR_MS, MINUTE_MS } from '../store/keys.js';
 import type { ChatAnswer, ChatLine } from './chat.js';
 import { withHeartbeat } from './chat.js';
-import { CitationFilter } from './llm.js';
+import { CitationFilter, EVIDENCE_CHAR_BUDGET } from './llm.js';
 import { readQuestion } from './question.js';
 
 // "Now" is 10:40:30 UTC of a recent day; chat failed between 10:00 and 10:06.
@@ -224,6 +224,21 @@ describe('POST /ai/chat', () => {
       items: TraceEvent[];
     }>();
     expect(traces.items.some((t) => t.attributes?.service === 'openai-status-chat' && t.ok)).toBe(true);
+  });
+
+  it('never puts a secret from the question into the prompt, and keeps the evidence within its budget', async () => {
+    const key = `sk-proj-${'a1B2'.repeat(12)}`;
+    const answer = (
+      await ask({ question: `is chat failing? my key is ${key}`, llm: true })
+    ).json<ChatAnswer>();
+    expect(answer.mode).toBe('llm');
+    const request = sim.requests.findLast((r) => r.path === '/v1/responses');
+    const sent = JSON.stringify(request?.body);
+    expect(sent).not.toContain(key);
+    expect(sent).toContain('sk-[redacted]');
+    expect(JSON.stringify(answer)).not.toContain(key);
+    const input = (request?.body as { input: string }).input;
+    expect(input.slice(input.indexOf('Evidence:')).length).toBeLessThanOrEqual(EVIDENCE_CHAR_BUDGET + 20);
   });
 
   it('falls back to the code answer, saying why, when the model call fails', async () => {

@@ -50,9 +50,24 @@ export function chatClient(config: Config): OpenAI {
   return cached.client;
 }
 
-/** The model's input: the question, then the evidence, one line each. */
+/**
+ * The evidence given to the model at most, in characters (about 4 per token):
+ * the prompt stays near 2,000 tokens however much the range holds. Evidence
+ * past the budget is left out of the prompt (it is listed in order of use,
+ * so what is left out is what the code's answer cited last).
+ */
+export const EVIDENCE_CHAR_BUDGET = 8000;
+
+/** The model's input: the question, then the evidence, one line each, within EVIDENCE_CHAR_BUDGET. */
 export function promptInput(question: string, evidence: readonly Evidence[]): string {
-  const lines = evidence.map((e) => `${e.id} (${e.kind}, ${e.ref}): ${e.snippet}`);
+  const lines: string[] = [];
+  let used = 0;
+  for (const e of evidence) {
+    const line = `${e.id} (${e.kind}, ${e.ref}): ${e.snippet}`;
+    if (used + line.length > EVIDENCE_CHAR_BUDGET) break;
+    lines.push(line);
+    used += line.length + 1;
+  }
   return `Question: ${redactSecrets(question)}\n\nEvidence:\n${lines.join('\n')}`;
 }
 
