@@ -680,3 +680,22 @@ describe("the gateway's own errors", () => {
     expect(await next.json()).toEqual({ id: '2' });
   });
 });
+
+describe('the awslambda global', () => {
+  it('adds the streaming members to an awslambda object another package created first', async () => {
+    const { installAwsLambdaGlobal } = await import('./lambda.js');
+    const g = globalThis as { awslambda?: Record<string, unknown> };
+    const saved = g.awslambda;
+    // What @aws/lambda-invoke-store does when it loads (under the SDK and Powertools): an object of its own.
+    const invokeStore = { hasContext: () => false };
+    g.awslambda = { InvokeStore: invokeStore };
+    try {
+      installAwsLambdaGlobal();
+      expect(typeof g.awslambda.streamifyResponse).toBe('function');
+      expect(g.awslambda.HttpResponseStream).toBeDefined();
+      expect(g.awslambda.InvokeStore).toBe(invokeStore);
+    } finally {
+      g.awslambda = saved;
+    }
+  });
+});

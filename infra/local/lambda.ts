@@ -213,9 +213,12 @@ export class LocalResponseStream extends PassThrough {
  * handlers load and run unchanged off AWS. Idempotent; never replaces the real one.
  */
 export function installAwsLambdaGlobal(): void {
-  const g = globalThis as { awslambda?: unknown };
-  if (g.awslambda) return;
-  g.awslambda = {
+  // `@aws/lambda-invoke-store` (under the SDK and Powertools) creates `globalThis.awslambda = {}` when
+  // it loads, for its own InvokeStore: add the streaming members to that object rather than skip it.
+  const g = globalThis as { awslambda?: Record<string, unknown> };
+  g.awslambda ??= {};
+  if (typeof g.awslambda.streamifyResponse === 'function') return;
+  Object.assign(g.awslambda, {
     streamifyResponse<T extends (...args: never[]) => unknown>(handler: T): T {
       Object.defineProperty(handler, STREAMING, { value: true });
       return handler;
@@ -226,7 +229,7 @@ export function installAwsLambdaGlobal(): void {
         return stream;
       },
     },
-  };
+  });
 }
 
 function isStreamingHandler(handler: unknown): boolean {
