@@ -115,6 +115,9 @@ export function injectStoreFaults(): FaultInjector {
   };
 }
 
+/** A rollup item's label set and bucket, whatever its shard (`RM#<source>#<day>#<shard>` → `RM#<source>#<day>`). */
+const labelSetId = (key: { pk: string; sk: string }) => `${key.pk.replace(/#\d+$/, '')}|${key.sk}`;
+
 export interface Consistency {
   /** Committed (visible) events. */
   visible: number;
@@ -166,8 +169,7 @@ export async function checkConsistency(tableName: string): Promise<Consistency> 
     if (own.pk !== pk || own.sk !== item.sk)
       throw new Error(`event ${pk} ${item.sk} is stored under a wrong key`);
     for (const resolution of ['minute', 'hour'] as const) {
-      const key = rollupKey(resolution, event.ts, event);
-      const id = `${key.pk}|${key.sk}`;
+      const id = labelSetId(rollupKey(resolution, event.ts, event, 0));
       const counts = expected.get(id) ?? { n: 0, ok: 0 };
       counts.n++;
       if (event.ok) counts.ok++;
@@ -180,29 +182,34 @@ export async function checkConsistency(tableName: string): Promise<Consistency> 
   let hourTotal = 0;
   let markers = 0;
   let fences = 0;
-  const seen = new Set<string>();
+  // A label set's minute (or hour) is the sum of its items on every rollup shard.
+  const found = new Map<string, { n: number; ok: number; histogram: number }>();
   for (const item of items) {
     const pk = String(item.pk);
     if (!pk.startsWith('RM#') && !pk.startsWith('RH#')) continue;
-    const id = `${pk}|${item.sk}`;
-    seen.add(id);
     for (const [name, value] of Object.entries(item)) {
       if (!name.startsWith('w_')) continue;
       if (value === 'f') fences++;
       else markers++;
     }
     const n = Number(item.n ?? 0);
-    const ok = Number(item.ok ?? 0);
-    const histogram = histogramFromItem(item).count;
     if (pk.startsWith('RM#')) minuteTotal += n;
     else hourTotal += n;
+    const id = labelSetId({ pk, sk: String(item.sk) });
+    const sum = found.get(id) ?? { n: 0, ok: 0, histogram: 0 };
+    sum.n += n;
+    sum.ok += Number(item.ok ?? 0);
+    sum.histogram += histogramFromItem(item).count;
+    found.set(id, sum);
+  }
+  for (const [id, { n, ok, histogram }] of found) {
     const want = expected.get(id) ?? { n: 0, ok: 0 };
     if (n !== want.n || ok !== want.ok || histogram !== want.n) {
       mismatches.push(`${id}: n=${n} ok=${ok} histogram=${histogram}, events: n=${want.n} ok=${want.ok}`);
     }
   }
   for (const [id, want] of expected) {
-    if (!seen.has(id)) mismatches.push(`${id}: no rollup, events: n=${want.n}`);
+    if (!found.has(id)) mismatches.push(`${id}: no rollup, events: n=${want.n}`);
   }
   return { visible, pending, minuteTotal, hourTotal, mismatches, markers, fences };
 }

@@ -172,6 +172,7 @@ describe('packed aggregates', () => {
         const deltas = rollupDeltas(
           toEvents(specs, 'p').map((event) => ({ event, resolutions: ['hour' as const] })),
           { tableName: 't', ...RETENTION },
+          0,
         );
         const groups = deltas.map((delta, i) => {
           const aggregate = emptyAggregate();

@@ -69,6 +69,7 @@ import {
   MINUTE_MS,
   type Resolution,
   rollupKey,
+  rollupShard,
 } from './keys.js';
 
 export interface RecordOptions {
@@ -182,10 +183,15 @@ interface Contribution {
 }
 
 /**
- * The rollup updates a set of events makes, aggregated per rollup key: a
- * batch of events costs one update per distinct key, not one per event.
+ * The rollup updates a set of events makes on one rollup shard (the writer's:
+ * rollupShard), aggregated per rollup key: a batch of events costs one update
+ * per distinct key, not one per event.
  */
-export function rollupDeltas(contributions: readonly Contribution[], options: RecordOptions): RollupDelta[] {
+export function rollupDeltas(
+  contributions: readonly Contribution[],
+  options: RecordOptions,
+  shard: number,
+): RollupDelta[] {
   const deltas = new Map<string, RollupDelta>();
   const keep: Record<Resolution, [number, number]> = {
     minute: [MINUTE_MS, options.retentionDays * DAY_MS],
@@ -194,7 +200,7 @@ export function rollupDeltas(contributions: readonly Contribution[], options: Re
   for (const { event, resolutions } of contributions) {
     for (const resolution of resolutions) {
       const [step, keepMs] = keep[resolution];
-      const key = rollupKey(resolution, event.ts, event);
+      const key = rollupKey(resolution, event.ts, event, shard);
       const id = `${key.pk}|${key.sk}`;
       let delta = deltas.get(id);
       if (!delta) {
@@ -426,6 +432,8 @@ async function inspectUntilSettled(
 /** One round of writes under one token: what it claimed, adopted and applied, so that it can undo them. */
 class Writer {
   readonly token = randomBytes(6).toString('hex');
+  /** The rollup shard every update of this writer goes to (an adopter finds it again from the token). */
+  private readonly shard = rollupShard(this.token);
   writeRequests = 0;
   /** Events this writer counted and committed. */
   counted = 0;
@@ -544,7 +552,12 @@ class Writer {
       const counted = new Set(state.counted);
       for (const resolution of RESOLUTIONS) {
         if (counted.has(resolution)) continue;
-        const [delta] = rollupDeltas([{ event, resolutions: [resolution] }], this.options);
+        // The dead writer's delta, if applied, is on its own shard.
+        const [delta] = rollupDeltas(
+          [{ event, resolutions: [resolution] }],
+          this.options,
+          rollupShard(owner),
+        );
         if (await fence(owner, delta as RollupDelta)) counted.add(resolution);
       }
       const contribution = { event, resolutions: RESOLUTIONS.filter((r) => !counted.has(r)) };
@@ -631,7 +644,7 @@ class Writer {
 
   /** Step 3: one conditional UpdateItem per rollup key, a handful at a time. */
   private async apply(): Promise<void> {
-    await eachLimited(rollupDeltas(this.contributions, this.options), PARALLEL, async (delta) => {
+    await eachLimited(rollupDeltas(this.contributions, this.options, this.shard), PARALLEL, async (delta) => {
       this.attempted.push(delta);
       try {
         await this.send(deltaUpdate(this.table, delta, this.marker));
@@ -656,7 +669,7 @@ class Writer {
     for (const delta of this.attempted) {
       const { resolution, bucketStart, source } = delta.identity;
       if (resolution !== 'minute' || (bucketStart as number) + MINUTE_MS > this.now) continue;
-      const key = lateVersionsKey(source as TraceEvent['source'], bucketStart as number);
+      const key = lateVersionsKey(source as TraceEvent['source'], bucketStart as number, this.shard);
       const day = byDay.get(keyId(key)) ?? { key, names: new Set<string>() };
       day.names.add(lateVersionAttribute(bucketStart as number));
       byDay.set(keyId(key), day);
@@ -786,9 +799,10 @@ class Writer {
       rollupDeltas(
         this.contributions.filter(({ event }) => ![undefined, this.token].includes(ownerOf(event))),
         this.options,
+        this.shard,
       ).map(keyId),
     );
-    const toSubtract = new Map(rollupDeltas(uncommitted, this.options).map((d) => [keyId(d), d]));
+    const toSubtract = new Map(rollupDeltas(uncommitted, this.options, this.shard).map((d) => [keyId(d), d]));
     const undone = new Set<string>();
     await eachLimited(this.attempted, PARALLEL, async (delta) => {
       const id = keyId(delta);
@@ -817,7 +831,7 @@ class Writer {
     const attempted = new Set(this.attempted.map(keyId));
     const released = uncommitted.filter(({ event, resolutions }) =>
       resolutions.every((r) => {
-        const id = keyId(rollupKey(r, event.ts, event));
+        const id = keyId(rollupKey(r, event.ts, event, this.shard));
         return !attempted.has(id) || undone.has(id);
       }),
     );
