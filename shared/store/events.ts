@@ -16,7 +16,9 @@
  *    it and counts nothing. Pending events are hidden from `/traces`.
  * 3. Apply: one UpdateItem per rollup key, `ADD` of the aggregated deltas plus
  *    a marker `w_<token>` in the same item, conditional on the marker being
- *    absent. The marker makes "was this writer's delta applied here?" a fact
+ *    absent. A writer's rollup keys are all on the rollup shard of its token
+ *    (shared/store/keys.ts), so concurrent writers spread over the shards and
+ *    an adopter finds a dead writer's items from the token on its events. The marker makes "was this writer's delta applied here?" a fact
  *    that can be read later from that one item.
  * 4. Commit: the pending marks are removed (the events become visible).
  * 5. Clean up: the markers are removed from the rollup items.
