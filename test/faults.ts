@@ -10,7 +10,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamoClient } from '../shared/aws.js';
 import { histogramFromItem } from '../shared/stats/histogram.js';
 import { PENDING } from '../shared/store/item-layout.js';
-import { eventKey, rollupKey } from '../shared/store/keys.js';
+import { endpointMinuteKey, eventKey, rollupKey } from '../shared/store/keys.js';
 
 const WRITES = /^(Put|Update|Delete|BatchWrite)/;
 
@@ -126,7 +126,7 @@ export interface Consistency {
   /** Sum of the minute rollups' counts, and of the hour rollups'. */
   minuteTotal: number;
   hourTotal: number;
-  /** Rollup keys whose count, ok count or histogram differ from the visible events. */
+  /** Rollup keys (label-set minutes and hours, endpoint minutes) whose count, ok count or histogram differ from the visible events. */
   mismatches: string[];
   /** Writer markers saying "applied" still in rollup items (left by writers that died before cleaning up). */
   markers: number;
@@ -168,8 +168,13 @@ export async function checkConsistency(tableName: string): Promise<Consistency> 
     const own = eventKey(event.ts, event.id);
     if (own.pk !== pk || own.sk !== item.sk)
       throw new Error(`event ${pk} ${item.sk} is stored under a wrong key`);
-    for (const resolution of ['minute', 'hour'] as const) {
-      const id = labelSetId(rollupKey(resolution, event.ts, event, 0));
+    const keys = [
+      rollupKey('minute', event.ts, event, 0),
+      rollupKey('hour', event.ts, event, 0),
+      endpointMinuteKey(event.ts, event, 0),
+    ];
+    for (const key of keys) {
+      const id = labelSetId(key);
       const counts = expected.get(id) ?? { n: 0, ok: 0 };
       counts.n++;
       if (event.ok) counts.ok++;
@@ -186,7 +191,7 @@ export async function checkConsistency(tableName: string): Promise<Consistency> 
   const found = new Map<string, { n: number; ok: number; histogram: number }>();
   for (const item of items) {
     const pk = String(item.pk);
-    if (!pk.startsWith('RM#') && !pk.startsWith('RH#')) continue;
+    if (!pk.startsWith('RM#') && !pk.startsWith('RH#') && !pk.startsWith('RE#')) continue;
     for (const [name, value] of Object.entries(item)) {
       if (!name.startsWith('w_')) continue;
       if (value === 'f') fences++;
@@ -194,7 +199,7 @@ export async function checkConsistency(tableName: string): Promise<Consistency> 
     }
     const n = Number(item.n ?? 0);
     if (pk.startsWith('RM#')) minuteTotal += n;
-    else hourTotal += n;
+    else if (pk.startsWith('RH#')) hourTotal += n;
     const id = labelSetId({ pk, sk: String(item.sk) });
     const sum = found.get(id) ?? { n: 0, ok: 0, histogram: 0 };
     sum.n += n;

@@ -273,7 +273,7 @@ describe('scheduling', () => {
 });
 
 describe('a probe tick', () => {
-  it('records every probe, with 5 write requests each plus one commit, and the rollups add up', async () => {
+  it('records every probe, with 7 write requests each plus one commit, and the rollups add up', async () => {
     const tickConfig: Config = {
       ...config,
       probeMode: 'all',
@@ -281,8 +281,9 @@ describe('a probe tick', () => {
     };
     const result = await runProbeTick({ config: tickConfig, tickTime: Date.now(), budgetMs: 10_000 });
     expect(result.events.map((e) => e.endpoint).sort()).toEqual(['chat', 'embeddings', 'models']);
-    // Per probe: the claim, two rollup updates and two marker clean-ups; one BatchWrite commits all three.
-    expect(result.stored).toEqual({ stored: 3, duplicates: 0, refused: [], writeRequests: 16 });
+    // Per probe: the claim, three rollup updates (label-set minute and hour, endpoint minute) and three
+    // marker clean-ups; one BatchWrite commits all three.
+    expect(result.stored).toEqual({ stored: 3, duplicates: 0, refused: [], writeRequests: 22 });
 
     for (const event of result.events) {
       const item = await storedItem(tableName, eventKey(event.ts, event.id));
@@ -333,12 +334,12 @@ describe('a probe tick', () => {
       ...(i % 4 === 0 ? { errorType: 'server_error' as const, status: 500 } : { status: 200 }),
       latencyMs: 100 + i,
     });
-    // Claim, 2 rollup updates, the late mark (written after its minute ended), commit, 2 clean-ups.
+    // Claim, 3 rollup updates, the late mark (written after its minute ended), commit, 3 clean-ups.
     expect(await recordEvents([event(0)], options)).toEqual({
       stored: 1,
       duplicates: 0,
       refused: [],
-      writeRequests: 7,
+      writeRequests: 9,
     });
     // The second delivery's claim finds the event: one write, nothing counted.
     expect(await recordEvents([event(0)], options)).toEqual({

@@ -63,6 +63,7 @@ import {
 } from './item-layout.js';
 import {
   DAY_MS,
+  endpointMinuteKey,
   eventKey,
   floorTo,
   HOUR_MS,
@@ -122,7 +123,20 @@ const MARK = {
   fenced: 'f',
 } as const;
 
-const RESOLUTIONS: Resolution[] = ['minute', 'hour'];
+/**
+ * The rollups an event is added to: its label set's minute and hour, and its
+ * endpoint's minute (every model and region: what a read of the minutes not
+ * compacted yet needs when it groups by endpoint only).
+ */
+export type RollupKind = Resolution | 'endpoint';
+const ROLLUP_KINDS: readonly RollupKind[] = ['minute', 'hour', 'endpoint'];
+
+/** The item of rollup `kind` an event adds to, on `shard`. */
+function rollupKindKey(kind: RollupKind, event: TraceEvent, shard: number): { pk: string; sk: string } {
+  return kind === 'endpoint'
+    ? endpointMinuteKey(event.ts, event, shard)
+    : rollupKey(kind, event.ts, event, shard);
+}
 
 /** Adds one event's contribution to a delta's counters. */
 function addEvent(counters: Map<string, number>, event: TraceEvent): void {
@@ -178,10 +192,10 @@ interface RollupDelta {
   counters: Map<string, number>;
 }
 
-/** An event and the resolutions whose rollups it still has to be added to. */
+/** An event and the rollups it still has to be added to. */
 interface Contribution {
   event: TraceEvent;
-  resolutions: readonly Resolution[];
+  resolutions: readonly RollupKind[];
 }
 
 /**
@@ -195,14 +209,15 @@ export function rollupDeltas(
   shard: number,
 ): RollupDelta[] {
   const deltas = new Map<string, RollupDelta>();
-  const keep: Record<Resolution, [number, number]> = {
+  const keep: Record<RollupKind, [number, number]> = {
     minute: [MINUTE_MS, options.retentionDays * DAY_MS],
     hour: [HOUR_MS, options.rollupRetentionDays * DAY_MS],
+    endpoint: [MINUTE_MS, options.retentionDays * DAY_MS],
   };
   for (const { event, resolutions } of contributions) {
-    for (const resolution of resolutions) {
-      const [step, keepMs] = keep[resolution];
-      const key = rollupKey(resolution, event.ts, event, shard);
+    for (const kind of resolutions) {
+      const [step, keepMs] = keep[kind];
+      const key = rollupKindKey(kind, event, shard);
       const id = `${key.pk}|${key.sk}`;
       let delta = deltas.get(id);
       if (!delta) {
@@ -210,12 +225,13 @@ export function rollupDeltas(
         delta = {
           ...key,
           identity: {
-            resolution,
+            resolution: kind === 'hour' ? 'hour' : 'minute',
             bucketStart,
             source: event.source,
             endpoint: event.endpoint,
-            model: event.model ?? '',
-            region: event.region ?? '',
+            // An endpoint minute holds every model and region, as a compact period's view `E` does.
+            model: kind === 'endpoint' ? '' : (event.model ?? ''),
+            region: kind === 'endpoint' ? '' : (event.region ?? ''),
             [TABLE.ttlAttribute]: Math.ceil((bucketStart + step + keepMs) / 1000),
           },
           last: {},
@@ -354,7 +370,7 @@ interface PendingState {
   /** The writer holding it, if pending. */
   owner?: string;
   since?: number;
-  counted: Resolution[];
+  counted: RollupKind[];
 }
 
 /** The pending state of stored events (consistent reads of the key and pending attributes only); absent ones are left out. */
@@ -391,7 +407,7 @@ async function inspect(tableName: string, keys: readonly Key[]): Promise<Pending
         states.push({
           key: { pk: item[TABLE.partitionKey] as string, sk: item[TABLE.sortKey] as string },
           ...(typeof owner === 'string' ? { owner, since: Number(item[PENDING.since] ?? 0) } : {}),
-          counted: (item[PENDING.counted] as Resolution[] | undefined) ?? [],
+          counted: (item[PENDING.counted] as RollupKind[] | undefined) ?? [],
         });
       }
       request = answer.UnprocessedKeys?.[tableName]?.Keys;
@@ -504,7 +520,7 @@ class Writer {
     const existing: TraceEvent[] = [];
     await eachLimited(events, PARALLEL, async (event) => {
       // Recorded before the Put is sent: if its answer is lost, the undo still looks for it.
-      const contribution = { event, resolutions: RESOLUTIONS };
+      const contribution = { event, resolutions: ROLLUP_KINDS };
       this.contributions.push(contribution);
       try {
         await this.send(
@@ -552,7 +568,7 @@ class Writer {
       const event = byKey.get(keyId(state.key)) as TraceEvent;
       const owner = state.owner as string;
       const counted = new Set(state.counted);
-      for (const resolution of RESOLUTIONS) {
+      for (const resolution of ROLLUP_KINDS) {
         if (counted.has(resolution)) continue;
         // The dead writer's delta, if applied, is on its own shard.
         const [delta] = rollupDeltas(
@@ -562,7 +578,7 @@ class Writer {
         );
         if (await fence(owner, delta as RollupDelta)) counted.add(resolution);
       }
-      const contribution = { event, resolutions: RESOLUTIONS.filter((r) => !counted.has(r)) };
+      const contribution = { event, resolutions: ROLLUP_KINDS.filter((r) => !counted.has(r)) };
       this.contributions.push(contribution);
       try {
         await this.send(
@@ -833,7 +849,7 @@ class Writer {
     const attempted = new Set(this.attempted.map(keyId));
     const released = uncommitted.filter(({ event, resolutions }) =>
       resolutions.every((r) => {
-        const id = keyId(rollupKey(r, event.ts, event, this.shard));
+        const id = keyId(rollupKindKey(r, event, this.shard));
         return !attempted.has(id) || undone.has(id);
       }),
     );

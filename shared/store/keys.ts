@@ -6,6 +6,7 @@
  * | raw event     | `EV#<yyyy-mm-ddThh>#<ss>`   | `<ts, 13 digits>#<id>`                          |
  * | minute rollup | `RM#<source>#<yyyy-mm-dd>#<s>` | `<yyyy-mm-ddThh:mm>#<endpoint>#<model>#<region>` |
  * | hour rollup   | `RH#<source>#<yyyy-mm>#<s>`  | `<yyyy-mm-ddThh>#<endpoint>#<model>#<region>`    |
+ * | endpoint minute | `RE#<source>#<yyyy-mm-dd>#<s>` | `<yyyy-mm-ddThh:mm>#<endpoint>`              |
  * | idempotency   | `IDEM#<sha256>`             | `IDEM`                                           |
  * | compact period| `CP#<source>#<view>#<yyyy-mm-dd>` | `<level>#<yyyy-mm-ddThh:mm>`              |
  * | late versions | `CV#<source>#<yyyy-mm-dd>#<s>` | `CV`                                          |
@@ -29,6 +30,10 @@
  * a writer adds its whole request's deltas to the shard of its token, so the
  * per-request aggregation is kept and concurrent writers spread over the
  * shards; readers query every shard and sum the items of a label set.
+ * Endpoint minutes are the minute rollups summed over models and regions,
+ * written beside them: a read of minutes not compacted yet (the last two or
+ * three) that needs only endpoints reads one item per endpoint and shard
+ * rather than one per label set and shard.
  *
  * A compact period item holds the figures of one closed period (a minute, a
  * ten-minute block, an hour or a day) of one source, for every endpoint (view `E`)
@@ -162,6 +167,22 @@ export function rollupPartition(resolution: Resolution, source: Source, ts: numb
   const period = resolution === 'minute' ? `RM#${source}#${dayOf(ts)}` : `RH#${source}#${monthOf(ts)}`;
   return `${period}#${shard}`;
 }
+
+/** The endpoint-minute rollup (every model and region of an endpoint) of the minute holding `ts`. */
+export function endpointMinuteKey(
+  ts: number,
+  labels: Pick<RollupLabels, 'source' | 'endpoint'>,
+  shard: number,
+): { pk: string; sk: string } {
+  return {
+    pk: endpointMinutePartition(labels.source, ts, shard),
+    sk: `${rollupBucket('minute', ts)}#${encodeLabel(labels.endpoint)}`,
+  };
+}
+
+/** Shard `shard` of the endpoint-minute partition of the day holding `ts`. */
+export const endpointMinutePartition = (source: Source, ts: number, shard: number) =>
+  `RE#${source}#${dayOf(ts)}#${shard}`;
 
 /** The sort key prefix of the rollup bucket (minute or hour) holding `ts`. */
 export const rollupBucket = (resolution: Resolution, ts: number) =>

@@ -27,6 +27,7 @@ import {
 import {
   type CompactView,
   DAY_MS,
+  endpointMinutePartition,
   floorTo,
   HOUR_MS,
   MINUTE_MS,
@@ -167,10 +168,13 @@ export function bucketCount(segment: Segment): number {
 }
 
 /** One Query per partition a segment touches: days for minutes, months for hours, every shard of each. */
-function partitionRanges(source: Source, segment: Segment): PartitionRange[] {
+function partitionRanges(source: Source, segment: Segment, items: 'label' | 'endpoint'): PartitionRange[] {
   return unshardedRanges(segment).flatMap(({ period, low, high, buckets }) =>
     ROLLUP_SHARD_LIST.map((shard) => ({
-      pk: rollupPartition(segment.resolution, source, period, shard),
+      pk:
+        items === 'endpoint'
+          ? endpointMinutePartition(source, period, shard)
+          : rollupPartition(segment.resolution, source, period, shard),
       low,
       high,
       buckets: shard === 0 ? buckets : 0,
@@ -377,10 +381,18 @@ class RollupReader implements Rollups {
           else gaps.push([from, to]);
         };
         for (const cell of cells) if (!valid.has(cell.from)) addGap(cell.from, cell.to);
-        if (Math.max(start, closedEnd) < end) addGap(Math.max(start, closedEnd), end);
+        const tail = Math.max(start, closedEnd);
+        // The minutes not compacted yet: by endpoint, one item per endpoint (and shard) instead of one per label set.
+        const byEndpoint = view === 'E' && tail < end;
+        if (tail < end && !byEndpoint) addGap(tail, end);
         for (const [from, to] of gaps) {
           items.push(
             ...(await this.readLive({ ...options, sources: [source], from, to, resolution: liveResolution })),
+          );
+        }
+        if (byEndpoint) {
+          items.push(
+            ...(await this.readLive({ ...options, sources: [source], from: tail, to: end }, 'endpoint')),
           );
         }
         return items;
@@ -390,12 +402,23 @@ class RollupReader implements Rollups {
     return parts.flat().filter((item) => item[PACKED_AGGREGATE] === undefined || matches(item, filter));
   }
 
-  /** Live rollups of [from, to) (today's reads, and the fallback of periods not compacted). */
-  private async readLive(options: RollupReadOptions): Promise<RollupItem[]> {
-    const segments = planSegments(options.from, options.to, this.now, options.resolution);
+  /**
+   * Live rollups of [from, to) (today's reads, and the fallback of periods not
+   * compacted): per label set, or the endpoint minutes (`endpoint`: models and regions summed).
+   */
+  private async readLive(
+    options: RollupReadOptions,
+    items: 'label' | 'endpoint' = 'label',
+  ): Promise<RollupItem[]> {
+    const segments = planSegments(
+      options.from,
+      options.to,
+      this.now,
+      items === 'endpoint' ? 'minute' : options.resolution,
+    );
     this.priceWhole(segments, options.sources.length);
     const ranges = options.sources.flatMap((source) =>
-      segments.flatMap((segment) => partitionRanges(source, segment)),
+      segments.flatMap((segment) => partitionRanges(source, segment, items)),
     );
     const fresh = ranges.filter((range) => !this.covering(range));
     const plannedQueries = this.planned.queries + fresh.length;
