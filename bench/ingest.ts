@@ -205,7 +205,9 @@ function keyKind(pk: string): string {
   if (pk.startsWith('EV#')) return 'raw event';
   if (pk.startsWith('RM#')) return 'minute rollup';
   if (pk.startsWith('RH#')) return 'hour rollup';
+  if (pk.startsWith('RE#')) return 'endpoint minute';
   if (pk.startsWith('IDEM#')) return 'idempotency';
+  if (pk.startsWith('CV#')) return 'late versions';
   return 'other';
 }
 const ranked = [...hottest].sort((a, b) => b[1].units - a[1].units);
@@ -219,7 +221,15 @@ for (const [pk, { units, second }] of ranked.slice(0, 8)) {
     `  ${pk.padEnd(30)} ${keyKind(pk).padEnd(14)} ${units.toFixed(0).padStart(7)} WU/s (second ${second})  ${verdict}`,
   );
 }
-for (const kind of ['raw event', 'minute rollup', 'hour rollup', 'idempotency']) {
+for (const kind of [
+  'raw event',
+  'minute rollup',
+  'hour rollup',
+  'endpoint minute',
+  'late versions',
+  'idempotency',
+  'other',
+]) {
   const keys = ranked.filter(([pk]) => keyKind(pk) === kind);
   const top = keys[0]?.[1].units ?? 0;
   console.log(

@@ -10,7 +10,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamoClient } from '../shared/aws.js';
 import { histogramFromItem } from '../shared/stats/histogram.js';
 import { PENDING } from '../shared/store/item-layout.js';
-import { eventKey, rollupKey } from '../shared/store/keys.js';
+import { endpointMinuteKey, eventKey, rollupKey } from '../shared/store/keys.js';
 
 const WRITES = /^(Put|Update|Delete|BatchWrite)/;
 
@@ -115,6 +115,9 @@ export function injectStoreFaults(): FaultInjector {
   };
 }
 
+/** A rollup item's label set and bucket, whatever its shard (`RM#<source>#<day>#<shard>` → `RM#<source>#<day>`). */
+const labelSetId = (key: { pk: string; sk: string }) => `${key.pk.replace(/#\d+$/, '')}|${key.sk}`;
+
 export interface Consistency {
   /** Committed (visible) events. */
   visible: number;
@@ -123,7 +126,7 @@ export interface Consistency {
   /** Sum of the minute rollups' counts, and of the hour rollups'. */
   minuteTotal: number;
   hourTotal: number;
-  /** Rollup keys whose count, ok count or histogram differ from the visible events. */
+  /** Rollup keys (label-set minutes and hours, endpoint minutes) whose count, ok count or histogram differ from the visible events. */
   mismatches: string[];
   /** Writer markers saying "applied" still in rollup items (left by writers that died before cleaning up). */
   markers: number;
@@ -165,9 +168,13 @@ export async function checkConsistency(tableName: string): Promise<Consistency> 
     const own = eventKey(event.ts, event.id);
     if (own.pk !== pk || own.sk !== item.sk)
       throw new Error(`event ${pk} ${item.sk} is stored under a wrong key`);
-    for (const resolution of ['minute', 'hour'] as const) {
-      const key = rollupKey(resolution, event.ts, event);
-      const id = `${key.pk}|${key.sk}`;
+    const keys = [
+      rollupKey('minute', event.ts, event, 0),
+      rollupKey('hour', event.ts, event, 0),
+      endpointMinuteKey(event.ts, event, 0),
+    ];
+    for (const key of keys) {
+      const id = labelSetId(key);
       const counts = expected.get(id) ?? { n: 0, ok: 0 };
       counts.n++;
       if (event.ok) counts.ok++;
@@ -180,29 +187,34 @@ export async function checkConsistency(tableName: string): Promise<Consistency> 
   let hourTotal = 0;
   let markers = 0;
   let fences = 0;
-  const seen = new Set<string>();
+  // A label set's minute (or hour) is the sum of its items on every rollup shard.
+  const found = new Map<string, { n: number; ok: number; histogram: number }>();
   for (const item of items) {
     const pk = String(item.pk);
-    if (!pk.startsWith('RM#') && !pk.startsWith('RH#')) continue;
-    const id = `${pk}|${item.sk}`;
-    seen.add(id);
+    if (!pk.startsWith('RM#') && !pk.startsWith('RH#') && !pk.startsWith('RE#')) continue;
     for (const [name, value] of Object.entries(item)) {
       if (!name.startsWith('w_')) continue;
       if (value === 'f') fences++;
       else markers++;
     }
     const n = Number(item.n ?? 0);
-    const ok = Number(item.ok ?? 0);
-    const histogram = histogramFromItem(item).count;
     if (pk.startsWith('RM#')) minuteTotal += n;
-    else hourTotal += n;
+    else if (pk.startsWith('RH#')) hourTotal += n;
+    const id = labelSetId({ pk, sk: String(item.sk) });
+    const sum = found.get(id) ?? { n: 0, ok: 0, histogram: 0 };
+    sum.n += n;
+    sum.ok += Number(item.ok ?? 0);
+    sum.histogram += histogramFromItem(item).count;
+    found.set(id, sum);
+  }
+  for (const [id, { n, ok, histogram }] of found) {
     const want = expected.get(id) ?? { n: 0, ok: 0 };
     if (n !== want.n || ok !== want.ok || histogram !== want.n) {
       mismatches.push(`${id}: n=${n} ok=${ok} histogram=${histogram}, events: n=${want.n} ok=${want.ok}`);
     }
   }
   for (const [id, want] of expected) {
-    if (!seen.has(id)) mismatches.push(`${id}: no rollup, events: n=${want.n}`);
+    if (!found.has(id)) mismatches.push(`${id}: no rollup, events: n=${want.n}`);
   }
   return { visible, pending, minuteTotal, hourTotal, mismatches, markers, fences };
 }

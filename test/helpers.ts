@@ -19,6 +19,8 @@ import { ensureSchema } from '../infra/local/store.js';
 import { dynamoClient, resetClients } from '../shared/aws.js';
 import { resetConfig } from '../shared/config.js';
 import { ROUTES, type RouteSpec } from '../shared/routes.js';
+import { ROLLUP_LAST } from '../shared/store/item-layout.js';
+import { type Resolution, ROLLUP_SHARD_LIST, type RollupLabels, rollupKey } from '../shared/store/keys.js';
 
 export { startSimulator } from '../infra/local/simulator.js';
 export { ManualClock, useClock } from '../shared/clock.js';
@@ -151,6 +153,51 @@ export async function storedItem(
     }),
   );
   return answer.Items?.[0];
+}
+
+/** Attributes a rollup update SETs rather than ADDs: taken from the shard with the latest result, not summed. */
+const ROLLUP_SET_ATTRIBUTES = new Set<string>([
+  'pk',
+  'sk',
+  'resolution',
+  'bucketStart',
+  'source',
+  'endpoint',
+  'model',
+  'region',
+  'expiresAt',
+  ...Object.values(ROLLUP_LAST),
+]);
+
+/**
+ * The rollup of one label set and minute (or hour) as one item: its shards'
+ * items (shared/store/keys.ts, ROLLUP_SHARDS) read and their counters summed,
+ * the other attributes from the shard with the latest result; writer markers
+ * left out. Undefined when no shard holds it.
+ */
+export async function storedRollup(
+  tableName: string,
+  resolution: Resolution,
+  ts: number,
+  labels: RollupLabels,
+): Promise<Record<string, unknown> | undefined> {
+  const shards = await Promise.all(
+    ROLLUP_SHARD_LIST.map((shard) => storedItem(tableName, rollupKey(resolution, ts, labels, shard))),
+  );
+  const found = shards.filter((item) => item !== undefined);
+  if (found.length === 0) return undefined;
+  const latest = found.reduce((a, b) =>
+    Number(b[ROLLUP_LAST.ts] ?? 0) > Number(a[ROLLUP_LAST.ts] ?? 0) ? b : a,
+  );
+  const merged: Record<string, unknown> = {};
+  for (const item of found) {
+    for (const [name, value] of Object.entries(item)) {
+      if (name.startsWith('w_') || ROLLUP_SET_ATTRIBUTES.has(name) || typeof value !== 'number') continue;
+      merged[name] = ((merged[name] as number | undefined) ?? 0) + value;
+    }
+  }
+  for (const name of ROLLUP_SET_ATTRIBUTES) if (name in latest) merged[name] = latest[name];
+  return merged;
 }
 
 /**

@@ -10,7 +10,7 @@ import { instrumentOpenAI } from '../../shared/client/src/index.js';
 import { getConfig } from '../../shared/config.js';
 import type { TraceEvent } from '../../shared/events/model.js';
 import { INGEST_MAX_BODY_BYTES } from '../../shared/ingest/ingest.js';
-import { eventKey, rollupKey } from '../../shared/store/keys.js';
+import { eventKey } from '../../shared/store/keys.js';
 import { readTraces } from '../../shared/traces/query.js';
 import {
   invokeHttp,
@@ -18,6 +18,7 @@ import {
   startSimulator,
   startTestGateway,
   storedItem,
+  storedRollup,
   useFreshStore,
 } from '../../test/helpers.js';
 import { handler } from './handler.js';
@@ -48,8 +49,8 @@ const post = async (body: unknown, headers: Record<string, string> = {}, path = 
 };
 
 async function rollupCount(endpoint: string, ts: number, model = 'gpt-4o-mini'): Promise<number> {
-  const key = rollupKey('minute', ts, { source: 'ingest', endpoint, model, region: undefined });
-  return ((await storedItem(getConfig().tableName, key))?.n as number | undefined) ?? 0;
+  const labels = { source: 'ingest' as const, endpoint, model, region: undefined };
+  return ((await storedRollup(getConfig().tableName, 'minute', ts, labels))?.n as number | undefined) ?? 0;
 }
 
 /** The gateway on loopback in front of this handler alone, as the local stack serves it. */

@@ -24,7 +24,7 @@ describe('probe function', () => {
       ok: 3,
       failed: [],
       skipped: [],
-      writeRequests: 16,
+      writeRequests: 22,
     });
   });
 

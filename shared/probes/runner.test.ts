@@ -3,10 +3,10 @@ import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Simulator } from '../../infra/local/simulator.js';
 import { checkConsistency, injectStoreFaults } from '../../test/faults.js';
-import { ManualClock, startSimulator, storedItem, useFreshStore } from '../../test/helpers.js';
+import { ManualClock, startSimulator, storedItem, storedRollup, useFreshStore } from '../../test/helpers.js';
 import { type Config, DEFAULT_PROBE_KEYS, HEAVY_PROBE_KEYS, PROBE_KEYS, parseConfig } from '../config.js';
 import { histogramFromItem } from '../stats/histogram.js';
-import { eventKey, rollupKey } from '../store/keys.js';
+import { eventKey } from '../store/keys.js';
 import { PROBES } from './registry.js';
 import { type ProbeClient, probeClient, runProbe, runProbeTick, selectProbes } from './runner.js';
 import { createTimedFetch, type RequestTiming } from './timed-fetch.js';
@@ -273,7 +273,7 @@ describe('scheduling', () => {
 });
 
 describe('a probe tick', () => {
-  it('records every probe, with 5 write requests each plus one commit, and the rollups add up', async () => {
+  it('records every probe, with 7 write requests each plus one commit, and the rollups add up', async () => {
     const tickConfig: Config = {
       ...config,
       probeMode: 'all',
@@ -281,8 +281,9 @@ describe('a probe tick', () => {
     };
     const result = await runProbeTick({ config: tickConfig, tickTime: Date.now(), budgetMs: 10_000 });
     expect(result.events.map((e) => e.endpoint).sort()).toEqual(['chat', 'embeddings', 'models']);
-    // Per probe: the claim, two rollup updates and two marker clean-ups; one BatchWrite commits all three.
-    expect(result.stored).toEqual({ stored: 3, duplicates: 0, refused: [], writeRequests: 16 });
+    // Per probe: the claim, three rollup updates (label-set minute and hour, endpoint minute) and three
+    // marker clean-ups; one BatchWrite commits all three.
+    expect(result.stored).toEqual({ stored: 3, duplicates: 0, refused: [], writeRequests: 22 });
 
     for (const event of result.events) {
       const item = await storedItem(tableName, eventKey(event.ts, event.id));
@@ -290,10 +291,7 @@ describe('a probe tick', () => {
       expect(item?.expiresAt).toBe(Math.ceil((event.ts + 30 * 86_400_000) / 1000));
 
       for (const resolution of ['minute', 'hour'] as const) {
-        const r = (await storedItem(tableName, rollupKey(resolution, event.ts, event))) as Record<
-          string,
-          unknown
-        >;
+        const r = (await storedRollup(tableName, resolution, event.ts, event)) as Record<string, unknown>;
         expect(r).toMatchObject({ n: 1, ok: 1, sim: 1, s_2xx: 1, endpoint: event.endpoint, resolution });
         expect(r.lat).toBeCloseTo(event.latencyMs, 6);
         expect(histogramFromItem(r).count).toBe(1);
@@ -336,12 +334,12 @@ describe('a probe tick', () => {
       ...(i % 4 === 0 ? { errorType: 'server_error' as const, status: 500 } : { status: 200 }),
       latencyMs: 100 + i,
     });
-    // Claim, 2 rollup updates, the late mark (written after its minute ended), commit, 2 clean-ups.
+    // Claim, 3 rollup updates, the late mark (written after its minute ended), commit, 3 clean-ups.
     expect(await recordEvents([event(0)], options)).toEqual({
       stored: 1,
       duplicates: 0,
       refused: [],
-      writeRequests: 7,
+      writeRequests: 9,
     });
     // The second delivery's claim finds the event: one write, nothing counted.
     expect(await recordEvents([event(0)], options)).toEqual({
@@ -353,7 +351,7 @@ describe('a probe tick', () => {
     // 20 writers at once, each with its own event, all adding to the same rollups.
     await Promise.all(Array.from({ length: 20 }, (_, i) => recordEvents([event(i + 1)], options)));
     for (const resolution of ['minute', 'hour'] as const) {
-      const r = (await storedItem(tableName, rollupKey(resolution, ts, event(0)))) as Record<string, unknown>;
+      const r = (await storedRollup(tableName, resolution, ts, event(0))) as Record<string, unknown>;
       expect(r).toMatchObject({ n: 21, ok: 15, e_server_error: 6, s_2xx: 15, s_5xx: 6 });
       expect(r.lat).toBe(Array.from({ length: 21 }, (_, i) => 100 + i).reduce((a, b) => a + b));
       expect(histogramFromItem(r).count).toBe(21);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import * as fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ensureSchema } from '../../infra/local/store.js';
@@ -172,6 +172,7 @@ describe('packed aggregates', () => {
         const deltas = rollupDeltas(
           toEvents(specs, 'p').map((event) => ({ event, resolutions: ['hour' as const] })),
           { tableName: 't', ...RETENTION },
+          0,
         );
         const groups = deltas.map((delta, i) => {
           const aggregate = emptyAggregate();
@@ -404,4 +405,85 @@ describe('compaction of closed periods', () => {
       expect(chat.endpoints.get('chat')?.errors.timeout).toBe(1);
     });
   });
+});
+
+describe('rollup shards', () => {
+  /** Per rollup bucket and label set: the figures of the items given. */
+  function figuresByBucket(items: readonly Record<string, unknown>[]) {
+    const out = new Map<string, Aggregate>();
+    for (const item of items) {
+      const id = `${item.resolution}|${item.bucketStart}|${item.endpoint}|${item.model}|${item.region}`;
+      const aggregate = out.get(id) ?? emptyAggregate();
+      addRollupItem(aggregate, item);
+      out.set(id, aggregate);
+    }
+    return out;
+  }
+
+  /** The rollup partitions (with their shard) a table holds: a test table, so Scan is fine. */
+  async function rollupPartitions(tableName: string): Promise<Set<string>> {
+    const found = new Set<string>();
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamoClient().send(
+        new ScanCommand({ TableName: tableName, ExclusiveStartKey: start, ProjectionExpression: 'pk' }),
+      );
+      for (const item of page.Items ?? []) if (/^R[MH]#/.test(String(item.pk))) found.add(String(item.pk));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return found;
+  }
+
+  it('read back, live and compacted, equal to one unsharded rollup per label set (property)', async () => {
+    let mostShards = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(eventArbitrary, { minLength: 1, maxLength: 60 }),
+        fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 8 }),
+        async (specs, requestSizes) => {
+          clearCompactCache();
+          const tableName = await freshTable();
+          const events = toEvents(specs, 's');
+          // Several requests, each its own writer and so (most likely) its own shard.
+          const requests: TraceEvent[][] = [];
+          for (let i = 0, r = 0; i < events.length; r++) {
+            const size = requestSizes[r % requestSizes.length] as number;
+            requests.push(events.slice(i, i + size));
+            i += size;
+          }
+          await Promise.all(
+            requests.map((batch) => recordEvents(batch, { tableName, ...RETENTION, now: NOW })),
+          );
+          mostShards = Math.max(
+            mostShards,
+            new Set([...(await rollupPartitions(tableName))].map((pk) => pk.slice(pk.lastIndexOf('#')))).size,
+          );
+          // What one writer of every event would have put on one shard: one item per label set and bucket.
+          const unsharded = rollupDeltas(
+            events.map((event) => ({ event, resolutions: ['minute' as const, 'hour' as const] })),
+            { tableName, ...RETENTION },
+            0,
+          ).map((delta) => ({ ...delta.identity, ...Object.fromEntries(delta.counters), ...delta.last }));
+          const expected = figuresByBucket(unsharded);
+          const live = rollupsFor({ config: { tableName }, now: NOW, liveOnly: true });
+          const read = [
+            ...(await live.read({ sources: ['probe'], from: BASE, to: NOW, resolution: 'minute' })),
+            ...(await live.read({ sources: ['probe'], from: BASE, to: NOW, resolution: 'hour' })),
+          ];
+          const actual = figuresByBucket(read);
+          expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
+          for (const [id, aggregate] of expected)
+            expectSameFigures(actual.get(id) as Aggregate, aggregate, id);
+          // Compaction merges the shards into one item per period: the same figures again.
+          await compactAll(tableName);
+          await expectCompactedEqualsLive(tableName, { from: BASE, to: NOW, byLabelSet: true });
+          // By endpoint, the minutes not compacted yet come from the endpoint minutes: the same figures.
+          await expectCompactedEqualsLive(tableName, { from: BASE, to: NOW });
+        },
+      ),
+      { numRuns: 6 },
+    );
+    // The property was exercised across shards, not only on one.
+    expect(mostShards).toBeGreaterThan(1);
+  }, 180_000);
 });

@@ -36,6 +36,7 @@ import {
   COMPACT_LEVELS,
   type CompactLevel,
   type CompactView,
+  compactedMarksKey,
   compactKey,
   compactorKey,
   DAY_MS,
@@ -44,6 +45,7 @@ import {
   lateVersionAttribute,
   lateVersionsKey,
   MINUTE_MS,
+  ROLLUP_SHARD_LIST,
   rollupPartition,
   rollupSortRange,
 } from './keys.js';
@@ -103,26 +105,39 @@ export function versionSum(versions: ReadonlyMap<number, number>, from: number, 
   return sum;
 }
 
-/** Minute start → late version, from late-versions items (as read, any number of days). */
+/**
+ * Minute start → late version, from late-versions items (as read, any number
+ * of days and shards): a minute's version is the sum of its shards' counts,
+ * so a late write on any shard changes it.
+ */
 export function parseVersions(items: readonly Record<string, unknown>[]): Map<number, number> {
   const versions = new Map<number, number>();
   for (const item of items) {
-    const match = /^CV#[^#]+#(\d{4}-\d{2}-\d{2})$/.exec(String(item[TABLE.partitionKey]));
+    const match = /^CV#[^#]+#(\d{4}-\d{2}-\d{2})#\d+$/.exec(String(item[TABLE.partitionKey]));
     if (!match) continue;
     const day = Date.parse(`${match[1]}T00:00:00.000Z`);
     for (const [name, value] of Object.entries(item)) {
       const m = /^v(\d{2})(\d{2})$/.exec(name);
       if (!m || typeof value !== 'number') continue;
-      versions.set(day + Number(m[1]) * HOUR_MS + Number(m[2]) * MINUTE_MS, value);
+      const minute = day + Number(m[1]) * HOUR_MS + Number(m[2]) * MINUTE_MS;
+      versions.set(minute, (versions.get(minute) ?? 0) + value);
     }
   }
   return versions;
 }
 
-/** The late-versions keys of the days [from, to) touches. */
+/** The late-versions keys (every shard) of the days [from, to) touches. */
 export function versionKeys(source: Source, from: number, to: number): { pk: string; sk: string }[] {
   const keys: { pk: string; sk: string }[] = [];
-  for (let day = floorTo(from, DAY_MS); day < to; day += DAY_MS) keys.push(lateVersionsKey(source, day));
+  for (let day = floorTo(from, DAY_MS); day < to; day += DAY_MS)
+    for (const shard of ROLLUP_SHARD_LIST) keys.push(lateVersionsKey(source, day, shard));
+  return keys;
+}
+
+/** The compactor's marks of the days [from, to) touches. */
+function markKeys(source: Source, from: number, to: number): { pk: string; sk: string }[] {
+  const keys: { pk: string; sk: string }[] = [];
+  for (let day = floorTo(from, DAY_MS); day < to; day += DAY_MS) keys.push(compactedMarksKey(source, day));
   return keys;
 }
 
@@ -415,7 +430,10 @@ class SourceCompaction {
     // next, or raises a version and makes what is built here stale. Never the other way round.
     const stateItems = await batchGet(
       this.table,
-      versionKeys(this.source, earliest - HOUR_MS, horizon),
+      [
+        ...versionKeys(this.source, earliest - HOUR_MS, horizon),
+        ...markKeys(this.source, earliest - HOUR_MS, horizon),
+      ],
       undefined,
       true,
     );
@@ -424,7 +442,7 @@ class SourceCompaction {
     for (const item of stateItems.values()) {
       for (const [name, value] of Object.entries(item)) {
         const m = /^c(\d{2})(\d{2})$/.exec(name);
-        const day = /#(\d{4}-\d{2}-\d{2})$/.exec(String(item[TABLE.partitionKey]))?.[1];
+        const day = /^CV#[^#]+#(\d{4}-\d{2}-\d{2})$/.exec(String(item[TABLE.partitionKey]))?.[1];
         if (m && day && typeof value === 'number')
           done.set(Date.parse(`${day}T${m[1]}:${m[2]}:00.000Z`), value);
       }
@@ -580,7 +598,7 @@ class SourceCompaction {
     }
   }
 
-  /** Records, per minute, the late version its compaction was built with (`c<hhmm>` beside `v<hhmm>`). */
+  /** Records, per minute, the late version its compaction was built with (`c<hhmm>`, in the day's marks item). */
   private async markDone(minutes: readonly number[]): Promise<void> {
     const byDay = new Map<number, number[]>();
     for (const minute of minutes) {
@@ -598,7 +616,7 @@ class SourceCompaction {
       await dynamoClient().send(
         new UpdateCommand({
           TableName: this.table,
-          Key: dynamo(lateVersionsKey(this.source, day)),
+          Key: dynamo(compactedMarksKey(this.source, day)),
           UpdateExpression: `SET ${sets.join(', ')}`,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
@@ -613,7 +631,7 @@ const dynamo = (key: { pk: string; sk: string }) => ({
   [TABLE.sortKey]: key.sk,
 });
 
-/** The live minute rollups of [from, to), every label set, expired ones left out. */
+/** The live minute rollups of [from, to), every label set and shard, expired ones left out. */
 async function readLiveMinutes(
   tableName: string,
   source: Source,
@@ -624,6 +642,11 @@ async function readLiveMinutes(
   const items: Record<string, unknown>[] = [];
   for (let day = floorTo(from, DAY_MS); day < to; day += DAY_MS) {
     const range = rollupSortRange('minute', Math.max(from, day), Math.min(to, day + DAY_MS) - 1);
+    await Promise.all(ROLLUP_SHARD_LIST.map((shard) => readShard(shard, day, range)));
+  }
+  return items;
+
+  async function readShard(shard: number, day: number, range: { low: string; high: string }) {
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await dynamoClient().send(
@@ -632,7 +655,7 @@ async function readLiveMinutes(
           KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :low AND :high',
           ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
           ExpressionAttributeValues: {
-            ':pk': rollupPartition('minute', source, day),
+            ':pk': rollupPartition('minute', source, day, shard),
             ':low': range.low,
             ':high': range.high,
           },
@@ -647,7 +670,6 @@ async function readLiveMinutes(
       startKey = page.LastEvaluatedKey;
     } while (startKey);
   }
-  return items;
 }
 
 /**

@@ -62,12 +62,12 @@ async function expectExact(visible: number) {
 
 describe('crash, then the adopter crashes too', () => {
   it('completes exactly on the next delivery, wherever the two crashes fall', async () => {
-    // 5 claims, 4 rollup updates (2 minutes and 2 hours), 1 late mark (the minutes ended an hour
-    // before the write: shared/store/compaction.ts), 1 commit, 4 marker clean-ups.
-    expect(await writesOf('measure-first')).toBe(15);
+    // 5 claims, 6 rollup updates (2 label-set minutes, 2 hours, 2 endpoint minutes), 1 late mark
+    // (the minutes ended an hour before the write: shared/store/compaction.ts), 1 commit, 6 marker clean-ups.
+    expect(await writesOf('measure-first')).toBe(19);
     let scenarios = 0;
     // The first writer dies at its first or last rollup update, at its late mark, or at its commit.
-    for (const first of [6, 9, 10, 11]) {
+    for (const first of [6, 11, 12, 13]) {
       // A table per crash point keeps each check's read small.
       ({ tableName } = await useFreshStore());
       let visible = 0;
@@ -118,7 +118,7 @@ describe('a writer that outlives its lease', () => {
   it('stalled at any write while another delivery adopts its events: each event is counted once', async () => {
     ({ tableName } = await useFreshStore());
     let visible = 0;
-    for (let at = 1; at <= 15; at++) {
+    for (let at = 1; at <= 19; at++) {
       const events = eventsOf(`stall-${at}`);
       faults = injectStoreFaults();
       const stall = faults.holdAt(at);

@@ -16,7 +16,9 @@
  *    it and counts nothing. Pending events are hidden from `/traces`.
  * 3. Apply: one UpdateItem per rollup key, `ADD` of the aggregated deltas plus
  *    a marker `w_<token>` in the same item, conditional on the marker being
- *    absent. The marker makes "was this writer's delta applied here?" a fact
+ *    absent. A writer's rollup keys are all on the rollup shard of its token
+ *    (shared/store/keys.ts), so concurrent writers spread over the shards and
+ *    an adopter finds a dead writer's items from the token on its events. The marker makes "was this writer's delta applied here?" a fact
  *    that can be read later from that one item.
  * 4. Commit: the pending marks are removed (the events become visible).
  * 5. Clean up: the markers are removed from the rollup items.
@@ -61,6 +63,7 @@ import {
 } from './item-layout.js';
 import {
   DAY_MS,
+  endpointMinuteKey,
   eventKey,
   floorTo,
   HOUR_MS,
@@ -69,6 +72,7 @@ import {
   MINUTE_MS,
   type Resolution,
   rollupKey,
+  rollupShard,
 } from './keys.js';
 
 export interface RecordOptions {
@@ -119,7 +123,20 @@ const MARK = {
   fenced: 'f',
 } as const;
 
-const RESOLUTIONS: Resolution[] = ['minute', 'hour'];
+/**
+ * The rollups an event is added to: its label set's minute and hour, and its
+ * endpoint's minute (every model and region: what a read of the minutes not
+ * compacted yet needs when it groups by endpoint only).
+ */
+export type RollupKind = Resolution | 'endpoint';
+const ROLLUP_KINDS: readonly RollupKind[] = ['minute', 'hour', 'endpoint'];
+
+/** The item of rollup `kind` an event adds to, on `shard`. */
+function rollupKindKey(kind: RollupKind, event: TraceEvent, shard: number): { pk: string; sk: string } {
+  return kind === 'endpoint'
+    ? endpointMinuteKey(event.ts, event, shard)
+    : rollupKey(kind, event.ts, event, shard);
+}
 
 /** Adds one event's contribution to a delta's counters. */
 function addEvent(counters: Map<string, number>, event: TraceEvent): void {
@@ -175,26 +192,32 @@ interface RollupDelta {
   counters: Map<string, number>;
 }
 
-/** An event and the resolutions whose rollups it still has to be added to. */
+/** An event and the rollups it still has to be added to. */
 interface Contribution {
   event: TraceEvent;
-  resolutions: readonly Resolution[];
+  resolutions: readonly RollupKind[];
 }
 
 /**
- * The rollup updates a set of events makes, aggregated per rollup key: a
- * batch of events costs one update per distinct key, not one per event.
+ * The rollup updates a set of events makes on one rollup shard (the writer's:
+ * rollupShard), aggregated per rollup key: a batch of events costs one update
+ * per distinct key, not one per event.
  */
-export function rollupDeltas(contributions: readonly Contribution[], options: RecordOptions): RollupDelta[] {
+export function rollupDeltas(
+  contributions: readonly Contribution[],
+  options: RecordOptions,
+  shard: number,
+): RollupDelta[] {
   const deltas = new Map<string, RollupDelta>();
-  const keep: Record<Resolution, [number, number]> = {
+  const keep: Record<RollupKind, [number, number]> = {
     minute: [MINUTE_MS, options.retentionDays * DAY_MS],
     hour: [HOUR_MS, options.rollupRetentionDays * DAY_MS],
+    endpoint: [MINUTE_MS, options.retentionDays * DAY_MS],
   };
   for (const { event, resolutions } of contributions) {
-    for (const resolution of resolutions) {
-      const [step, keepMs] = keep[resolution];
-      const key = rollupKey(resolution, event.ts, event);
+    for (const kind of resolutions) {
+      const [step, keepMs] = keep[kind];
+      const key = rollupKindKey(kind, event, shard);
       const id = `${key.pk}|${key.sk}`;
       let delta = deltas.get(id);
       if (!delta) {
@@ -202,12 +225,13 @@ export function rollupDeltas(contributions: readonly Contribution[], options: Re
         delta = {
           ...key,
           identity: {
-            resolution,
+            resolution: kind === 'hour' ? 'hour' : 'minute',
             bucketStart,
             source: event.source,
             endpoint: event.endpoint,
-            model: event.model ?? '',
-            region: event.region ?? '',
+            // An endpoint minute holds every model and region, as a compact period's view `E` does.
+            model: kind === 'endpoint' ? '' : (event.model ?? ''),
+            region: kind === 'endpoint' ? '' : (event.region ?? ''),
             [TABLE.ttlAttribute]: Math.ceil((bucketStart + step + keepMs) / 1000),
           },
           last: {},
@@ -346,7 +370,7 @@ interface PendingState {
   /** The writer holding it, if pending. */
   owner?: string;
   since?: number;
-  counted: Resolution[];
+  counted: RollupKind[];
 }
 
 /** The pending state of stored events (consistent reads of the key and pending attributes only); absent ones are left out. */
@@ -383,7 +407,7 @@ async function inspect(tableName: string, keys: readonly Key[]): Promise<Pending
         states.push({
           key: { pk: item[TABLE.partitionKey] as string, sk: item[TABLE.sortKey] as string },
           ...(typeof owner === 'string' ? { owner, since: Number(item[PENDING.since] ?? 0) } : {}),
-          counted: (item[PENDING.counted] as Resolution[] | undefined) ?? [],
+          counted: (item[PENDING.counted] as RollupKind[] | undefined) ?? [],
         });
       }
       request = answer.UnprocessedKeys?.[tableName]?.Keys;
@@ -426,6 +450,8 @@ async function inspectUntilSettled(
 /** One round of writes under one token: what it claimed, adopted and applied, so that it can undo them. */
 class Writer {
   readonly token = randomBytes(6).toString('hex');
+  /** The rollup shard every update of this writer goes to (an adopter finds it again from the token). */
+  private readonly shard = rollupShard(this.token);
   writeRequests = 0;
   /** Events this writer counted and committed. */
   counted = 0;
@@ -494,7 +520,7 @@ class Writer {
     const existing: TraceEvent[] = [];
     await eachLimited(events, PARALLEL, async (event) => {
       // Recorded before the Put is sent: if its answer is lost, the undo still looks for it.
-      const contribution = { event, resolutions: RESOLUTIONS };
+      const contribution = { event, resolutions: ROLLUP_KINDS };
       this.contributions.push(contribution);
       try {
         await this.send(
@@ -542,12 +568,17 @@ class Writer {
       const event = byKey.get(keyId(state.key)) as TraceEvent;
       const owner = state.owner as string;
       const counted = new Set(state.counted);
-      for (const resolution of RESOLUTIONS) {
+      for (const resolution of ROLLUP_KINDS) {
         if (counted.has(resolution)) continue;
-        const [delta] = rollupDeltas([{ event, resolutions: [resolution] }], this.options);
+        // The dead writer's delta, if applied, is on its own shard.
+        const [delta] = rollupDeltas(
+          [{ event, resolutions: [resolution] }],
+          this.options,
+          rollupShard(owner),
+        );
         if (await fence(owner, delta as RollupDelta)) counted.add(resolution);
       }
-      const contribution = { event, resolutions: RESOLUTIONS.filter((r) => !counted.has(r)) };
+      const contribution = { event, resolutions: ROLLUP_KINDS.filter((r) => !counted.has(r)) };
       this.contributions.push(contribution);
       try {
         await this.send(
@@ -631,7 +662,7 @@ class Writer {
 
   /** Step 3: one conditional UpdateItem per rollup key, a handful at a time. */
   private async apply(): Promise<void> {
-    await eachLimited(rollupDeltas(this.contributions, this.options), PARALLEL, async (delta) => {
+    await eachLimited(rollupDeltas(this.contributions, this.options, this.shard), PARALLEL, async (delta) => {
       this.attempted.push(delta);
       try {
         await this.send(deltaUpdate(this.table, delta, this.marker));
@@ -656,7 +687,7 @@ class Writer {
     for (const delta of this.attempted) {
       const { resolution, bucketStart, source } = delta.identity;
       if (resolution !== 'minute' || (bucketStart as number) + MINUTE_MS > this.now) continue;
-      const key = lateVersionsKey(source as TraceEvent['source'], bucketStart as number);
+      const key = lateVersionsKey(source as TraceEvent['source'], bucketStart as number, this.shard);
       const day = byDay.get(keyId(key)) ?? { key, names: new Set<string>() };
       day.names.add(lateVersionAttribute(bucketStart as number));
       byDay.set(keyId(key), day);
@@ -786,9 +817,10 @@ class Writer {
       rollupDeltas(
         this.contributions.filter(({ event }) => ![undefined, this.token].includes(ownerOf(event))),
         this.options,
+        this.shard,
       ).map(keyId),
     );
-    const toSubtract = new Map(rollupDeltas(uncommitted, this.options).map((d) => [keyId(d), d]));
+    const toSubtract = new Map(rollupDeltas(uncommitted, this.options, this.shard).map((d) => [keyId(d), d]));
     const undone = new Set<string>();
     await eachLimited(this.attempted, PARALLEL, async (delta) => {
       const id = keyId(delta);
@@ -817,7 +849,7 @@ class Writer {
     const attempted = new Set(this.attempted.map(keyId));
     const released = uncommitted.filter(({ event, resolutions }) =>
       resolutions.every((r) => {
-        const id = keyId(rollupKey(r, event.ts, event));
+        const id = keyId(rollupKindKey(r, event, this.shard));
         return !attempted.has(id) || undone.has(id);
       }),
     );

@@ -4,11 +4,13 @@
  * | item          | pk                          | sk                                              |
  * | ------------- | --------------------------- | ----------------------------------------------- |
  * | raw event     | `EV#<yyyy-mm-ddThh>#<ss>`   | `<ts, 13 digits>#<id>`                          |
- * | minute rollup | `RM#<source>#<yyyy-mm-dd>`  | `<yyyy-mm-ddThh:mm>#<endpoint>#<model>#<region>` |
- * | hour rollup   | `RH#<source>#<yyyy-mm>`     | `<yyyy-mm-ddThh>#<endpoint>#<model>#<region>`    |
+ * | minute rollup | `RM#<source>#<yyyy-mm-dd>#<s>` | `<yyyy-mm-ddThh:mm>#<endpoint>#<model>#<region>` |
+ * | hour rollup   | `RH#<source>#<yyyy-mm>#<s>`  | `<yyyy-mm-ddThh>#<endpoint>#<model>#<region>`    |
+ * | endpoint minute | `RE#<source>#<yyyy-mm-dd>#<s>` | `<yyyy-mm-ddThh:mm>#<endpoint>`              |
  * | idempotency   | `IDEM#<sha256>`             | `IDEM`                                           |
  * | compact period| `CP#<source>#<view>#<yyyy-mm-dd>` | `<level>#<yyyy-mm-ddThh:mm>`              |
- * | late versions | `CV#<source>#<yyyy-mm-dd>`  | `CV`                                             |
+ * | late versions | `CV#<source>#<yyyy-mm-dd>#<s>` | `CV`                                          |
+ * | compacted marks | `CV#<source>#<yyyy-mm-dd>` | `CV`                                             |
  * | compactor     | `CM#<source>`               | `CM`                                             |
  *
  * Raw events are partitioned by UTC hour and sorted by time, and each hour is
@@ -24,14 +26,25 @@
  * source and day (minutes) or month (hours) and sorted by time first, so one
  * Query returns every endpoint, model and region of a time range; the label
  * parts are URI-encoded so a `#` in a user's label cannot break the key.
+ * Each rollup partition is split over ROLLUP_SHARDS keys (`<s>`, one digit):
+ * a writer adds its whole request's deltas to the shard of its token, so the
+ * per-request aggregation is kept and concurrent writers spread over the
+ * shards; readers query every shard and sum the items of a label set.
+ * Endpoint minutes are the minute rollups summed over models and regions,
+ * written beside them: a read of minutes not compacted yet (the last two or
+ * three) that needs only endpoints reads one item per endpoint and shard
+ * rather than one per label set and shard.
  *
  * A compact period item holds the figures of one closed period (a minute, a
  * ten-minute block, an hour or a day) of one source, for every endpoint (view `E`)
  * or every label set (view `L`), packed as binary (shared/store/compaction.ts).
  * Readers fetch them by key (BatchGetItem), so their partition is only there
- * to spread them. The late-versions item of a day counts, per minute of that
- * day, the writes that reached the minute after it had ended (`v<hhmm>`): a
- * compact item is valid only while the versions of its minutes are those it was built with.
+ * to spread them. The late-versions items of a day count, per minute of that
+ * day, the writes that reached the minute after it had ended (`v<hhmm>`,
+ * sharded like the rollups, by writer; a minute's version is the sum over the
+ * shards): a compact item is valid only while the versions of its minutes are
+ * those it was built with. The unsharded item of the day holds what the
+ * compactor has built (`c<hhmm>`); only the compactor writes it.
  */
 import { createHash } from 'node:crypto';
 import type { Source } from '../events/model.js';
@@ -125,22 +138,60 @@ export interface RollupLabels {
   region?: string | undefined;
 }
 
+/**
+ * Partitions each rollup partition (and each day's late versions) is split
+ * into. A writer puts all its rollup updates on the shard of its random token
+ * (rollupShard), so one request's deltas stay aggregated per label set and
+ * minute, and an adopter finds a dead writer's shard from the token left on
+ * its pending events. 8 keeps a rollup key under 1,000 write units a second
+ * up to about 50,000 traces/s in requests of 500 (README "Write capacity");
+ * a live read costs one Query per shard, and a busy label set up to one item
+ * per shard. Like EVENT_SHARDS, changing it is a migration, not a setting.
+ */
+export const ROLLUP_SHARDS = 8;
+
+/** The rollup shard of a writer token: the first byte of its SHA-256. */
+export function rollupShard(token: string): number {
+  return (createHash('sha256').update(token).digest()[0] as number) % ROLLUP_SHARDS;
+}
+
+/** Every rollup shard, 0 first. */
+export const ROLLUP_SHARD_LIST: readonly number[] = Array.from({ length: ROLLUP_SHARDS }, (_, s) => s);
+
 export function rollupKey(
   resolution: Resolution,
   ts: number,
   labels: RollupLabels,
+  shard: number,
 ): { pk: string; sk: string } {
   const suffix = `${encodeLabel(labels.endpoint)}#${encodeLabel(labels.model)}#${encodeLabel(labels.region)}`;
   return {
-    pk: rollupPartition(resolution, labels.source, ts),
+    pk: rollupPartition(resolution, labels.source, ts, shard),
     sk: `${rollupBucket(resolution, ts)}#${suffix}`,
   };
 }
 
-/** The rollup partition holding `ts`: its day for minutes, its month for hours. */
-export function rollupPartition(resolution: Resolution, source: Source, ts: number): string {
-  return resolution === 'minute' ? `RM#${source}#${dayOf(ts)}` : `RH#${source}#${monthOf(ts)}`;
+/** Shard `shard` of the rollup partition holding `ts`: its day for minutes, its month for hours. */
+export function rollupPartition(resolution: Resolution, source: Source, ts: number, shard: number): string {
+  const period = resolution === 'minute' ? `RM#${source}#${dayOf(ts)}` : `RH#${source}#${monthOf(ts)}`;
+  return `${period}#${shard}`;
 }
+
+/** The endpoint-minute rollup (every model and region of an endpoint) of the minute holding `ts`. */
+export function endpointMinuteKey(
+  ts: number,
+  labels: Pick<RollupLabels, 'source' | 'endpoint'>,
+  shard: number,
+): { pk: string; sk: string } {
+  return {
+    pk: endpointMinutePartition(labels.source, ts, shard),
+    sk: `${rollupBucket('minute', ts)}#${encodeLabel(labels.endpoint)}`,
+  };
+}
+
+/** Shard `shard` of the endpoint-minute partition of the day holding `ts`. */
+export const endpointMinutePartition = (source: Source, ts: number, shard: number) =>
+  `RE#${source}#${dayOf(ts)}#${shard}`;
 
 /** The sort key prefix of the rollup bucket (minute or hour) holding `ts`. */
 export const rollupBucket = (resolution: Resolution, ts: number) =>
@@ -183,8 +234,13 @@ export function compactKey(
   return { pk: `CP#${source}#${view}#${dayOf(periodStart)}`, sk: `${level.code}#${minuteOf(periodStart)}` };
 }
 
-/** The late-write versions of the minutes of one UTC day. */
-export function lateVersionsKey(source: Source, ts: number): { pk: string; sk: string } {
+/** The late-write versions of the minutes of one UTC day written by the writers of one rollup shard. */
+export function lateVersionsKey(source: Source, ts: number, shard: number): { pk: string; sk: string } {
+  return { pk: `CV#${source}#${dayOf(ts)}#${shard}`, sk: 'CV' };
+}
+
+/** What the compactor has built for the minutes of one UTC day (`c<hhmm>`: the version each was built with). */
+export function compactedMarksKey(source: Source, ts: number): { pk: string; sk: string } {
   return { pk: `CV#${source}#${dayOf(ts)}`, sk: 'CV' };
 }
 

@@ -5,7 +5,7 @@ import { invokeHttp, ManualClock, useClock, useFreshStore } from '../../test/hel
 import type { TraceEvent } from '../events/model.js';
 import { HttpProblem } from '../http/problem.js';
 import { recordEvents } from './events.js';
-import { DAY_MS, HOUR_MS, MINUTE_MS } from './keys.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS, ROLLUP_SHARDS } from './keys.js';
 import {
   bucketCount,
   MAX_ROLLUP_BUCKETS_PER_REQUEST,
@@ -71,18 +71,19 @@ describe('planSegments', () => {
 describe('pricing a plan', () => {
   it('counts partitions and buckets of any range without listing them', () => {
     const minutes = { resolution: 'minute' as const, from: at(0, 10), to: at(0, 10) + 3 * DAY_MS };
-    expect(partitionCount(minutes)).toBe(4);
+    // Each day (or month) is ROLLUP_SHARDS partitions.
+    expect(partitionCount(minutes)).toBe(4 * ROLLUP_SHARDS);
     expect(bucketCount(minutes)).toBe(3 * 1440);
     const hours = {
       resolution: 'hour' as const,
       from: Date.UTC(2026, 0, 31, 23),
       to: Date.UTC(2026, 2, 1, 1),
     };
-    expect(partitionCount(hours)).toBe(3);
+    expect(partitionCount(hours)).toBe(3 * ROLLUP_SHARDS);
     expect(bucketCount(hours)).toBe(1 + 28 * 24 + 1);
     // Every hour a Date can hold (273,790 years): priced in constant time.
     const huge = { resolution: 'hour' as const, from: 0, to: 8_640_000_000_000_000 };
-    expect(partitionCount(huge)).toBe(3_285_489);
+    expect(partitionCount(huge)).toBe(3_285_489 * ROLLUP_SHARDS);
     expect(partitionCount({ ...huge, to: 0 })).toBe(0);
   });
 
@@ -152,25 +153,32 @@ describe('rollup read ceilings', () => {
   });
 
   it('stops at the Query-call ceiling when pages run past it', async () => {
-    const restore = useRollupLimits({ queries: 3, itemsPerQuery: 5 });
+    // The plan (one Query per shard) fits; the pages of the shard holding the items do not.
+    const max = ROLLUP_SHARDS + 2;
+    const restore = useRollupLimits({ queries: max, itemsPerQuery: 5 });
     try {
       const reader = rollupsFor({ config: { tableName }, now: NOW });
       const error = await failure(reader.read(lastHour));
-      expect(error).toMatchObject({ status: 400, limit: { name: 'rollupQueriesPerRequest', max: 3 } });
-      expect(reader.queries).toBe(3);
+      expect(error).toMatchObject({ status: 400, limit: { name: 'rollupQueriesPerRequest', max } });
+      expect(reader.queries).toBe(max);
     } finally {
       restore();
     }
   });
 
   it('refuses a plan over the partition or bucket ceiling before any Query, and every later read of the request', async () => {
-    let restore = useRollupLimits({ queries: 1 });
+    // One source's day is ROLLUP_SHARDS partitions: two sources are twice that.
+    let restore = useRollupLimits({ queries: ROLLUP_SHARDS });
     try {
       const twoSources = rollupsFor({ config: { tableName }, now: NOW });
       const error = await failure(twoSources.read({ ...lastHour, sources: ['probe', 'ingest'] }));
       expect(error).toMatchObject({
-        message: expect.stringMatching(/^range: would read 2 rollup partitions; at most 1 per request/),
-        limit: { name: 'rollupQueriesPerRequest', max: 1, requested: 2 },
+        message: expect.stringMatching(
+          new RegExp(
+            `^range: would read ${2 * ROLLUP_SHARDS} rollup partitions; at most ${ROLLUP_SHARDS} per request`,
+          ),
+        ),
+        limit: { name: 'rollupQueriesPerRequest', max: ROLLUP_SHARDS, requested: 2 * ROLLUP_SHARDS },
       });
       expect(twoSources.queries).toBe(0);
       expect(await failure(twoSources.read({ ...lastHour, from: NOW - 5 * MINUTE_MS }))).toBe(error);

@@ -27,10 +27,13 @@ import {
 import {
   type CompactView,
   DAY_MS,
+  endpointMinutePartition,
   floorTo,
   HOUR_MS,
   MINUTE_MS,
   type Resolution,
+  ROLLUP_SHARD_LIST,
+  ROLLUP_SHARDS,
   rollupPartition,
   rollupSortRange,
 } from './keys.js';
@@ -142,19 +145,21 @@ interface PartitionRange {
   pk: string;
   low: string;
   high: string;
-  /** Rollup buckets (minutes or hours) of the range. */
+  /** Rollup buckets (minutes or hours) of the range, counted on shard 0 only: the shards of a bucket are one bucket. */
   buckets: number;
 }
 
 const monthIndex = (ts: number) => new Date(ts).getUTCFullYear() * 12 + new Date(ts).getUTCMonth();
 
-/** The partitions a segment touches (days for minutes, months for hours), counted without listing them. */
+/** The partitions a segment touches (days for minutes, months for hours, each ROLLUP_SHARDS keys), counted without listing them. */
 export function partitionCount(segment: Segment): number {
   if (segment.to <= segment.from) return 0;
   const last = segment.to - 1;
-  return segment.resolution === 'minute'
-    ? (floorTo(last, DAY_MS) - floorTo(segment.from, DAY_MS)) / DAY_MS + 1
-    : monthIndex(last) - monthIndex(segment.from) + 1;
+  const periods =
+    segment.resolution === 'minute'
+      ? (floorTo(last, DAY_MS) - floorTo(segment.from, DAY_MS)) / DAY_MS + 1
+      : monthIndex(last) - monthIndex(segment.from) + 1;
+  return periods * ROLLUP_SHARDS;
 }
 
 /** Rollup buckets (minutes or hours) a segment covers. */
@@ -162,16 +167,31 @@ export function bucketCount(segment: Segment): number {
   return Math.max(0, (segment.to - segment.from) / (segment.resolution === 'hour' ? HOUR_MS : MINUTE_MS));
 }
 
-/** One Query per partition a segment touches: days for minutes, months for hours. */
-function partitionRanges(source: Source, segment: Segment): PartitionRange[] {
-  const ranges: PartitionRange[] = [];
+/** One Query per partition a segment touches: days for minutes, months for hours, every shard of each. */
+function partitionRanges(source: Source, segment: Segment, items: 'label' | 'endpoint'): PartitionRange[] {
+  return unshardedRanges(segment).flatMap(({ period, low, high, buckets }) =>
+    ROLLUP_SHARD_LIST.map((shard) => ({
+      pk:
+        items === 'endpoint'
+          ? endpointMinutePartition(source, period, shard)
+          : rollupPartition(segment.resolution, source, period, shard),
+      low,
+      high,
+      buckets: shard === 0 ? buckets : 0,
+    })),
+  );
+}
+
+/** The days (minutes) or months (hours) a segment touches: a time in each, and the sort key range within it. */
+function unshardedRanges(segment: Segment): { period: number; low: string; high: string; buckets: number }[] {
+  const ranges: { period: number; low: string; high: string; buckets: number }[] = [];
   const last = segment.to - 1;
   if (segment.resolution === 'minute') {
     for (let day = floorTo(segment.from, DAY_MS); day <= last; day += DAY_MS) {
       const low = Math.max(segment.from, day);
       const high = Math.min(last, day + DAY_MS - 1);
       ranges.push({
-        pk: rollupPartition('minute', source, day),
+        period: day,
         ...rollupSortRange('minute', low, high),
         buckets: Math.floor(high / MINUTE_MS) - Math.floor(low / MINUTE_MS) + 1,
       });
@@ -184,7 +204,7 @@ function partitionRanges(source: Source, segment: Segment): PartitionRange[] {
       const low = Math.max(segment.from, month);
       const high = Math.min(last, next - 1);
       ranges.push({
-        pk: rollupPartition('hour', source, month),
+        period: month,
         ...rollupSortRange('hour', low, high),
         buckets: Math.floor(high / HOUR_MS) - Math.floor(low / HOUR_MS) + 1,
       });
@@ -361,10 +381,18 @@ class RollupReader implements Rollups {
           else gaps.push([from, to]);
         };
         for (const cell of cells) if (!valid.has(cell.from)) addGap(cell.from, cell.to);
-        if (Math.max(start, closedEnd) < end) addGap(Math.max(start, closedEnd), end);
+        const tail = Math.max(start, closedEnd);
+        // The minutes not compacted yet: by endpoint, one item per endpoint (and shard) instead of one per label set.
+        const byEndpoint = view === 'E' && tail < end;
+        if (tail < end && !byEndpoint) addGap(tail, end);
         for (const [from, to] of gaps) {
           items.push(
             ...(await this.readLive({ ...options, sources: [source], from, to, resolution: liveResolution })),
+          );
+        }
+        if (byEndpoint) {
+          items.push(
+            ...(await this.readLive({ ...options, sources: [source], from: tail, to: end }, 'endpoint')),
           );
         }
         return items;
@@ -374,12 +402,23 @@ class RollupReader implements Rollups {
     return parts.flat().filter((item) => item[PACKED_AGGREGATE] === undefined || matches(item, filter));
   }
 
-  /** Live rollups of [from, to) (today's reads, and the fallback of periods not compacted). */
-  private async readLive(options: RollupReadOptions): Promise<RollupItem[]> {
-    const segments = planSegments(options.from, options.to, this.now, options.resolution);
+  /**
+   * Live rollups of [from, to) (today's reads, and the fallback of periods not
+   * compacted): per label set, or the endpoint minutes (`endpoint`: models and regions summed).
+   */
+  private async readLive(
+    options: RollupReadOptions,
+    items: 'label' | 'endpoint' = 'label',
+  ): Promise<RollupItem[]> {
+    const segments = planSegments(
+      options.from,
+      options.to,
+      this.now,
+      items === 'endpoint' ? 'minute' : options.resolution,
+    );
     this.priceWhole(segments, options.sources.length);
     const ranges = options.sources.flatMap((source) =>
-      segments.flatMap((segment) => partitionRanges(source, segment)),
+      segments.flatMap((segment) => partitionRanges(source, segment, items)),
     );
     const fresh = ranges.filter((range) => !this.covering(range));
     const plannedQueries = this.planned.queries + fresh.length;
@@ -389,8 +428,18 @@ class RollupReader implements Rollups {
     this.planned = { queries: plannedQueries, buckets: plannedBuckets };
 
     const parts = await Promise.all(ranges.map((range) => this.query(range)));
+    // partitionRanges lists the shards of a partition next to each other: merged back into sort key order.
+    const merged: RollupItem[] = [];
+    for (let i = 0; i < parts.length; i += ROLLUP_SHARDS) {
+      merged.push(
+        ...parts
+          .slice(i, i + ROLLUP_SHARDS)
+          .flat()
+          .sort(bySortKey),
+      );
+    }
     const nowSec = this.now / 1000;
-    return parts.flat().filter((item) => {
+    return merged.filter((item) => {
       const expires = item[TABLE.ttlAttribute];
       return (typeof expires !== 'number' || expires > nowSec) && matches(item, options.filter ?? {});
     });
@@ -532,6 +581,12 @@ class RollupReader implements Rollups {
       this.waiting.shift()?.();
     }
   }
+}
+
+function bySortKey(a: RollupItem, b: RollupItem): number {
+  const x = a[TABLE.sortKey] as string;
+  const y = b[TABLE.sortKey] as string;
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /** The groups of a compact period as rollup items carrying their figures. */
