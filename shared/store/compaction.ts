@@ -53,8 +53,12 @@ import { itemBytes } from './table.js';
 
 /** A minute is compacted this long after it ended: every write that started while it was open has landed. */
 export const COMPACT_DELAY_MS = WRITE_LEASE_MS;
-/** Minutes one run compacts at most (catching up after a pause takes several runs; reads fall back meanwhile). */
-export const MAX_MINUTES_PER_RUN = 6 * 60;
+/**
+ * Minutes one run compacts at most: catching up after a pause (or the 2 days before a first run) takes
+ * several runs, reads falling back to live rollups meanwhile, and one run stays a few hundred writes, so
+ * the probe tick it follows keeps its time.
+ */
+export const MAX_MINUTES_PER_RUN = 60;
 /** How far back a first run starts, and how far back late writes are looked for. */
 export const LOOKBACK_MS = 2 * DAY_MS;
 /** An `L` item larger than this is not written (DynamoDB's item limit is 400 KB): its reads stay live. */
@@ -456,11 +460,15 @@ class SourceCompaction {
     for (let m = upTo; m < end; m += MINUTE_MS) fresh.push(m);
     await this.loadLive([...fresh, ...dirty]);
     // Every period that holds one of these minutes and is closed, smallest first (parents reuse children).
+    // A period is built once every minute in it is compacted (by this run or an earlier one): a day
+    // whose later minutes a later run will reach waits for that run, rather than reading them live
+    // one by one now (each a Query per shard) and again then.
+    const closedUpTo = Math.min(horizon, end);
     const targets = new Map<string, Cell>();
     for (const minute of [...fresh, ...dirty]) {
       for (const level of [...COMPACT_LEVELS].reverse()) {
         const from = floorTo(minute, level.ms);
-        if (from + level.ms <= horizon)
+        if (from + level.ms <= closedUpTo)
           targets.set(`${level.code}${from}`, { level, from, to: from + level.ms });
       }
     }
