@@ -99,24 +99,22 @@ describe('configuration', () => {
 
   it('accepts and validates the reserved variables, and leaves them out of the configuration', () => {
     const reserved = VARIABLES.filter((v) => v.reserved !== undefined).map((v) => v.name);
-    expect(reserved).toEqual([
-      'ENABLE_AI',
-      'EMBEDDING_MODEL',
-      'LOG_SIM_ENABLED',
-      'LOG_SIM_INTERVAL_MS',
-      'EMB_INDEX_INTERVAL_MS',
-    ]);
+    expect(reserved).toEqual(['ENABLE_AI']);
     const config = parseConfig({ ENABLE_AI: '1', LOG_SIM_ENABLED: 'yes', EMB_INDEX_INTERVAL_MS: '60000' });
-    for (const field of [
-      'enableAi',
-      'embeddingModel',
-      'logSimEnabled',
-      'logSimIntervalMs',
-      'embIndexIntervalMs',
-    ]) {
-      expect(config).not.toHaveProperty(field);
-    }
+    expect(config).not.toHaveProperty('enableAi');
+    expect(errorOf({ ENABLE_AI: 'maybe' }).variable).toBe('ENABLE_AI');
+  });
+
+  it('parses the log search and log simulator variables', () => {
+    const config = parseConfig({ LOG_SIM_ENABLED: 'yes', EMB_INDEX_INTERVAL_MS: '60000' });
+    expect(config).toMatchObject({
+      embeddingModel: 'text-embedding-3-small',
+      logSimEnabled: true,
+      logSimIntervalMs: 30_000,
+      embIndexIntervalMs: 60_000,
+    });
     expect(errorOf({ EMB_INDEX_INTERVAL_MS: 'soon' }).variable).toBe('EMB_INDEX_INTERVAL_MS');
+    expect(errorOf({ LOG_SIM_INTERVAL_MS: '10' }).variable).toBe('LOG_SIM_INTERVAL_MS');
   });
 
   it('parses the SLO exclusions and incident thresholds', () => {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { resetClients } from '../../shared/aws.js';
 import { type Config, parseConfig, resetConfig } from '../../shared/config.js';
 import { seedDeclaredIncidents } from '../../shared/incidents/store.js';
-import { FUNCTIONS, functionSpec, ROUTES } from '../../shared/routes.js';
+import { FUNCTIONS, functionSpec, ROUTES, scheduleIntervalMs } from '../../shared/routes.js';
 import { type LocalCursorSecret, localCursorSecret } from './cursor-secret.js';
 import { type Gateway, startGateway } from './gateway.js';
 import { type AnyHandler, installAwsLambdaGlobal, lambdaContext } from './lambda.js';
@@ -113,7 +113,10 @@ export async function startLocalStack(env: NodeJS.ProcessEnv = process.env): Pro
   const scheduler = startScheduler(
     FUNCTIONS.filter((f) => f.schedule).map((f) => ({
       name: f.name,
-      intervalMs: config[f.schedule as NonNullable<typeof f.schedule>] * 1000,
+      intervalMs: scheduleIntervalMs(
+        f.schedule as NonNullable<typeof f.schedule>,
+        config[f.schedule as NonNullable<typeof f.schedule>],
+      ),
       run: async (event) =>
         (await loadHandler(f.name))(event as never, lambdaContext(f.name, f.timeoutSec) as never),
     })),

@@ -10,6 +10,12 @@
  * | compact period| `CP#<source>#<view>#<yyyy-mm-dd>` | `<level>#<yyyy-mm-ddThh:mm>`              |
  * | late versions | `CV#<source>#<yyyy-mm-dd>`  | `CV`                                             |
  * | compactor     | `CM#<source>`               | `CM`                                             |
+ * | log line      | `LG#<yyyy-mm-ddThh>#<ss>`   | `<line id>` (starts with its ts, 13 digits)     |
+ * | log pending   | `LP#<ss>`                   | `<line id>`                                      |
+ * | log segment   | `LM#<index key>`            | `<yyyy-mm-ddThh>#<segment id>`                  |
+ * | log index     | `LI`                        | `LI`                                             |
+ * | log template  | `LT#<index key>#<h>`        | `<template hash>`                                |
+ * | log simulator | `LS`                        | `LS`                                             |
  *
  * Raw events are partitioned by UTC hour and sorted by time, and each hour is
  * split over EVENT_SHARDS partitions (`<ss>`, two digits, derived from the
@@ -187,3 +193,50 @@ export const lateVersionAttribute = (minuteStart: number) =>
 export function compactorKey(source: Source): { pk: string; sk: string } {
   return { pk: `CM#${source}`, sk: 'CM' };
 }
+
+/**
+ * Log lines (shared/logs/): a line lives under the hour of its time, split
+ * over LOG_SHARDS partitions by the hash of its id (as events are), and a
+ * copy waits under `LP#<ss>` until the indexer has put it into a segment
+ * (shared/logs/indexer.ts): the indexer and the search's unindexed tail read
+ * those partitions by key, never by Scan. A segment's manifest item lives
+ * under its index (`<model>@<dims>`), sorted by hour, so a search reads the
+ * segments of its range with one Query.
+ */
+export const LOG_SHARDS = 16;
+
+export function logShard(id: string): number {
+  return (createHash('sha256').update(id).digest()[0] as number) % LOG_SHARDS;
+}
+const shardText = (shard: number) => String(shard).padStart(2, '0');
+
+export function logLineKey(ts: number, id: string): { pk: string; sk: string } {
+  return { pk: `LG#${hourOf(ts)}#${shardText(logShard(id))}`, sk: id };
+}
+
+export const logPendingPartition = (shard: number) => `LP#${shardText(shard)}`;
+
+export function logPendingKey(id: string): { pk: string; sk: string } {
+  return { pk: logPendingPartition(logShard(id)), sk: id };
+}
+
+/** Line ids start with their time: the sort-key bounds (BETWEEN) of the lines with `from <= ts <= to`. */
+export const logIdRange = (from: number, to: number) => ({ low: padTs(from), high: `${padTs(to)}~` });
+
+export const logSegmentPartition = (indexKey: string) => `LM#${indexKey}`;
+
+export function logSegmentKey(indexKey: string, hourStart: number, segmentId: string) {
+  return { pk: logSegmentPartition(indexKey), sk: `${hourOf(hourStart)}#${segmentId}` };
+}
+
+/** The manifest sort-key bounds of the hours holding `from` to `to`. */
+export const logSegmentRange = (from: number, to: number) => ({ low: hourOf(from), high: `${hourOf(to)}$` });
+
+export const logIndexStateKey = () => ({ pk: 'LI', sk: 'LI' });
+
+/** Template vectors spread over 16 partitions by their hash's first character. */
+export function logTemplateKey(indexKey: string, hash: string): { pk: string; sk: string } {
+  return { pk: `LT#${indexKey}#${(hash.charCodeAt(0) % 16).toString(16)}`, sk: hash };
+}
+
+export const logSimulatorKey = () => ({ pk: 'LS', sk: 'LS' });
