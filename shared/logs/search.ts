@@ -10,7 +10,7 @@
  */
 import { clock } from '../clock.js';
 import { getConfig } from '../config.js';
-import { readPendingLines, readSegmentEntries } from '../store/logs.js';
+import { readLogIndexState, readPendingLines, readSegmentEntries } from '../store/logs.js';
 import { describeEmbedder, type Embedder, type EmbedderInfo, embedderFor } from './embedder.js';
 import type { LogLine } from './schema.js';
 import {
@@ -171,7 +171,8 @@ function vectorList(
     const order = Array.from(sims.keys()).sort((a, b) => (sims[b] as number) - (sims[a] as number));
     let taken = 0;
     for (const t of order) {
-      if (taken >= LIST_DEPTH) break;
+      // No similarity is no match (a query of ids alone embeds to nothing with the local embedder).
+      if (taken >= LIST_DEPTH || (sims[t] as number) <= 0) break;
       for (
         let i = segment.templateDocStart[t] as number;
         i < (segment.templateDocStart[t + 1] as number);
@@ -252,7 +253,13 @@ export async function searchLogs(params: SearchParams, deps: SearchDeps): Promis
   addList(semantic, 'vector');
   const wanted = new Set([...terms, ...ids]);
   const hits = [...fused.values()]
-    .sort((a, b) => b.score - a.score || b.line.ts - a.line.ts)
+    // Equal fused scores: a full-text match first (exact tokens outrank a lookalike), then the newer line.
+    .sort(
+      (a, b) =>
+        b.score - a.score ||
+        (a.ranks.bm25 ?? Number.POSITIVE_INFINITY) - (b.ranks.bm25 ?? Number.POSITIVE_INFINITY) ||
+        b.line.ts - a.line.ts,
+    )
     .slice(0, params.k)
     .map((hit) => ({ ...hit, score: Number(hit.score.toFixed(6)), matched: matchedTerms(hit.line, wanted) }));
   if (tail.truncated) {
@@ -278,9 +285,11 @@ export function defaultSearchDeps(embedder: Embedder = embedderFor(getConfig()))
   return {
     embedder,
     async segments(range) {
+      // The index in force (whichever embedder built it): its lines are searched by full text at least.
+      const state = await readLogIndexState(config.tableName);
       const { entries, truncated } = await readSegmentEntries(
         config.tableName,
-        embedder.key,
+        state?.indexKey ?? embedder.key,
         { ...range, now: clock.now() },
         MAX_SEGMENTS_PER_SEARCH,
       );

@@ -108,10 +108,11 @@ export function buildSegment(id: string, input: readonly LogLine[], vectors?: Se
   let totalLength = 0;
   lines.forEach((line, doc) => {
     const { terms, ids } = tokenize(searchableText(line));
-    docLength[doc] = Math.min(terms.length + ids.length, 65_535);
-    totalLength += docLength[doc] as number;
     const tf = new Map<string, number>();
     for (const term of terms) tf.set(term, (tf.get(term) ?? 0) + 1);
+    // Length = distinct tokens, as MiniSearch (the test oracle) counts it; log lines rarely repeat words.
+    docLength[doc] = Math.min(tf.size + ids.length, 65_535);
+    totalLength += docLength[doc] as number;
     for (const [term, n] of tf) {
       const list = postings.get(term) ?? [];
       if (list.length === 0) postings.set(term, list);
