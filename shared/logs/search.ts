@@ -93,6 +93,17 @@ interface Ref {
   score: number;
 }
 
+/** The best LIST_DEPTH refs: a threshold from the scores (a typed-array sort), then a sort of the few above it. */
+function best(refs: Ref[], segments: readonly Segment[]): Ref[] {
+  let kept = refs;
+  if (refs.length > LIST_DEPTH * 2) {
+    const scores = Float64Array.from(refs, (r) => r.score).sort();
+    const threshold = scores[scores.length - LIST_DEPTH] as number;
+    kept = refs.filter((r) => r.score >= threshold);
+  }
+  return kept.sort(byScoreThenTime(segments)).slice(0, LIST_DEPTH);
+}
+
 /** Newest first among equal scores. */
 const byScoreThenTime = (segments: readonly Segment[]) => (a: Ref, b: Ref) =>
   b.score - a.score ||
@@ -154,7 +165,7 @@ function bm25List(
     });
     for (const doc of touched) refs.push({ segment: s, doc, score: scores[doc] as number });
   });
-  return refs.sort(byScoreThenTime(segments)).slice(0, LIST_DEPTH);
+  return best(refs, segments);
 }
 
 function vectorList(
@@ -185,7 +196,7 @@ function vectorList(
       }
     }
   });
-  return refs.sort(byScoreThenTime(segments)).slice(0, LIST_DEPTH);
+  return best(refs, segments);
 }
 
 /** The query terms a line holds (for highlighting). */

@@ -181,17 +181,18 @@ function pickScenario(random: () => number, incident: Scenario | undefined): Sce
 
 /**
  * The simulated lines of requests starting in [from, to): a pure function of
- * the range. Every 10-minute block may carry an incident (a burst of one
+ * the range (`meanGapMs` apart on average: benchmarks ask for more). Every 10-minute block may carry an incident (a burst of one
  * failure scenario), chosen from the block's start.
  */
-export function simulateLogLines(from: number, to: number): LogLine[] {
+export function simulateLogLines(from: number, to: number, meanGapMs = MEAN_GAP_MS): LogLine[] {
   const random = mulberry32(Number(BigInt(from) % 4294967291n));
   const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
   const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)] as T;
   const hex = (n: number) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');
   const lines: LogLine[] = [];
   let seq = 0;
-  for (let ts = from + int(0, MEAN_GAP_MS); ts < to; ts += int(MEAN_GAP_MS / 4, (MEAN_GAP_MS * 7) / 4)) {
+  const gap = Math.max(4, meanGapMs);
+  for (let ts = from + int(0, gap); ts < to; ts += int(Math.floor(gap / 4), Math.floor((gap * 7) / 4))) {
     const block = Math.floor(ts / (10 * MINUTE_MS));
     const blockRandom = mulberry32(block);
     const incident =

@@ -73,12 +73,15 @@ export function searchableText(line: {
 
 const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;
 const LONG_HEX = /\b(?:0x)?[0-9a-f]{12,}\b/gi;
+/** Short hex words (commits, org and conversation ids) count when they hold a digit. */
+const SHORT_HEX = /\b[0-9a-f]{6,11}\b/gi;
 
 /** The message with ids, hex and numbers masked: lines of one log statement share it. */
 export function messageTemplate(message: string): string {
   return message
     .replace(UUID, '<uuid>')
     .replace(LONG_HEX, '<hex>')
+    .replace(SHORT_HEX, (word) => (/\d/.test(word) && /[a-f]/i.test(word) ? '<hex>' : word))
     .replace(COMPOUND, (token) => (isIdLike(token) ? '<id>' : token))
     .replace(/\d+(?:\.\d+)?/g, '<n>')
     .replace(/\s+/g, ' ')

@@ -65,7 +65,7 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
 async function batchWrite(tableName: string, requests: Record<string, unknown>[]): Promise<void> {
   const chunks: Record<string, unknown>[][] = [];
   for (let i = 0; i < requests.length; i += 25) chunks.push(requests.slice(i, i + 25));
-  await eachLimited(chunks, 4, async (chunk) => {
+  await eachLimited(chunks, 8, async (chunk) => {
     let pending = chunk;
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt > 8) throw new Error('BatchWriteItem: items left unprocessed after 8 retries');
