@@ -1,5 +1,5 @@
 /**
- * Log search at scale, on the local store (dynalite + s3rver in this process):
+ * Log search at scale, on the local store (dynalite + s3rver in a child process):
  *
  * 1. index build: N simulated lines over a period, templates embedded with the
  *    local embedder, one segment per hour built and encoded (in memory):
@@ -18,7 +18,7 @@
  *     (1,000,000 lines over 30 days; give it NODE_OPTIONS=--max-old-space-size=6144)
  */
 import { Bench } from 'tinybench';
-import { ensureSchema, startLocalStore } from '../infra/local/store.js';
+import { ensureSchema } from '../infra/local/store.js';
 import { resetClients } from '../shared/aws.js';
 import { ManualClock, useClock } from '../shared/clock.js';
 import { getConfig, resetConfig } from '../shared/config.js';
@@ -31,8 +31,9 @@ import { encodeSegment, type Segment } from '../shared/logs/segment.js';
 import { clearSegmentCache, segmentObjectKey, writeSegment } from '../shared/logs/segments-store.js';
 import { simulateLogLines } from '../shared/logs/simulator.js';
 import { messageTemplate, templateHash } from '../shared/logs/text.js';
-import { claimLogIndexState, putSegmentEntry } from '../shared/store/logs.js';
 import { DAY_MS, HOUR_MS } from '../shared/store/keys.js';
+import { claimLogIndexState, putSegmentEntry } from '../shared/store/logs.js';
+import { startStore } from './status-query/load.js';
 
 const LINES = Number(process.env.LINES ?? 100_000);
 const DAYS = Number(process.env.DAYS ?? 1);
@@ -40,7 +41,9 @@ const INDEXER_LINES = Number(process.env.INDEXER_LINES ?? 20_000);
 const NOW = Date.UTC(2026, 10, 30, 0, 0, 0);
 const FROM = NOW - DAYS * DAY_MS;
 
-const store = await startLocalStore({ dataDir: undefined });
+// The store in its own process (STORE=inprocess to share this one), as bench/status-query does.
+const store = await startStore();
+console.log(`store: ${store.describe}`);
 const tableName = 'bench-logs';
 const bucket = 'bench-logs';
 await ensureSchema({
@@ -68,7 +71,9 @@ const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 // ------------------------------------------------------------ 1. index build
 const gapMs = Math.max(4, Math.round((DAYS * DAY_MS) / (LINES / 1.12)));
-console.log(`log search: ${LINES.toLocaleString('en')} lines wanted over ${DAYS} day(s) (mean gap ${gapMs} ms)`);
+console.log(
+  `log search: ${LINES.toLocaleString('en')} lines wanted over ${DAYS} day(s) (mean gap ${gapMs} ms)`,
+);
 const hours: LogLine[][] = [];
 let total = 0;
 for (let start = FROM; start < NOW && total < LINES; start += HOUR_MS) {
@@ -109,7 +114,12 @@ console.log(
 );
 
 // ------------------------------------------------------------ 2. into the bucket and the manifest
-await claimLogIndexState(tableName, { indexKey: embedder.key, model: embedder.model, dims: embedder.dims, createdAt: NOW });
+await claimLogIndexState(tableName, {
+  indexKey: embedder.key,
+  model: embedder.model,
+  dims: embedder.dims,
+  createdAt: NOW,
+});
 const writeStart = performance.now();
 for (let i = 0; i < segments.length; i += 8) {
   await Promise.all(
@@ -159,25 +169,30 @@ for (const [label, span] of ranges) {
   console.log(
     `\nsearch over ${label}: ${cold.candidates.toLocaleString('en')} candidate lines, ${cold.segments.read} segments, mode ${cold.mode}`,
   );
-  console.log(`  cold (segments fetched and decoded): ${coldMs.toFixed(0)} ms, ${mb(cold.segments.bytes)} MiB read`);
+  console.log(
+    `  cold (segments fetched and decoded): ${coldMs.toFixed(0)} ms, ${mb(cold.segments.bytes)} MiB read`,
+  );
   let q = 0;
   const bench = new Bench({ time: 4000, iterations: 30, warmup: true, retainSamples: true });
   bench.add(`search ${label}`, async () => {
     await searchLogs(params(QUERIES[q++ % QUERIES.length] as string), deps);
   });
   await bench.run();
-  const samples = (bench.tasks[0]?.result as { latency?: { samples?: number[] } } | undefined)?.latency?.samples ?? [];
-  const at = (p: number) => samples[Math.min(samples.length - 1, Math.floor(p * samples.length))] ?? Number.NaN;
+  const samples =
+    (bench.tasks[0]?.result as { latency?: { samples?: number[] } } | undefined)?.latency?.samples ?? [];
+  const at = (p: number) =>
+    samples[Math.min(samples.length - 1, Math.floor(p * samples.length))] ?? Number.NaN;
   console.log(
     `  warm (cached segments; manifest and tail Queries each time): p50 ${at(0.5).toFixed(1)} ms, p95 ${at(0.95).toFixed(1)} ms over ${samples.length} searches`,
   );
 }
 
 // ------------------------------------------------------------ 4. the indexer end to end
-const recent = simulateLogLines(NOW - HOUR_MS, NOW, Math.max(4, Math.round(HOUR_MS / (INDEXER_LINES * 1.15)))).slice(
-  0,
-  INDEXER_LINES,
-);
+const recent = simulateLogLines(
+  NOW - HOUR_MS,
+  NOW,
+  Math.max(4, Math.round(HOUR_MS / (INDEXER_LINES * 1.15))),
+).slice(0, INDEXER_LINES);
 const ingestStart = performance.now();
 for (let i = 0; i < recent.length; i += 1000) await storeLogLines(recent.slice(i, i + 1000));
 console.log(

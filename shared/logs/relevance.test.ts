@@ -48,7 +48,9 @@ async function segments(withVectors: boolean): Promise<Segment[]> {
       continue;
     }
     const templateOf = new Map(lines.map((l) => [l.id, templateHash(messageTemplate(l.message))]));
-    const texts = new Map(lines.map((l) => [templateHash(messageTemplate(l.message)), messageTemplate(l.message)]));
+    const texts = new Map(
+      lines.map((l) => [templateHash(messageTemplate(l.message)), messageTemplate(l.message)]),
+    );
     const hashes = [...texts.keys()];
     const vectors = await embedder.embed(hashes.map((hash) => texts.get(hash) as string));
     out.push(
@@ -69,7 +71,13 @@ async function recallAt10(indexed: Segment[], query: string, scenario: Scenario)
     { query, from: START, to: START + HOURS * HOUR, k: 10 },
     {
       embedder: localEmbedder(),
-      segments: async () => ({ segments: indexed, read: indexed.length, cached: 0, bytes: 0, truncated: false }),
+      segments: async () => ({
+        segments: indexed,
+        read: indexed.length,
+        cached: 0,
+        bytes: 0,
+        truncated: false,
+      }),
       tail: async () => ({ lines: [] as LogLine[], truncated: false }),
     },
   );
@@ -101,7 +109,9 @@ describe('relevance on simulator scenarios', () => {
       expect(bm25.mode).toBe('bm25');
       hybridSum += hybrid.recall;
       bm25Sum += bm25.recall;
-      rows.push(`${query.padEnd(48)} ${scenario.padEnd(15)} ${hybrid.recall.toFixed(1).padStart(6)} ${bm25.recall.toFixed(1).padStart(6)}`);
+      rows.push(
+        `${query.padEnd(48)} ${scenario.padEnd(15)} ${hybrid.recall.toFixed(1).padStart(6)} ${bm25.recall.toFixed(1).padStart(6)}`,
+      );
     }
     const hybridMean = hybridSum / QUERIES.length;
     const bm25Mean = bm25Sum / QUERIES.length;

@@ -285,10 +285,13 @@ export async function logSimulatorTick(now = clock.now()): Promise<{ running: bo
 }
 
 /** Switches the simulator on (and writes a first batch) or off, for every container. */
-export async function switchLogSimulator(running: boolean): Promise<SimulatorStatus & { written: number }> {
+export async function switchLogSimulator(
+  running: boolean,
+  by: 'api' | 'config' = 'api',
+): Promise<SimulatorStatus & { written: number }> {
   const config = getConfig();
   const now = clock.now();
-  await putLogSimulatorState(config.tableName, { running, changedBy: 'api', changedAt: now, lines: 0 });
+  await putLogSimulatorState(config.tableName, { running, changedBy: by, changedAt: now, lines: 0 });
   const written = running ? (await logSimulatorTick(now)).written : 0;
   return { ...(await logSimulatorStatus()), written };
 }
