@@ -19,15 +19,16 @@ import { randomBytes } from 'node:crypto';
 import { clock } from '../clock.js';
 import { type Config, getConfig } from '../config.js';
 import { logger } from '../logger.js';
-import { DAY_MS, floorTo, HOUR_MS, LOG_SHARDS } from '../store/keys.js';
+import { DAY_MS, floorTo, HOUR_MS } from '../store/keys.js';
 import {
   claimLogIndexState,
   countPendingLines,
-  deletePendingLines,
+  deletePendingPacks,
   deleteSegmentEntries,
+  type PendingPack,
   putSegmentEntry,
   putTemplateVectors,
-  readPendingLines,
+  readPendingPacks,
   readSegmentEntries,
   readTemplateVectors,
   type SegmentEntry,
@@ -191,33 +192,44 @@ export async function indexPendingLogs(
   if (state.indexKey !== embedder.key) throw new IndexEmbedderMismatch(state.indexKey, embedder.key);
 
   const from = Math.max(options.since ?? 0, now - config.retentionDays * DAY_MS - DAY_MS);
-  const { lines, expired } = await readPendingLines(
+  const { packs } = await readPendingPacks(
     config.tableName,
     { from, to: now + DAY_MS, now },
-    Math.ceil(limit / LOG_SHARDS),
+    limit,
     'oldest',
   );
-  const batch = lines.slice(0, limit);
+  const expired = packs.filter((p) => p.expired);
   if (expired.length > 0)
-    await deletePendingLines(
+    await deletePendingPacks(
       config.tableName,
-      expired.map((l) => l.id),
+      expired.map((p) => p.key),
     );
+  // Whole packs, oldest hour first, up to the limit (at least one pack).
+  const taken: PendingPack[] = [];
+  let count = 0;
+  for (const pack of packs) {
+    if (pack.expired) continue;
+    if (taken.length > 0 && count + pack.lines.length > limit) break;
+    taken.push(pack);
+    count += pack.lines.length;
+  }
+  const batch = taken.flatMap((p) => p.lines);
 
   const { templateOf, vectors, embedded } = await vectorsFor(config, embedder, batch);
-  const byHour = new Map<number, LogLine[]>();
-  for (const line of batch) {
-    const hour = floorTo(line.ts, HOUR_MS);
+  const byHour = new Map<number, PendingPack[]>();
+  for (const pack of taken) {
+    const hour = floorTo((pack.lines[0] as LogLine).ts, HOUR_MS);
     const list = byHour.get(hour) ?? [];
     if (list.length === 0) byHour.set(hour, list);
-    list.push(line);
+    list.push(pack);
   }
   const templateTexts = new Map(
     batch.map((l) => [templateOf.get(l.id) as string, messageTemplate(l.message)]),
   );
   let written = 0;
   let compacted = 0;
-  for (const [hour, hourLines] of byHour) {
+  for (const [hour, hourPacks] of byHour) {
+    const hourLines = hourPacks.flatMap((p) => p.lines);
     const segment = segmentWithVectors(
       newSegmentId(now),
       hourLines,
@@ -228,16 +240,16 @@ export async function indexPendingLogs(
     );
     await writeIndexedSegment(config, embedder.key, hour, segment, now);
     written++;
-    await deletePendingLines(
+    await deletePendingPacks(
       config.tableName,
-      hourLines.map((l) => l.id),
+      hourPacks.map((p) => p.key),
     );
     if (await compactHour(config, embedder.key, hour, now)) compacted++;
   }
   const pending = await countPendingLines(config.tableName, PENDING_COUNT_CAP);
   const answer: IndexAnswer = {
     indexed: batch.length,
-    skipped: expired.length,
+    skipped: expired.reduce((sum, p) => sum + p.lines.length, 0),
     pending: pending.count,
     pendingCapped: pending.capped,
     embedder: describeEmbedder(embedder),

@@ -10,7 +10,7 @@
  */
 import { clock } from '../clock.js';
 import { getConfig } from '../config.js';
-import { readLogIndexState, readPendingLines, readSegmentEntries } from '../store/logs.js';
+import { readLogIndexState, readPendingPacks, readSegmentEntries } from '../store/logs.js';
 import { describeEmbedder, type Embedder, type EmbedderInfo, embedderFor } from './embedder.js';
 import type { LogLine } from './schema.js';
 import {
@@ -33,8 +33,8 @@ const BM25_K1 = 1.2;
 const BM25_B = 0.75;
 /** Segments one search reads at most (24 h holds about 24 to 200). */
 export const MAX_SEGMENTS_PER_SEARCH = 2000;
-/** Unindexed lines read per pending shard (16 shards). */
-export const TAIL_LINES_PER_SHARD = 250;
+/** Unindexed lines one search reads at most (whole pending packs: a little more). */
+export const TAIL_MAX_LINES = 4000;
 
 export interface SearchParams extends LineFilter {
   query: string;
@@ -322,11 +322,15 @@ export function defaultSearchDeps(embedder: Embedder = embedderFor(getConfig()))
       return { segments: loaded, read: inRange.length, cached, bytes, truncated };
     },
     async tail(range) {
-      const { lines, truncated } = await readPendingLines(
+      const { packs, truncated } = await readPendingPacks(
         config.tableName,
         { ...range, now: clock.now() },
-        TAIL_LINES_PER_SHARD,
+        TAIL_MAX_LINES,
       );
+      const lines = packs
+        .filter((p) => !p.expired)
+        .flatMap((p) => p.lines)
+        .filter((l) => l.ts >= range.from && l.ts <= range.to);
       return { lines, truncated };
     },
   };

@@ -11,7 +11,7 @@
  * | late versions | `CV#<source>#<yyyy-mm-dd>`  | `CV`                                             |
  * | compactor     | `CM#<source>`               | `CM`                                             |
  * | log line      | `LG#<yyyy-mm-ddThh>#<ss>`   | `<line id>` (starts with its ts, 13 digits)     |
- * | log pending   | `LP#<ss>`                   | `<line id>`                                      |
+ * | log pending   | `LP#<ss>`                   | `<hour start, 13 digits>#<pack id>`              |
  * | log segment   | `LM#<index key>`            | `<yyyy-mm-ddThh>#<segment id>`                  |
  * | log index     | `LI`                        | `LI`                                             |
  * | log template  | `LT#<index key>#<h>`        | `<template hash>`                                |
@@ -196,12 +196,14 @@ export function compactorKey(source: Source): { pk: string; sk: string } {
 
 /**
  * Log lines (shared/logs/): a line lives under the hour of its time, split
- * over LOG_SHARDS partitions by the hash of its id (as events are), and a
- * copy waits under `LP#<ss>` until the indexer has put it into a segment
- * (shared/logs/indexer.ts): the indexer and the search's unindexed tail read
- * those partitions by key, never by Scan. A segment's manifest item lives
- * under its index (`<model>@<dims>`), sorted by hour, so a search reads the
- * segments of its range with one Query.
+ * over LOG_SHARDS partitions by the hash of its id (as events are). A copy
+ * of each stored batch waits for the indexer as "packs" (the batch's lines of
+ * one hour, up to about 300 KB each) under `LP#<ss>`, sorted by hour: the
+ * indexer and the search's unindexed tail read them by key, never by Scan,
+ * and the indexer deletes one pack per few hundred lines rather than one item
+ * per line. A segment's manifest item lives under its index
+ * (`<model>@<dims>`), sorted by hour, so a search reads the segments of its
+ * range with one Query.
  */
 export const LOG_SHARDS = 16;
 
@@ -216,12 +218,16 @@ export function logLineKey(ts: number, id: string): { pk: string; sk: string } {
 
 export const logPendingPartition = (shard: number) => `LP#${shardText(shard)}`;
 
-export function logPendingKey(id: string): { pk: string; sk: string } {
-  return { pk: logPendingPartition(logShard(id)), sk: id };
+/** A pending pack: its partition from the pack id, sorted by the hour its lines belong to. */
+export function logPendingKey(hourStart: number, packId: string): { pk: string; sk: string } {
+  return { pk: logPendingPartition(logShard(packId)), sk: `${padTs(hourStart)}#${packId}` };
 }
 
-/** Line ids start with their time: the sort-key bounds (BETWEEN) of the lines with `from <= ts <= to`. */
-export const logIdRange = (from: number, to: number) => ({ low: padTs(from), high: `${padTs(to)}~` });
+/** The pending sort-key bounds (BETWEEN) of the packs of the hours holding `from` to `to`. */
+export const logPendingRange = (from: number, to: number) => ({
+  low: padTs(floorTo(from, HOUR_MS)),
+  high: `${padTs(floorTo(to, HOUR_MS))}~`,
+});
 
 export const logSegmentPartition = (indexKey: string) => `LM#${indexKey}`;
 

@@ -4,6 +4,7 @@
  * vectors and the log simulator's switch. Every read is a Query or a Get by
  * key, bounded by its caller's limit.
  */
+import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
@@ -19,12 +20,14 @@ import type { LogLine } from '../logs/schema.js';
 import { TABLE } from '../schema.js';
 import {
   DAY_MS,
+  floorTo,
+  HOUR_MS,
   LOG_SHARDS,
-  logIdRange,
   logIndexStateKey,
   logLineKey,
   logPendingKey,
   logPendingPartition,
+  logPendingRange,
   logSegmentKey,
   logSegmentPartition,
   logSegmentRange,
@@ -83,11 +86,49 @@ export interface LineWriteResult {
   duplicates: number;
 }
 
+/** Bytes of lines (as JSON) per pending pack: under DynamoDB's 400 KB item limit with room to spare. */
+const PACK_BYTES = 300_000;
+
+/** The lines packed by hour, each pack at most PACK_BYTES. */
+function packsOf(lines: readonly LogLine[]): { hour: number; lines: LogLine[] }[] {
+  const byHour = new Map<number, LogLine[]>();
+  for (const line of lines) {
+    const hour = floorTo(line.ts, HOUR_MS);
+    const list = byHour.get(hour) ?? [];
+    if (list.length === 0) byHour.set(hour, list);
+    list.push(line);
+  }
+  const packs: { hour: number; lines: LogLine[] }[] = [];
+  for (const [hour, hourLines] of byHour) {
+    let current: LogLine[] = [];
+    let bytes = 0;
+    for (const line of hourLines) {
+      const size = Buffer.byteLength(JSON.stringify(line));
+      if (current.length > 0 && bytes + size > PACK_BYTES) {
+        packs.push({ hour, lines: current });
+        current = [];
+        bytes = 0;
+      }
+      current.push(line);
+      bytes += size;
+    }
+    if (current.length > 0) packs.push({ hour, lines: current });
+  }
+  return packs;
+}
+
+/** A pack's id: from its lines' ids, so a retried batch writes the same packs. */
+const packId = (lines: readonly LogLine[]) =>
+  createHash('sha256')
+    .update(lines.map((l) => l.id).join('\n'))
+    .digest('hex')
+    .slice(0, 20);
+
 /**
- * Stores lines: first each line's pending copy (a plain put: a retry writes
- * the same item), then the line itself, only if absent. A line already
- * stored counts as a duplicate; its pending copy may be indexed again, which
- * search tolerates (hits are unique by line id).
+ * Stores lines: first the pending packs (plain puts: a retry writes the same
+ * items), then each line itself, only if absent. A line already stored
+ * counts as a duplicate; its pending copy may be indexed again, which search
+ * tolerates (hits are unique by line id).
  */
 export async function putLogLines(
   tableName: string,
@@ -96,9 +137,19 @@ export async function putLogLines(
 ): Promise<LineWriteResult> {
   await batchWrite(
     tableName,
-    lines.map((line) => ({
-      PutRequest: { Item: { ...line, ...logPendingKey(line.id), expiresAt: ttlOf(line.ts, retentionDays) } },
-    })),
+    packsOf(lines).map((pack) => {
+      const maxTs = Math.max(...pack.lines.map((l) => l.ts));
+      return {
+        PutRequest: {
+          Item: {
+            ...logPendingKey(pack.hour, packId(pack.lines)),
+            n: pack.lines.length,
+            lines: JSON.stringify(pack.lines),
+            expiresAt: ttlOf(maxTs, retentionDays),
+          },
+        },
+      };
+    }),
   );
   let stored = 0;
   let duplicates = 0;
@@ -129,54 +180,71 @@ export async function getLogLine(tableName: string, id: string, ts: number, now:
   return Item && notExpired(Item, now) ? lineOf(Item) : undefined;
 }
 
-async function queryAll(input: QueryCommandInput, limit: number): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const answer = await dynamoClient().send(
-      new QueryCommand({ ...input, Limit: limit - items.length, ExclusiveStartKey: start }),
-    );
-    items.push(...((answer.Items ?? []) as Record<string, unknown>[]));
-    start = answer.LastEvaluatedKey;
-  } while (start && items.length < limit);
-  return items;
+export interface PendingPack {
+  key: { pk: string; sk: string };
+  lines: LogLine[];
+  expired: boolean;
 }
 
 /**
- * Pending lines with `from <= ts <= to`, newest (or oldest) first, at most
- * `perShard` from each shard. `truncated` says a shard had more.
+ * Pending packs of the hours holding `from` to `to`, newest (or oldest) hour
+ * first, about `maxLines` lines in all (whole packs, at least one per shard
+ * that has one); `truncated` says some shard had more. Packs hold whole
+ * hours' lines: callers filter by time.
  */
-export async function readPendingLines(
+export async function readPendingPacks(
   tableName: string,
   range: { from: number; to: number; now: number },
-  perShard: number,
+  maxLines: number,
   order: 'newest' | 'oldest' = 'newest',
-): Promise<{ lines: LogLine[]; truncated: boolean; expired: LogLine[] }> {
-  const { low, high } = logIdRange(range.from, range.to);
-  const lines: LogLine[] = [];
-  const expired: LogLine[] = [];
+): Promise<{ packs: PendingPack[]; truncated: boolean }> {
+  const { low, high } = logPendingRange(range.from, range.to);
+  const perShard = Math.max(1, Math.ceil(maxLines / LOG_SHARDS));
+  const packs: PendingPack[] = [];
   let truncated = false;
   await eachLimited(
     Array.from({ length: LOG_SHARDS }, (_, s) => s),
     8,
     async (shard) => {
-      const items = await queryAll(
-        {
-          TableName: tableName,
-          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
-          ExpressionAttributeValues: { ':pk': logPendingPartition(shard), ':low': low, ':high': high },
-          ScanIndexForward: order === 'oldest',
-        },
-        perShard + 1,
-      );
-      if (items.length > perShard) truncated = true;
-      for (const item of items.slice(0, perShard)) {
-        (notExpired(item, range.now) ? lines : expired).push(lineOf(item));
-      }
+      let start: Record<string, unknown> | undefined;
+      let lines = 0;
+      do {
+        const answer = await dynamoClient().send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
+            ExpressionAttributeValues: { ':pk': logPendingPartition(shard), ':low': low, ':high': high },
+            ScanIndexForward: order === 'oldest',
+            // Packs are large: a few per page keeps each page bounded.
+            Limit: 8,
+            ExclusiveStartKey: start,
+          }),
+        );
+        start = answer.LastEvaluatedKey;
+        for (const item of answer.Items ?? []) {
+          if (lines >= perShard) {
+            truncated = true;
+            start = undefined;
+            break;
+          }
+          const packLines = JSON.parse(item.lines as string) as LogLine[];
+          packs.push({
+            key: { pk: item.pk as string, sk: item.sk as string },
+            lines: packLines,
+            expired: !notExpired(item, range.now),
+          });
+          lines += packLines.length;
+        }
+        if (start && lines >= perShard) {
+          truncated = true;
+          start = undefined;
+        }
+      } while (start);
     },
   );
-  lines.sort((a, b) => (order === 'newest' ? b.ts - a.ts : a.ts - b.ts));
-  return { lines, truncated, expired };
+  // Oldest or newest hour first across shards.
+  packs.sort((a, b) => (order === 'oldest' ? (a.key.sk < b.key.sk ? -1 : 1) : a.key.sk < b.key.sk ? 1 : -1));
+  return { packs, truncated };
 }
 
 /** How many lines wait for the indexer, counted up to `cap` per shard. */
@@ -198,11 +266,11 @@ export async function countPendingLines(
             TableName: tableName,
             KeyConditionExpression: 'pk = :pk',
             ExpressionAttributeValues: { ':pk': logPendingPartition(shard) },
-            Select: 'COUNT',
+            ProjectionExpression: 'n',
             ExclusiveStartKey: start,
           }),
         );
-        shardCount += answer.Count ?? 0;
+        for (const item of answer.Items ?? []) shardCount += (item.n as number | undefined) ?? 0;
         start = answer.LastEvaluatedKey;
       } while (start && shardCount < cap);
       if (start) capped = true;
@@ -212,11 +280,24 @@ export async function countPendingLines(
   return { count, capped };
 }
 
-export async function deletePendingLines(tableName: string, ids: readonly string[]): Promise<void> {
+export async function deletePendingPacks(tableName: string, keys: readonly { pk: string; sk: string }[]) {
   await batchWrite(
     tableName,
-    ids.map((id) => ({ DeleteRequest: { Key: logPendingKey(id) } })),
+    keys.map((key) => ({ DeleteRequest: { Key: key } })),
   );
+}
+
+async function queryAll(input: QueryCommandInput, limit: number): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const answer = await dynamoClient().send(
+      new QueryCommand({ ...input, Limit: limit - items.length, ExclusiveStartKey: start }),
+    );
+    items.push(...((answer.Items ?? []) as Record<string, unknown>[]));
+    start = answer.LastEvaluatedKey;
+  } while (start && items.length < limit);
+  return items;
 }
 
 // ------------------------------------------------------------ segment manifest
