@@ -10,6 +10,7 @@ import { baseQuery, RANGES, SharedContext, StoreContext, TABS, type TabId, useUr
 import { CompareTab } from './tabs/compare';
 import { CostTab } from './tabs/cost';
 import { HeatmapsTab } from './tabs/heatmaps';
+import { LogsTab } from './tabs/logs';
 import { SloTab } from './tabs/slo';
 import { StatusTab } from './tabs/status';
 import { TracesTab } from './tabs/traces';
@@ -228,6 +229,9 @@ export function App() {
       break;
     case 'traces':
       panel = <TracesTab />;
+      break;
+    case 'logs':
+      panel = <LogsTab />;
       break;
     default:
       panel = <StatusTab status={status} />;
