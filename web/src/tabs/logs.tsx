@@ -41,13 +41,9 @@ function Highlighted(props: { text: string; terms: string[] }) {
   const wanted = new Set(props.terms.map((t) => t.toLowerCase()));
   return (
     <>
-      {text.split(pattern).map((part, i) =>
-        wanted.has(part.toLowerCase()) ? (
-          <mark key={i}>{part}</mark>
-        ) : (
-          part
-        ),
-      )}
+      {text
+        .split(pattern)
+        .map((part, i) => (wanted.has(part.toLowerCase()) ? <mark key={i}>{part}</mark> : part))}
     </>
   );
 }
