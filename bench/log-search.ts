@@ -97,7 +97,7 @@ for (const lines of hours) {
     if (!vectors.has(hash)) missing.set(hash, template);
   }
   const fresh = await embedder.embed([...missing.values()]);
-  [...missing.keys()].forEach((hash, i) => vectors.set(hash, fresh[i] as Float32Array));
+  for (const [i, hash] of [...missing.keys()].entries()) vectors.set(hash, fresh[i] as Float32Array);
   embedded += missing.size;
   const hour = Math.floor((lines[0] as LogLine).ts / HOUR_MS) * HOUR_MS;
   const segment = segmentWithVectors(`b${hour}`, lines, embedder, templateOf, vectors);

@@ -290,6 +290,9 @@ export async function searchLogs(params: SearchParams, deps: SearchDeps): Promis
   };
 }
 
+/** The index key in force, once known: it never changes (the indexer refuses another embedder). */
+const indexInForce = new Map<string, string>();
+
 /** The search's dependencies on the configured table, bucket and embedder. */
 export function defaultSearchDeps(embedder: Embedder = embedderFor(getConfig())): SearchDeps {
   const config = getConfig();
@@ -297,10 +300,13 @@ export function defaultSearchDeps(embedder: Embedder = embedderFor(getConfig()))
     embedder,
     async segments(range) {
       // The index in force (whichever embedder built it): its lines are searched by full text at least.
-      const state = await readLogIndexState(config.tableName);
+      if (!indexInForce.has(config.tableName)) {
+        const state = await readLogIndexState(config.tableName);
+        if (state) indexInForce.set(config.tableName, state.indexKey);
+      }
       const { entries, truncated } = await readSegmentEntries(
         config.tableName,
-        state?.indexKey ?? embedder.key,
+        indexInForce.get(config.tableName) ?? embedder.key,
         { ...range, now: clock.now() },
         MAX_SEGMENTS_PER_SEARCH,
       );

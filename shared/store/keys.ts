@@ -216,11 +216,20 @@ export function logLineKey(ts: number, id: string): { pk: string; sk: string } {
   return { pk: `LG#${hourOf(ts)}#${shardText(logShard(id))}`, sk: id };
 }
 
+/**
+ * Partitions of pending packs: few, since a pack is one write per batch (not
+ * per line), and every search of the unindexed tail reads each of them.
+ */
+export const LOG_PENDING_SHARDS = 4;
+
 export const logPendingPartition = (shard: number) => `LP#${shardText(shard)}`;
 
 /** A pending pack: its partition from the pack id, sorted by the hour its lines belong to. */
 export function logPendingKey(hourStart: number, packId: string): { pk: string; sk: string } {
-  return { pk: logPendingPartition(logShard(packId)), sk: `${padTs(hourStart)}#${packId}` };
+  return {
+    pk: logPendingPartition(logShard(packId) % LOG_PENDING_SHARDS),
+    sk: `${padTs(hourStart)}#${packId}`,
+  };
 }
 
 /** The pending sort-key bounds (BETWEEN) of the packs of the hours holding `from` to `to`. */

@@ -22,7 +22,7 @@ import {
   DAY_MS,
   floorTo,
   HOUR_MS,
-  LOG_SHARDS,
+  LOG_PENDING_SHARDS,
   logIndexStateKey,
   logLineKey,
   logPendingKey,
@@ -199,11 +199,11 @@ export async function readPendingPacks(
   order: 'newest' | 'oldest' = 'newest',
 ): Promise<{ packs: PendingPack[]; truncated: boolean }> {
   const { low, high } = logPendingRange(range.from, range.to);
-  const perShard = Math.max(1, Math.ceil(maxLines / LOG_SHARDS));
+  const perShard = Math.max(1, Math.ceil(maxLines / LOG_PENDING_SHARDS));
   const packs: PendingPack[] = [];
   let truncated = false;
   await eachLimited(
-    Array.from({ length: LOG_SHARDS }, (_, s) => s),
+    Array.from({ length: LOG_PENDING_SHARDS }, (_, s) => s),
     8,
     async (shard) => {
       let start: Record<string, unknown> | undefined;
@@ -255,7 +255,7 @@ export async function countPendingLines(
   let count = 0;
   let capped = false;
   await eachLimited(
-    Array.from({ length: LOG_SHARDS }, (_, s) => s),
+    Array.from({ length: LOG_PENDING_SHARDS }, (_, s) => s),
     8,
     async (shard) => {
       let start: Record<string, unknown> | undefined;
