@@ -77,7 +77,8 @@ console.log(
 );
 const hours: LogLine[][] = [];
 let total = 0;
-for (let start = FROM; start < NOW && total < LINES; start += HOUR_MS) {
+// Newest hour first, so the last 24 h are always full whatever the density.
+for (let start = NOW - HOUR_MS; start >= FROM && total < LINES; start -= HOUR_MS) {
   const lines = simulateLogLines(start, start + HOUR_MS, gapMs).slice(0, LINES - total);
   hours.push(lines);
   total += lines.length;

@@ -163,7 +163,15 @@ function bm25List(
       const weight = idf(id);
       for (const doc of (idMatchesBySegment[s] as number[][])[i] as number[]) add(doc, 1, weight);
     });
-    for (const doc of touched) refs.push({ segment: s, doc, score: scores[doc] as number });
+    // Only this segment's best LIST_DEPTH can reach the fused list: keep refs (objects) few.
+    let threshold = Number.NEGATIVE_INFINITY;
+    if (touched.length > LIST_DEPTH) {
+      const sorted = Float32Array.from(touched, (doc) => scores[doc] as number).sort();
+      threshold = sorted[sorted.length - LIST_DEPTH] as number;
+    }
+    for (const doc of touched) {
+      if ((scores[doc] as number) >= threshold) refs.push({ segment: s, doc, score: scores[doc] as number });
+    }
   });
   return best(refs, segments);
 }
