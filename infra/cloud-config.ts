@@ -12,7 +12,7 @@
  */
 import type { Node } from 'constructs';
 import { type Config, parseConfig, VARIABLES } from '../shared/config.js';
-import type { FunctionSpec, ScheduleRate } from '../shared/routes.js';
+import { type FunctionSpec, type ScheduleRate, scheduleIntervalMs } from '../shared/routes.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -71,10 +71,17 @@ export function rawConfigFromContext(node: Node, env: Env = process.env): Env {
   return raw;
 }
 
-/** EventBridge Scheduler fires at most once a minute, in whole minutes. */
+/**
+ * EventBridge Scheduler fires at most once a minute, in whole minutes. The
+ * probe interval must be one (a probe tick records its minute); the log
+ * simulator's and indexer's intervals are rounded up to whole minutes.
+ */
 export function scheduleRateSec(spec: FunctionSpec, config: Config): number {
   const field: ScheduleRate | undefined = spec.schedule;
   if (!field) throw new Error(`Function "${spec.name}" has no schedule`);
+  if (field !== 'probeIntervalSec') {
+    return Math.max(60, Math.ceil(scheduleIntervalMs(field, config[field]) / 60_000) * 60);
+  }
   const seconds = config[field];
   const variable = VARIABLE_OF_RATE[field];
   if (seconds < 60) {
@@ -93,4 +100,6 @@ export function scheduleRateSec(spec: FunctionSpec, config: Config): number {
 /** The environment variable behind each schedule field, for error messages. */
 const VARIABLE_OF_RATE: Record<ScheduleRate, string> = {
   probeIntervalSec: 'PROBE_INTERVAL_SEC',
+  logSimIntervalMs: 'LOG_SIM_INTERVAL_MS',
+  embIndexIntervalMs: 'EMB_INDEX_INTERVAL_MS',
 };

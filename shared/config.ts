@@ -256,7 +256,7 @@ const ROWS = {
     expected: 'a comma-separated list of host:port, such as localhost:8080,[::1]:8443',
     schema: hostPortList,
   },
-  // AI over the telemetry (the chat; log search below is not built yet)
+  // AI over the telemetry: the chat, log search and the log simulator
   enableAi: {
     name: 'ENABLE_AI',
     scope: 'both',
@@ -290,13 +290,13 @@ const ROWS = {
     expected: 'a whole number from 1 to 10000',
     schema: int(1, 10_000),
   },
-  // Accepted, not used yet: the features these variables switch do not exist yet
+  // Log search and the log simulator
   embeddingModel: {
     name: 'EMBEDDING_MODEL',
     scope: 'both',
     default: 'text-embedding-3-small',
-    reserved: 'log search',
-    description: 'Will be the model that embeds logs for search.',
+    description:
+      'Model that embeds log messages for search when OPENAI_API_KEY is set (256 dimensions); without a key a local hashing embedder is used.',
     expected: 'a model name',
     schema: nonEmpty,
   },
@@ -304,8 +304,7 @@ const ROWS = {
     name: 'LOG_SIM_ENABLED',
     scope: 'both',
     default: '0',
-    reserved: 'log simulator',
-    description: 'Will start the log simulator automatically when 1.',
+    description: 'Starts the log simulator on boot when 1 (until GET /logs/sim/stop).',
     expected: '1/0, true/false, yes/no or on/off',
     schema: boolean,
   },
@@ -313,8 +312,8 @@ const ROWS = {
     name: 'LOG_SIM_INTERVAL_MS',
     scope: 'both',
     default: '30000',
-    reserved: 'log simulator',
-    description: 'Will be the milliseconds between simulated log batches.',
+    description:
+      'Milliseconds between simulated log batches (the cloud schedule rounds up to whole minutes).',
     expected: 'a whole number of milliseconds from 1000 to 86400000',
     schema: int(1000, 86_400_000),
   },
@@ -322,8 +321,8 @@ const ROWS = {
     name: 'EMB_INDEX_INTERVAL_MS',
     scope: 'both',
     default: '45000',
-    reserved: 'log search',
-    description: 'Will be the milliseconds between embedding-index ticks.',
+    description:
+      'Milliseconds between embedding-index runs of the log indexer (the cloud schedule rounds up to whole minutes).',
     expected: 'a whole number of milliseconds from 1000 to 86400000',
     schema: int(1000, 86_400_000),
   },

@@ -56,3 +56,8 @@ export function scheduledHandler<TResult>(
   };
   return lambdaStack<ScheduledEvent, TResult>({ outer: [failureLog] }).handler(handler);
 }
+
+/** True for an EventBridge scheduled event (functions that serve both routes and a schedule tell them apart). */
+export function isScheduledEvent(event: unknown): event is ScheduledEvent {
+  return typeof event === 'object' && event !== null && 'detail-type' in event;
+}

@@ -37,7 +37,11 @@ export interface FunctionAccess {
   readonly cursorSecret?: boolean;
 }
 
-export type ScheduleRate = 'probeIntervalSec';
+export type ScheduleRate = 'probeIntervalSec' | 'logSimIntervalMs' | 'embIndexIntervalMs';
+
+/** A schedule's interval in ms from its config value: `…Sec` fields hold seconds, `…Ms` fields milliseconds. */
+export const scheduleIntervalMs = (rate: ScheduleRate, value: number) =>
+  rate.endsWith('Ms') ? value : value * 1000;
 
 export interface RouteSpec {
   readonly method: HttpMethod;
@@ -114,14 +118,40 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     description: 'AI metrics and summary of a range, and the chat over the telemetry',
     timeoutSec: 29,
     memoryMb: 1024,
-    access: { table: 'readWrite', secrets: true },
+    // Artifacts: the log search segments the chat's evidence comes from.
+    access: { table: 'readWrite', artifacts: 'read', secrets: true },
   },
   {
     name: 'ai_stream',
     description: 'The chat over the telemetry, streamed as NDJSON (Function URL behind CloudFront)',
     timeoutSec: 60,
     memoryMb: 1024,
+    access: { table: 'readWrite', artifacts: 'read', secrets: true },
+  },
+  {
+    name: 'logs',
+    description: 'Log ingestion, and the log simulator (its switch and its ticks)',
+    timeoutSec: 29,
+    memoryMb: 1024,
+    schedule: 'logSimIntervalMs',
     access: { table: 'readWrite', secrets: true },
+  },
+  {
+    name: 'logs_search',
+    description: 'Hybrid log search (BM25 and vectors, fused by RRF), one line by id, logs status',
+    timeoutSec: 29,
+    // Decoded segments are cached across invocations (shared/logs/segments-store.ts).
+    memoryMb: 1536,
+    // Secrets: the query is embedded with OPENAI_API_KEY when one is set.
+    access: { table: 'read', artifacts: 'read', secrets: true },
+  },
+  {
+    name: 'logs_index',
+    description: 'Embeds pending log lines into search segments, on demand and on a schedule',
+    timeoutSec: 120,
+    memoryMb: 1536,
+    schedule: 'embIndexIntervalMs',
+    access: { table: 'readWrite', artifacts: 'readWrite', secrets: true },
   },
 ];
 
@@ -146,6 +176,16 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/ai/summary', function: 'ai', auth: 'none', streaming: false },
   { method: 'POST', path: '/ai/chat', function: 'ai', auth: 'none', streaming: false },
   { method: 'POST', path: '/ai/chat/stream', function: 'ai_stream', auth: 'none', streaming: true },
+  { method: 'POST', path: '/logs/ingest', function: 'logs', auth: 'ingest', streaming: false },
+  { method: 'GET', path: '/logs/sim/start', function: 'logs', auth: 'ingest', streaming: false },
+  { method: 'POST', path: '/logs/sim/start', function: 'logs', auth: 'ingest', streaming: false },
+  { method: 'GET', path: '/logs/sim/stop', function: 'logs', auth: 'ingest', streaming: false },
+  { method: 'POST', path: '/logs/sim/stop', function: 'logs', auth: 'ingest', streaming: false },
+  { method: 'GET', path: '/logs/search', function: 'logs_search', auth: 'none', streaming: false },
+  { method: 'GET', path: '/logs/status', function: 'logs_search', auth: 'none', streaming: false },
+  // After the literal /logs/… paths: matchRoute takes the first match (API Gateway prefers literals too).
+  { method: 'GET', path: '/logs/{id}', function: 'logs_search', auth: 'none', streaming: false },
+  { method: 'POST', path: '/ai/index/logs', function: 'logs_index', auth: 'ingest', streaming: false },
 ];
 
 export function functionSpec(name: string): FunctionSpec {

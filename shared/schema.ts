@@ -31,4 +31,6 @@ export const BUCKETS = {
  */
 export const ARTIFACT_PREFIXES = {
   incidents: 'incidents.json',
+  /** Log search segments: `logs/<index key>/<yyyy-mm-ddThh>/<segment id>.seg` (shared/logs/segments-store.ts). */
+  logSegments: 'logs/',
 } as const;

@@ -1,4 +1,5 @@
 import { answerChat, enforceChatRate } from '../../shared/ai/chat.js';
+import { findLogsForChat } from '../../shared/ai/logs.js';
 import { computeAiMetrics } from '../../shared/ai/metrics.js';
 import { aiSummary } from '../../shared/ai/summary.js';
 import { clock } from '../../shared/clock.js';
@@ -19,7 +20,10 @@ export const handler = httpHandler(async (request) => {
     const now = clock.now();
     const body = requiredJsonBody(request, 'a JSON object with a question');
     await enforceChatRate(request, config, now);
-    return { headers: { 'cache-control': 'no-store' }, body: await answerChat(body, { config, now }) };
+    return {
+      headers: { 'cache-control': 'no-store' },
+      body: await answerChat(body, { config, now, findLogs: findLogsForChat }),
+    };
   }
   const { config, now, range, filters } = readRangeQuery(request.query, {
     defaultWindowMinutes: 60,

@@ -6,6 +6,7 @@ import {
   streamChat,
   withHeartbeat,
 } from '../../shared/ai/chat.js';
+import { findLogsForChat } from '../../shared/ai/logs.js';
 import { clock } from '../../shared/clock.js';
 import { getConfig } from '../../shared/config.js';
 import { httpHandler, requiredJsonBody } from '../../shared/http/middleware.js';
@@ -22,9 +23,13 @@ export const handler = httpHandler(
     const now = clock.now();
     const chat = parseChatRequest(requiredJsonBody(request, 'a JSON object with a question'));
     await enforceChatRate(request, config, now);
-    const lines = withHeartbeat<ChatLine>(streamChat(chat, { config, now }), HEARTBEAT_MS, {
-      heartbeat: true,
-    });
+    const lines = withHeartbeat<ChatLine>(
+      streamChat(chat, { config, now, findLogs: findLogsForChat }),
+      HEARTBEAT_MS,
+      {
+        heartbeat: true,
+      },
+    );
     async function* ndjson() {
       for await (const line of lines) yield `${JSON.stringify(line)}\n`;
     }

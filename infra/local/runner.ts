@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { resetClients } from '../../shared/aws.js';
 import { type Config, parseConfig, resetConfig } from '../../shared/config.js';
 import { seedDeclaredIncidents } from '../../shared/incidents/store.js';
-import { FUNCTIONS, functionSpec, ROUTES } from '../../shared/routes.js';
+import { switchLogSimulator } from '../../shared/logs/simulator.js';
+import { FUNCTIONS, functionSpec, ROUTES, scheduleIntervalMs } from '../../shared/routes.js';
 import { type LocalCursorSecret, localCursorSecret } from './cursor-secret.js';
 import { type Gateway, startGateway } from './gateway.js';
 import { type AnyHandler, installAwsLambdaGlobal, lambdaContext } from './lambda.js';
@@ -100,6 +101,9 @@ export async function startLocalStack(env: NodeJS.ProcessEnv = process.env): Pro
     file: resolve(PROJECT_ROOT, 'web/public/incidents.json'),
   });
 
+  // LOG_SIM_ENABLED=1 starts the log simulator on boot, even over data where it was stopped.
+  if (config.logSimEnabled) await switchLogSimulator(true, 'config');
+
   installAwsLambdaGlobal();
   const gateway = await startGateway({
     host: config.host,
@@ -113,7 +117,10 @@ export async function startLocalStack(env: NodeJS.ProcessEnv = process.env): Pro
   const scheduler = startScheduler(
     FUNCTIONS.filter((f) => f.schedule).map((f) => ({
       name: f.name,
-      intervalMs: config[f.schedule as NonNullable<typeof f.schedule>] * 1000,
+      intervalMs: scheduleIntervalMs(
+        f.schedule as NonNullable<typeof f.schedule>,
+        config[f.schedule as NonNullable<typeof f.schedule>],
+      ),
       run: async (event) =>
         (await loadHandler(f.name))(event as never, lambdaContext(f.name, f.timeoutSec) as never),
     })),
@@ -163,6 +170,7 @@ export function banner(stack: LocalStack, startedInMs: number): string {
     `  dynamodb    ${stack.store.dynamodbEndpoint} (table ${config.tableName})`,
     `  s3          ${stack.store.s3Endpoint} (bucket ${config.artifactsBucket})`,
     `  ingest key  ${config.ingestApiKey ? 'set' : 'not set: ingestion answers 403'}`,
+    `  logs        simulator ${config.logSimEnabled ? 'on (LOG_SIM_ENABLED=1)' : 'off until GET /logs/sim/start'}, embedder ${config.openaiApiKey ? config.embeddingModel : 'local hashing (semantic: false)'}`,
     `  cursor key  ${CURSOR_KEY_ORIGIN[stack.cursorSecret]}`,
     'Press Ctrl-C to stop.',
   ].join('\n');

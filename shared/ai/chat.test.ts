@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { handler as aiHandler } from '../../functions/ai/handler.js';
 import { handler as streamHandler } from '../../functions/ai_stream/handler.js';
 import { handler as incidentsHandler } from '../../functions/incidents/handler.js';
+import { handler as logsHandler } from '../../functions/logs/handler.js';
+import { handler as logsSearchHandler } from '../../functions/logs_search/handler.js';
 import { handler as statusHandler } from '../../functions/status/handler.js';
 import { handler as timeseriesHandler } from '../../functions/timeseries/handler.js';
 import { handler as tracesHandler } from '../../functions/traces/handler.js';
@@ -32,6 +34,7 @@ const DAY_START = Math.floor(Date.now() / (24 * HOUR_MS)) * 24 * HOUR_MS - 24 * 
 const NOW = DAY_START + 10 * HOUR_MS + 40 * MINUTE_MS + 30_000;
 const at = (h: number, m: number, s = 0) => DAY_START + h * HOUR_MS + m * MINUTE_MS + s * 1000;
 const ev = traceEvents('c');
+const INGEST_KEY = 'chat-test-ingest-key-0123';
 
 const events: TraceEvent[] = [];
 // Every endpoint healthy from 09:00 to 10:40, one call a minute each.
@@ -58,7 +61,12 @@ let restoreClock: () => void;
 beforeAll(async () => {
   sim = await startSimulator({ latency: 'none' });
   await useFreshStore();
-  restoreEnv = setEnv({ OPENAI_BASE_URL: sim.url, ENABLE_AI: '1', AI_CHAT_PER_MINUTE: '1000' });
+  restoreEnv = setEnv({
+    OPENAI_BASE_URL: sim.url,
+    ENABLE_AI: '1',
+    AI_CHAT_PER_MINUTE: '1000',
+    INGEST_API_KEY: INGEST_KEY,
+  });
   const config = getConfig();
   await recordEvents(events, {
     tableName: config.tableName,
@@ -67,6 +75,19 @@ beforeAll(async () => {
     now: NOW,
   });
   restoreClock = useClock(new ManualClock(NOW));
+  // The app's own log lines of the outage: found by full text before any indexing.
+  const logs = await invokeHttp(logsHandler, {
+    method: 'POST',
+    path: '/logs/ingest',
+    headers: { 'x-api-key': INGEST_KEY },
+    body: [1, 2, 3].map((m) => ({
+      ts: at(10, m, 20),
+      level: 'error',
+      message: `chat completion failed: 429 rate_limit_exceeded, retry after ${m}s`,
+      endpoint: 'chat',
+    })),
+  });
+  expect(logs.json()).toMatchObject({ accepted: 3 });
 });
 afterAll(async () => {
   restoreClock();
@@ -102,6 +123,9 @@ async function expectResolvable(citations: ChatAnswer['citations']) {
       expect(incidents.items.map((i) => i.id)).toContain(c.ref);
     } else if (c.kind === 'trace') {
       expect(events.map((e) => e.id)).toContain(c.ref);
+    } else if (c.kind === 'log') {
+      const line = await invokeHttp(logsSearchHandler, { path: `/logs/${encodeURIComponent(c.ref)}` });
+      expect(line.statusCode, c.ref).toBe(200);
     }
     expect(c.url).toMatch(/^\/\?tab=/);
   }
@@ -178,7 +202,7 @@ describe('POST /ai/chat', () => {
       label: 'around 10:03 UTC',
     });
     const kinds = new Set(answer.citations.map((c) => c.kind));
-    expect(kinds).toEqual(new Set(['metric', 'incident', 'trace']));
+    expect(kinds).toEqual(new Set(['metric', 'incident', 'trace', 'log']));
     const traceIds = answer.citations.filter((c) => c.kind === 'trace').map((c) => c.ref);
     expect(traceIds.length).toBe(3);
     for (const id of traceIds) expect(failing.map((e) => e.id)).toContain(id);
@@ -187,7 +211,7 @@ describe('POST /ai/chat', () => {
     expect(new Set(cited)).toEqual(new Set(answer.citations.map((c) => c.id)));
     expect(answer.answer).toMatch(/rate_limited/);
     await expectResolvable(answer.citations);
-    expect(answer.notes).toContain('Log lines were not searched: log search is not available.');
+    expect(answer.answer).toMatch(/rate_limit_exceeded/);
   });
 
   it.each([
@@ -237,7 +261,7 @@ describe('POST /ai/chat', () => {
     expect(sent).not.toContain(key);
     expect(sent).toContain('sk-[redacted]');
     expect(JSON.stringify(answer)).not.toContain(key);
-    const input = (request?.body as { input: string }).input;
+    const input = (request?.body as { input: string } | undefined)?.input ?? '';
     expect(input.slice(input.indexOf('Evidence:')).length).toBeLessThanOrEqual(EVIDENCE_CHAR_BUDGET + 20);
   });
 

@@ -122,13 +122,19 @@ export async function gatherEvidence(input: GatherInput): Promise<Gathered> {
   const [metrics, logs] = await Promise.all([
     computeAiMetrics({ config, range, filters, now }),
     input.findLogs
-      ? input.findLogs({
-          query: input.question,
-          from: range.from,
-          to: range.to,
-          endpoints: focus ?? [],
-          k: LOG_HITS,
-        })
+      ? input
+          .findLogs({
+            query: input.question,
+            from: range.from,
+            to: range.to,
+            endpoints: focus ?? [],
+            k: LOG_HITS,
+          })
+          .catch((): readonly LogHit[] => {
+            // The figures still answer; the answer says what is missing.
+            notes.push('Log lines could not be searched this time.');
+            return [];
+          })
       : Promise.resolve<readonly LogHit[]>([]),
   ]);
   if (!input.findLogs) notes.push('Log lines were not searched: log search is not available.');

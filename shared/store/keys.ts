@@ -12,6 +12,12 @@
  * | late versions | `CV#<source>#<yyyy-mm-dd>#<s>` | `CV`                                          |
  * | compacted marks | `CV#<source>#<yyyy-mm-dd>` | `CV`                                             |
  * | compactor     | `CM#<source>`               | `CM`                                             |
+ * | log line      | `LG#<yyyy-mm-ddThh>#<ss>`   | `<line id>` (starts with its ts, 13 digits)     |
+ * | log pending   | `LP#<ss>`                   | `<hour start, 13 digits>#<pack id>`              |
+ * | log segment   | `LM#<index key>`            | `<yyyy-mm-ddThh>#<segment id>`                  |
+ * | log index     | `LI`                        | `LI`                                             |
+ * | log template  | `LT#<index key>#<h>`        | `<template hash>`                                |
+ * | log simulator | `LS`                        | `LS`                                             |
  *
  * Raw events are partitioned by UTC hour and sorted by time, and each hour is
  * split over EVENT_SHARDS partitions (`<ss>`, two digits, derived from the
@@ -252,3 +258,65 @@ export const lateVersionAttribute = (minuteStart: number) =>
 export function compactorKey(source: Source): { pk: string; sk: string } {
   return { pk: `CM#${source}`, sk: 'CM' };
 }
+
+/**
+ * Log lines (shared/logs/): a line lives under the hour of its time, split
+ * over LOG_SHARDS partitions by the hash of its id (as events are). A copy
+ * of each stored batch waits for the indexer as "packs" (the batch's lines of
+ * one hour, up to about 300 KB each) under `LP#<ss>`, sorted by hour: the
+ * indexer and the search's unindexed tail read them by key, never by Scan,
+ * and the indexer deletes one pack per few hundred lines rather than one item
+ * per line. A segment's manifest item lives under its index
+ * (`<model>@<dims>`), sorted by hour, so a search reads the segments of its
+ * range with one Query.
+ */
+export const LOG_SHARDS = 16;
+
+export function logShard(id: string): number {
+  return (createHash('sha256').update(id).digest()[0] as number) % LOG_SHARDS;
+}
+const shardText = (shard: number) => String(shard).padStart(2, '0');
+
+export function logLineKey(ts: number, id: string): { pk: string; sk: string } {
+  return { pk: `LG#${hourOf(ts)}#${shardText(logShard(id))}`, sk: id };
+}
+
+/**
+ * Partitions of pending packs: few, since a pack is one write per batch (not
+ * per line), and every search of the unindexed tail reads each of them.
+ */
+export const LOG_PENDING_SHARDS = 4;
+
+export const logPendingPartition = (shard: number) => `LP#${shardText(shard)}`;
+
+/** A pending pack: its partition from the pack id, sorted by the hour its lines belong to. */
+export function logPendingKey(hourStart: number, packId: string): { pk: string; sk: string } {
+  return {
+    pk: logPendingPartition(logShard(packId) % LOG_PENDING_SHARDS),
+    sk: `${padTs(hourStart)}#${packId}`,
+  };
+}
+
+/** The pending sort-key bounds (BETWEEN) of the packs of the hours holding `from` to `to`. */
+export const logPendingRange = (from: number, to: number) => ({
+  low: padTs(floorTo(from, HOUR_MS)),
+  high: `${padTs(floorTo(to, HOUR_MS))}~`,
+});
+
+export const logSegmentPartition = (indexKey: string) => `LM#${indexKey}`;
+
+export function logSegmentKey(indexKey: string, hourStart: number, segmentId: string) {
+  return { pk: logSegmentPartition(indexKey), sk: `${hourOf(hourStart)}#${segmentId}` };
+}
+
+/** The manifest sort-key bounds of the hours holding `from` to `to`. */
+export const logSegmentRange = (from: number, to: number) => ({ low: hourOf(from), high: `${hourOf(to)}$` });
+
+export const logIndexStateKey = () => ({ pk: 'LI', sk: 'LI' });
+
+/** Template vectors spread over 16 partitions by their hash's first character. */
+export function logTemplateKey(indexKey: string, hash: string): { pk: string; sk: string } {
+  return { pk: `LT#${indexKey}#${(hash.charCodeAt(0) % 16).toString(16)}`, sk: hash };
+}
+
+export const logSimulatorKey = () => ({ pk: 'LS', sk: 'LS' });

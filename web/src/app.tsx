@@ -11,6 +11,7 @@ import { ChatTab } from './tabs/chat';
 import { CompareTab } from './tabs/compare';
 import { CostTab } from './tabs/cost';
 import { HeatmapsTab } from './tabs/heatmaps';
+import { LogsTab } from './tabs/logs';
 import { SloTab } from './tabs/slo';
 import { StatusTab } from './tabs/status';
 import { TracesTab } from './tabs/traces';
@@ -232,6 +233,9 @@ export function App() {
       break;
     case 'chat':
       panel = <ChatTab />;
+      break;
+    case 'logs':
+      panel = <LogsTab />;
       break;
     default:
       panel = <StatusTab status={status} />;
