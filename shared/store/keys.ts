@@ -10,6 +10,9 @@
  * | compact period| `CP#<source>#<view>#<yyyy-mm-dd>` | `<level>#<yyyy-mm-ddThh:mm>`              |
  * | late versions | `CV#<source>#<yyyy-mm-dd>`  | `CV`                                             |
  * | compactor     | `CM#<source>`               | `CM`                                             |
+ * | monitor       | `SM`                        | `<monitor id>`                                   |
+ * | monitor run   | `SR#<monitor id>`           | `<ts, 13 digits>#<run id>`                       |
+ * | run budget    | `SL#<yyyy-mm-ddThh:mm>`     | `SL`                                             |
  *
  * Raw events are partitioned by UTC hour and sorted by time, and each hour is
  * split over EVENT_SHARDS partitions (`<ss>`, two digits, derived from the
@@ -186,4 +189,23 @@ export const lateVersionAttribute = (minuteStart: number) =>
 /** The compactor's progress for one source: every minute before `upTo` has been compacted once. */
 export function compactorKey(source: Source): { pk: string; sk: string } {
   return { pk: `CM#${source}`, sk: 'CM' };
+}
+
+/** Every synthetic monitor: one partition, bounded by MAX_MONITORS (shared/synthetics/monitors.ts). */
+export const MONITORS_PARTITION = 'SM';
+
+export function monitorKey(id: string): { pk: string; sk: string } {
+  return { pk: MONITORS_PARTITION, sk: id };
+}
+
+/** A monitor's runs, newest last in sort order (read backwards). */
+export const monitorRunsPartition = (monitorId: string) => `SR#${monitorId}`;
+
+export function monitorRunKey(monitorId: string, ts: number, runId: string): { pk: string; sk: string } {
+  return { pk: monitorRunsPartition(monitorId), sk: `${padTs(ts)}#${runId}` };
+}
+
+/** The counter of synthetic runs started in the minute holding `ts` (SYNTHETIC_RUNS_PER_MINUTE). */
+export function runBudgetKey(ts: number): { pk: string; sk: string } {
+  return { pk: `SL#${minuteOf(ts)}`, sk: 'SL' };
 }
