@@ -31,4 +31,6 @@ export const BUCKETS = {
  */
 export const ARTIFACT_PREFIXES = {
   incidents: 'incidents.json',
+  /** Synthetic run screenshots: `synthetics/<monitor id>/<run id>/<n>.jpg` (shared/synthetics/run.ts). */
+  synthetics: 'synthetics/',
 } as const;

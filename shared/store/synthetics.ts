@@ -241,7 +241,10 @@ export async function queryRuns(
         new QueryCommand({
           TableName: tableName,
           KeyConditionExpression: options.before ? '#pk = :pk AND #sk < :before' : '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, ...(options.before ? { '#sk': TABLE.sortKey } : {}) },
+          ExpressionAttributeNames: {
+            '#pk': TABLE.partitionKey,
+            ...(options.before ? { '#sk': TABLE.sortKey } : {}),
+          },
           ExpressionAttributeValues: {
             ':pk': monitorRunsPartition(monitorId),
             ...(options.before ? { ':before': options.before } : {}),
@@ -255,7 +258,10 @@ export async function queryRuns(
   );
   const merged = pages
     .flatMap((p) => p.items)
-    .filter((item) => !(typeof item[TABLE.ttlAttribute] === 'number' && (item[TABLE.ttlAttribute] as number) < nowSec))
+    .filter(
+      (item) =>
+        !(typeof item[TABLE.ttlAttribute] === 'number' && (item[TABLE.ttlAttribute] as number) < nowSec),
+    )
     .sort((a, b) => String(b[TABLE.sortKey]).localeCompare(String(a[TABLE.sortKey])));
   const items = merged.slice(0, options.limit);
   const more = merged.length > options.limit || pages.some((p) => p.more);

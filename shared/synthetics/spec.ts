@@ -47,7 +47,13 @@ export type SecretRef = z.infer<typeof secretRef>;
 
 /** How a step finds its element; exactly one way per target. */
 export const target = z.union([
-  z.strictObject({ role: z.string().trim().regex(/^[a-z]+$/, 'expected an ARIA role such as button'), name: text.optional() }),
+  z.strictObject({
+    role: z
+      .string()
+      .trim()
+      .regex(/^[a-z]+$/, 'expected an ARIA role such as button'),
+    name: text.optional(),
+  }),
   z.strictObject({ label: text }),
   z.strictObject({ text: text }),
   z.strictObject({ testId: text }),
@@ -84,8 +90,18 @@ export const step = z.discriminatedUnion('action', [
     target: target.optional(),
     timeoutMs: stepTimeout,
   }),
-  z.strictObject({ action: z.literal('expectTitle'), name: stepName, title: text, match: textMatch.default('contains') }),
-  z.strictObject({ action: z.literal('expectUrl'), name: stepName, url: text, match: textMatch.default('contains') }),
+  z.strictObject({
+    action: z.literal('expectTitle'),
+    name: stepName,
+    title: text,
+    match: textMatch.default('contains'),
+  }),
+  z.strictObject({
+    action: z.literal('expectUrl'),
+    name: stepName,
+    url: text,
+    match: textMatch.default('contains'),
+  }),
   z.strictObject({
     action: z.literal('expectStatus'),
     name: stepName,
@@ -109,7 +125,13 @@ export const STEP_ACTIONS = [
 ] as const satisfies readonly StepAction[];
 
 /** Steps only a browser can do: the HTTP runner marks them skipped. */
-export const BROWSER_ONLY: ReadonlySet<StepAction> = new Set(['click', 'fill', 'press', 'waitFor', 'screenshot']);
+export const BROWSER_ONLY: ReadonlySet<StepAction> = new Set([
+  'click',
+  'fill',
+  'press',
+  'waitFor',
+  'screenshot',
+]);
 
 export const monitorSpec = z.strictObject({
   version: z.literal(SPEC_VERSION).default(SPEC_VERSION),
@@ -121,7 +143,12 @@ export const monitorSpec = z.strictObject({
     .regex(/^[^#\u0000-\u001f]+$/, 'expected a name without # or control characters'),
   startUrl: httpUrl,
   /** Seconds between scheduled runs, or `off` (runs only when asked). */
-  schedule: z.union([z.literal('off'), z.strictObject({ everySec: z.number().int().min(MIN_INTERVAL_SEC).max(MAX_INTERVAL_SEC) })]).default('off'),
+  schedule: z
+    .union([
+      z.literal('off'),
+      z.strictObject({ everySec: z.number().int().min(MIN_INTERVAL_SEC).max(MAX_INTERVAL_SEC) }),
+    ])
+    .default('off'),
   /** Whole-run limit, ms. */
   timeoutMs: z.number().int().min(1000).max(MAX_TIMEOUT_MS).default(DEFAULT_TIMEOUT_MS),
   /** Failed runs retried (in a fresh browser context) before a failure counts: 0 or 1. */
@@ -173,5 +200,7 @@ export function runSteps(spec: MonitorSpec): Step[] {
 
 /** The secret names a spec refers to. */
 export function secretNames(spec: MonitorSpec): string[] {
-  return spec.steps.flatMap((s) => (s.action === 'fill' && typeof s.value === 'object' ? [s.value.secret] : []));
+  return spec.steps.flatMap((s) =>
+    s.action === 'fill' && typeof s.value === 'object' ? [s.value.secret] : [],
+  );
 }
