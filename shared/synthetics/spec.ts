@@ -9,6 +9,7 @@
  * what the store reads back; the README documents it field by field.
  */
 import * as z from 'zod';
+import { LABEL_SCHEMAS } from '../events/storable.js';
 
 export const SPEC_VERSION = 1;
 /** Most steps a monitor may have: a run's time grows with them. */
@@ -135,12 +136,11 @@ export const BROWSER_ONLY: ReadonlySet<StepAction> = new Set([
 
 export const monitorSpec = z.strictObject({
   version: z.literal(SPEC_VERSION).default(SPEC_VERSION),
-  name: z
-    .string()
-    .trim()
-    .min(1)
-    .max(100)
-    .regex(/^[^#\u0000-\u001f]+$/, 'expected a name without # or control characters'),
+  /** Also the `endpoint` label of the run's events: the event label's own limits. */
+  name: LABEL_SCHEMAS.endpoint.refine(
+    (name) => ![...name].some((c) => (c.codePointAt(0) ?? 0) < 0x20),
+    'must not contain control characters',
+  ),
   startUrl: httpUrl,
   /** Seconds between scheduled runs, or `off` (runs only when asked). */
   schedule: z
