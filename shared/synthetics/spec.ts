@@ -16,7 +16,7 @@ export const SPEC_VERSION = 1;
 export const MAX_STEPS = 25;
 /** Per-step and whole-run time limits, ms. */
 export const MAX_TIMEOUT_MS = 60_000;
-export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_TIMEOUT_MS = 10_000;
 export const MIN_INTERVAL_SEC = 60;
 export const MAX_INTERVAL_SEC = 86_400;
 /** Longest text a step carries (names, texts, selectors, values). */
