@@ -62,51 +62,66 @@ const KEYS: Record<string, string> = {
   esc: 'Escape',
 };
 
+type Drafted = Step | { everySec: number } | undefined;
+
+/** The quoted part of a phrase, else the phrase trimmed. */
+const unquoted = (phrase: string) => QUOTED.exec(phrase)?.[1] ?? phrase.trim();
+
+/** The sentence patterns the rules understand, tried in order; the first that matches and builds a step wins. */
+const RULES: [RegExp, (m: RegExpExecArray, clause: string) => Drafted][] = [
+  [
+    /\bevery\s+(\d+)\s*(minute|min|hour|h)s?\b/i,
+    (m) => ({ everySec: /^h/i.test(m[2] as string) ? Number(m[1]) * 3600 : Number(m[1]) * 60 }),
+  ],
+  [
+    /^(?:visit|open|go to|navigate to|load|check)\b/i,
+    (_m, clause) => {
+      const url = firstUrl(clause);
+      return url ? { action: 'goto', url } : undefined;
+    },
+  ],
+  [
+    /^(?:type|enter|fill in|fill|write|search for)\s+(.+?)\s+(?:in|into)\s+(.+)$/i,
+    (m) => ({ action: 'fill', target: fieldTarget(m[2] as string), value: unquoted(m[1] as string) }),
+  ],
+  [
+    /^press\s+(?:the\s+)?(\w+)(?:\s+key)?$/i,
+    (m) => {
+      const key = KEYS[(m[1] as string).toLowerCase()];
+      return key ? { action: 'press', key } : undefined;
+    },
+  ],
+  [
+    /^click(?:\s+on)?\s+(?:the\s+)?(.+?)(?:\s+(button|link))?$/i,
+    (m) => {
+      const name = unquoted(m[1] as string);
+      return m[2]
+        ? { action: 'click', target: { role: (m[2] as string).toLowerCase(), name } }
+        : { action: 'click', target: { text: name } };
+    },
+  ],
+  [
+    /\btitle\s+(?:contains|is|says)\s+(.+)$/i,
+    (m) => ({ action: 'expectTitle', title: unquoted(m[1] as string), match: 'contains' }),
+  ],
+  [/\bstatus(?:\s+code)?\s+(?:is\s+)?(\d{3})\b/i, (m) => ({ action: 'expectStatus', status: Number(m[1]) })],
+  [/^(?:take\s+)?(?:a\s+)?screenshot$/i, () => ({ action: 'screenshot' })],
+  [
+    /^(?:pass(?:es)?\s+if|passes\s+when|expect|check\s+that|verify(?:\s+that)?|make\s+sure|ensure|should\s+see|see)\s+(?:the\s+(?:text|page\s+shows)\s+)?(.+?)(?:\s+(?:appears|is\s+shown|is\s+visible|shows\s+up|is\s+displayed|shows))?$/i,
+    (m) => {
+      const text = unquoted(m[1] as string);
+      return text ? { action: 'expectText', text } : undefined;
+    },
+  ],
+];
+
 /** One clause of the sentence as a step, or undefined when it is not understood. */
-function clauseStep(clause: string): Step | { everySec: number } | undefined {
+function clauseStep(clause: string): Drafted {
   const c = clause.trim().replace(/[.!]+$/, '');
-  let m: RegExpExecArray | null;
-  if (
-    (m = /^(?:every|each)\s+(\d+)\s*(minute|min|hour|h)s?$/i.exec(c)) ||
-    (m = /\bevery\s+(\d+)\s*(minute|min|hour|h)s?\b/i.exec(c))
-  ) {
-    const n = Number(m[1]);
-    return { everySec: /^h/i.test(m[2] as string) ? n * 3600 : n * 60 };
-  }
-  if (/^(?:visit|open|go to|navigate to|load|check)\b/i.test(c)) {
-    const url = firstUrl(c);
-    if (url) return { action: 'goto', url };
-  }
-  if ((m = /^(?:type|enter|fill in|fill|write|search for)\s+(.+?)\s+(?:in|into)\s+(.+)$/i.exec(c))) {
-    const value = QUOTED.exec(m[1] as string)?.[1] ?? (m[1] as string).trim();
-    return { action: 'fill', target: fieldTarget(m[2] as string), value };
-  }
-  if ((m = /^press\s+(?:the\s+)?(\w+)(?:\s+key)?$/i.exec(c))) {
-    const key = KEYS[(m[1] as string).toLowerCase()];
-    if (key) return { action: 'press', key };
-  }
-  if ((m = /^click(?:\s+on)?\s+(?:the\s+)?(.+?)(?:\s+(button|link))?$/i.exec(c))) {
-    const name = QUOTED.exec(m[1] as string)?.[1] ?? (m[1] as string).trim();
-    return m[2]
-      ? { action: 'click', target: { role: (m[2] as string).toLowerCase(), name } }
-      : { action: 'click', target: { text: name } };
-  }
-  if ((m = /\b(?:title)\s+(?:contains|is|says)\s+(.+)$/i.exec(c))) {
-    const title = QUOTED.exec(m[1] as string)?.[1] ?? (m[1] as string).trim();
-    return { action: 'expectTitle', title, match: 'contains' };
-  }
-  if ((m = /\bstatus(?:\s+code)?\s+(?:is\s+)?(\d{3})\b/i.exec(c))) {
-    return { action: 'expectStatus', status: Number(m[1]) };
-  }
-  if ((m = /^(?:take\s+)?(?:a\s+)?screenshot$/i.exec(c))) return { action: 'screenshot' };
-  if (
-    (m =
-      /^(?:pass(?:es)?\s+if|passes\s+when|expect|check\s+that|verify(?:\s+that)?|make\s+sure|ensure|should\s+see|see)\s+(?:the\s+(?:text|page\s+shows)\s+)?(.+?)(?:\s+(?:appears|is\s+shown|is\s+visible|shows\s+up|is\s+displayed|shows))?$/i.exec(
-        c,
-      ))
-  ) {
-    const text = QUOTED.exec(m[1] as string)?.[1] ?? (m[1] as string).trim();
-    if (text) return { action: 'expectText', text };
+  for (const [pattern, build] of RULES) {
+    const match = pattern.exec(c);
+    const step = match ? build(match, c) : undefined;
+    if (step) return step;
   }
   return undefined;
 }
@@ -245,7 +260,7 @@ export function specInputOf(draft: ModelDraft): unknown {
         return { ...common, url: s.url ?? s.text };
       case 'expectStatus':
         return { ...common, status: s.status };
-      case 'screenshot':
+      default:
         return common;
     }
   });

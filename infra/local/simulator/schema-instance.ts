@@ -4,13 +4,15 @@
  * clients that parse it (`responses.parse` with `zodTextFormat`) get a
  * well-formed answer. The values are placeholders, chosen simply: the first
  * enum value, null where null is allowed, the minimum for numbers, one item
- * per array, and for a string field whose name mentions a URL the first URL
- * of the request's input (so a drafted monitor points where the user said).
+ * per array; but a field whose name mentions a URL gets the first URL of the
+ * request's input, even where null is allowed (so a drafted monitor points
+ * where the user said).
  */
 import type { Json } from './protocol.js';
 
 type Schema = Record<string, unknown>;
 
+const URL_FIELD = /url|uri|link/i;
 const URL_IN_TEXT = /\bhttps?:\/\/[^\s"'<>]+[^\s"'<>.,;:!?)]/i;
 
 function resolveRef(schema: Schema, root: Schema): Schema {
@@ -28,7 +30,9 @@ function instance(raw: Schema, root: Schema, input: string, field: string, depth
   if (Array.isArray(schema.enum)) return schema.enum[0];
   const branches = (schema.anyOf ?? schema.oneOf) as Schema[] | undefined;
   if (branches) {
-    if (branches.some((b) => resolveRef(b, root).type === 'null')) return null;
+    const nullable = branches.some((b) => resolveRef(b, root).type === 'null');
+    if (nullable && !(URL_FIELD.test(field) && URL_IN_TEXT.test(input))) return null;
+    if (nullable) return URL_IN_TEXT.exec(input)?.[0];
     return instance(branches[0] ?? {}, root, input, field, depth + 1);
   }
   const type = Array.isArray(schema.type)
@@ -38,7 +42,7 @@ function instance(raw: Schema, root: Schema, input: string, field: string, depth
     : schema.type;
   switch (type) {
     case 'null':
-      return null;
+      return URL_FIELD.test(field) && URL_IN_TEXT.test(input) ? URL_IN_TEXT.exec(input)?.[0] : null;
     case 'object': {
       const out: Json = {};
       const properties = (schema.properties ?? {}) as Record<string, Schema>;
@@ -59,7 +63,7 @@ function instance(raw: Schema, root: Schema, input: string, field: string, depth
     case 'boolean':
       return false;
     case 'string':
-      if (/url|uri|link/i.test(field)) return URL_IN_TEXT.exec(input)?.[0] ?? 'https://example.com/';
+      if (URL_FIELD.test(field)) return URL_IN_TEXT.exec(input)?.[0] ?? 'https://example.com/';
       return `simulated ${field}`.trim();
     default:
       return null;
