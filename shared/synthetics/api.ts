@@ -14,45 +14,22 @@ import { rejectUnknown } from '../http/query.js';
 import {
   createMonitor,
   deleteMonitor,
-  getMonitor,
   listMonitors,
   MAX_MONITORS,
   MAX_RUNS_PAGE,
   type MonitorRecord,
   queryRuns,
-  type RunRecord,
   updateMonitor,
 } from '../store/synthetics.js';
 import { draftMonitor, draftRequest } from './draft.js';
-import { checkScreenshotLink, screenshotLink } from './links.js';
-import { RunBudgetExceeded, runMonitor } from './run.js';
+import { checkScreenshotLink, runView } from './links.js';
+import { existing, MONITOR_ID, monitorId } from './lookup.js';
 import { monitorSpec } from './spec.js';
 
-const MONITOR_ID = /^m_[0-9a-f]{10}$/;
 const RUN_CURSOR = /^\d{13}#r_[0-9a-z]{1,30}$/;
 const DEFAULT_RUNS_PAGE = 20;
 
 const specBody = z.strictObject({ spec: monitorSpec });
-
-function monitorId(pathParameters: Readonly<Record<string, string>>): string {
-  const id = pathParameters.id ?? '';
-  if (!MONITOR_ID.test(id))
-    throw new HttpProblem(404, 'Not Found', `No monitor "${id.slice(0, 40)}"`, { field: 'id' });
-  return id;
-}
-
-async function existing(config: Config, id: string): Promise<MonitorRecord> {
-  const monitor = await getMonitor(config.tableName, id);
-  if (!monitor) throw new HttpProblem(404, 'Not Found', `No monitor "${id}"`, { field: 'id' });
-  return monitor;
-}
-
-/** A run as the API shows it: screenshot keys become short-lived links, the last one as `screenshot`. */
-export function runView(run: RunRecord, config: Config, now: number) {
-  const { screenshots, ...rest } = run;
-  const links = screenshots.map((key) => screenshotLink(key, config, now));
-  return { ...rest, screenshots: links, ...(links.length ? { screenshot: links.at(-1) } : {}) };
-}
 
 export async function postDraft(body: unknown, config: Config) {
   return draftMonitor(validate(draftRequest, body, 'body'), config);
@@ -143,26 +120,6 @@ export async function listRuns(query: Readonly<Record<string, string>>, config: 
     items: page.items.map((run) => runView(run, config, now)),
     ...(page.next ? { cursor: Buffer.from(page.next).toString('base64url') } : {}),
   };
-}
-
-/** POST /synthetics/{id}/run: runs it now (`?runner=http` forces the HTTP runner). */
-export async function runNow(
-  pathParameters: Readonly<Record<string, string>>,
-  query: Readonly<Record<string, string>>,
-  config: Config,
-) {
-  rejectUnknown(query, ['runner']);
-  const runner = validate(z.object({ runner: z.enum(['auto', 'http']).default('auto') }), query).runner;
-  const monitor = await existing(config, monitorId(pathParameters));
-  try {
-    const run = await runMonitor(monitor, { config, trigger: 'manual', runner });
-    return runView(run, config, clock.now());
-  } catch (error) {
-    if (error instanceof RunBudgetExceeded) {
-      throw new HttpProblem(429, 'Too Many Requests', error.message, { headers: { 'retry-after': '60' } });
-    }
-    throw error;
-  }
 }
 
 /** GET /synthetics/screenshots/{name}?exp=&sig= */

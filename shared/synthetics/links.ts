@@ -7,8 +7,13 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config.js';
+import { ARTIFACT_PREFIXES } from '../schema.js';
+import type { RunRecord } from '../store/synthetics.js';
 import { cursorKey } from '../traces/cursor.js';
-import { screenshotKey } from './run.js';
+
+/** Where a run's `n`-th screenshot is stored in the artifacts bucket. */
+export const screenshotKey = (monitorId: string, runId: string, n: number) =>
+  `${ARTIFACT_PREFIXES.synthetics}${monitorId}/${runId}/${n}.jpg`;
 
 /** How long a link works. */
 export const LINK_TTL_SEC = 15 * 60;
@@ -43,4 +48,11 @@ export function checkScreenshotLink(
     return { problem: 'the signature does not match' };
   if (expiry * 1000 < nowMs) return { problem: 'the link has expired; fetch the run again for a new one' };
   return { key: screenshotKey(parts[1] as string, parts[2] as string, Number(parts[3])) };
+}
+
+/** A run as the API shows it: screenshot keys become short-lived links, the last one as `screenshot`. */
+export function runView(run: RunRecord, config: Pick<Config, 'cursorSecret'>, now: number) {
+  const { screenshots, ...rest } = run;
+  const links = screenshots.map((key) => screenshotLink(key, config, now));
+  return { ...rest, screenshots: links, ...(links.length ? { screenshot: links.at(-1) } : {}) };
 }

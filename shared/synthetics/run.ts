@@ -13,12 +13,12 @@ import { clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { compactEvent, type ErrorType, storedErrorMessage, type TraceEvent } from '../events/model.js';
 import { egressPolicy, type Resolver } from '../net/egress.js';
-import { ARTIFACT_PREFIXES } from '../schema.js';
 import { recordEvents } from '../store/events.js';
 import { type MonitorRecord, putRun, type RunRecord, takeRunBudget } from '../store/synthetics.js';
 import { type Attempt, type FailureKind, MAX_SCREENSHOTS } from './attempt.js';
 import { type BrowserLaunch, browserAttempt, findBrowser } from './browser-runner.js';
 import { httpAttempt } from './http-runner.js';
+import { screenshotKey } from './links.js';
 
 export type Trigger = RunRecord['trigger'];
 
@@ -46,9 +46,6 @@ const ERROR_TYPE_OF: Record<FailureKind, ErrorType> = {
   expectation: 'invalid_response',
   setup: 'unknown',
 };
-
-export const screenshotKey = (monitorId: string, runId: string, n: number) =>
-  `${ARTIFACT_PREFIXES.synthetics}${monitorId}/${runId}/${n}.jpg`;
 
 function statusTextOf(attempt: Attempt, runner: RunRecord['runner'], attempts: number): string {
   const skipped = attempt.steps.filter((s) => s.skipped && s.ok).length;

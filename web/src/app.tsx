@@ -12,6 +12,7 @@ import { CostTab } from './tabs/cost';
 import { HeatmapsTab } from './tabs/heatmaps';
 import { SloTab } from './tabs/slo';
 import { StatusTab } from './tabs/status';
+import { SyntheticsTab } from './tabs/synthetics';
 import { TracesTab } from './tabs/traces';
 import { displayText } from './text';
 import type { PublicConfig, StatusAnswer } from './types';
@@ -228,6 +229,9 @@ export function App() {
       break;
     case 'traces':
       panel = <TracesTab />;
+      break;
+    case 'synthetics':
+      panel = <SyntheticsTab />;
       break;
     default:
       panel = <StatusTab status={status} />;
