@@ -307,6 +307,7 @@ export function App() {
             >
               <option value="probe">Probes</option>
               <option value="ingest">Ingested traces</option>
+              <option value="synthetic">Synthetic monitors</option>
               <option value="all">All sources</option>
             </select>
           </label>

@@ -158,7 +158,7 @@ function CreateSynthetic(props: { onCreated: () => void }) {
         { prompt, drafter },
       );
       setJson(JSON.stringify(answer.spec, null, 2));
-      setNotes([`Drafted by ${answer.source}.`, ...answer.notes]);
+      setNotes(answer.notes);
       setCreated(undefined);
       setRun(undefined);
     });
