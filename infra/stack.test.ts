@@ -490,11 +490,11 @@ describe('OpenAiStatusStack: functions', () => {
   });
 
   it.each(FUNCTIONS.map((f) => [f.name, f] as const))(
-    '%s: Node 22 on arm64, sized by its spec',
+    '%s: Node 22 on arm64 (x86_64 when it starts a browser), sized by its spec',
     (name, spec) => {
       expect(lambdaOf(name).Properties).toMatchObject({
         Runtime: 'nodejs22.x',
-        Architectures: ['arm64'],
+        Architectures: [spec.browser ? 'x86_64' : 'arm64'],
         Handler: 'index.handler',
         MemorySize: spec.memoryMb,
         Timeout: spec.timeoutSec,
