@@ -181,8 +181,10 @@ describe('OpenAiStatusStack: artifacts bucket', () => {
     expectTlsOnly(main.stack.artifactsBucket);
   });
 
-  it('has no lifecycle rule: nothing writes a prefix that expires', () => {
-    expect(bucket().Properties.LifecycleConfiguration).toBeUndefined();
+  it('expires synthetic run screenshots, and nothing else', () => {
+    expect(bucket().Properties.LifecycleConfiguration).toEqual({
+      Rules: [{ ExpirationInDays: 30, Prefix: 'synthetics/', Status: 'Enabled' }],
+    });
   });
 
   it('is retained by default, without auto-delete', () => {
@@ -492,11 +494,11 @@ describe('OpenAiStatusStack: functions', () => {
   });
 
   it.each(FUNCTIONS.map((f) => [f.name, f] as const))(
-    '%s: Node 22 on arm64, sized by its spec',
+    '%s: Node 22 on arm64 (x86_64 when it starts a browser), sized by its spec',
     (name, spec) => {
       expect(lambdaOf(name).Properties).toMatchObject({
         Runtime: 'nodejs22.x',
-        Architectures: ['arm64'],
+        Architectures: [spec.browser ? 'x86_64' : 'arm64'],
         Handler: 'index.handler',
         MemorySize: spec.memoryMb,
         Timeout: spec.timeoutSec,
@@ -640,13 +642,13 @@ describe('OpenAiStatusStack: secrets', () => {
     expect(CURSOR_SECRET_KEY).toBe('CURSOR_SECRET');
     expect(SECRET_VARIABLES).toContain(CURSOR_SECRET_KEY);
     expect(secret.DeletionPolicy).toBe('Retain');
-    // Only the function that signs cursors gets it.
+    // Only the functions that sign with it: /traces cursors, synthetic screenshot links.
     const holders = FUNCTIONS.filter((f) => {
       const env = (lambdaOf(f.name).Properties.Environment as { Variables: Record<string, unknown> })
         .Variables;
       return env.CURSOR_SECRET_ARN !== undefined;
     }).map((f) => f.name);
-    expect(holders).toEqual(['traces']);
+    expect(holders).toEqual(['traces', 'synthetics', 'synthetic_run']);
   });
 
   it('never writes a secret value into the template (environment, outputs or anywhere)', () => {

@@ -256,6 +256,43 @@ const ROWS = {
     expected: 'a comma-separated list of host:port, such as localhost:8080,[::1]:8443',
     schema: hostPortList,
   },
+  // Synthetic monitors
+  syntheticSecrets: {
+    name: 'SYNTHETIC_SECRETS',
+    scope: 'both',
+    description:
+      'Values that monitor steps refer to as {"secret": "NAME"}, as a JSON object {"NAME": "value"}; never stored in a spec.',
+    expected: 'a JSON object of names (letters, digits, _) to string values',
+    secret: true,
+    schema: z
+      .string()
+      .transform((v, ctx) => {
+        try {
+          return JSON.parse(v) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'not JSON' });
+          return z.NEVER;
+        }
+      })
+      .pipe(z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/), z.string())),
+  },
+  syntheticRunsPerMinute: {
+    name: 'SYNTHETIC_RUNS_PER_MINUTE',
+    scope: 'both',
+    default: '10',
+    description: 'Most synthetic runs (manual and scheduled together) started in one minute.',
+    expected: 'a whole number from 1 to 600',
+    schema: int(1, 600),
+  },
+  chromiumPath: {
+    name: 'CHROMIUM_PATH',
+    scope: 'local',
+    default: '/usr/bin/chromium',
+    description:
+      'Chromium the synthetic browser runner starts locally (the cloud uses @sparticuz/chromium). Missing: runs fall back to HTTP.',
+    expected: 'a file path',
+    schema: nonEmpty,
+  },
   // AI over the telemetry: the chat, log search and the log simulator
   enableAi: {
     name: 'ENABLE_AI',

@@ -24,6 +24,12 @@ export interface FunctionSpec {
    * A function serving a route with `auth: 'ingest'` also gets the secret, as it needs INGEST_API_KEY.
    */
   readonly access?: FunctionAccess;
+  /**
+   * Starts Chromium (synthetic monitors): the stack runs it on x86_64, the
+   * one architecture @sparticuz/chromium ships for, and ships that package
+   * unbundled so its compressed browser files come along.
+   */
+  readonly browser?: boolean;
 }
 
 export interface FunctionAccess {
@@ -153,6 +159,34 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     schedule: 'embIndexIntervalMs',
     access: { table: 'readWrite', artifacts: 'readWrite', secrets: true },
   },
+  {
+    name: 'synthetics',
+    description:
+      'Synthetic monitors: drafts, create, list, read, replace, delete; runs and their screenshots',
+    timeoutSec: 29,
+    memoryMb: 512,
+    // Drafting calls OpenAI (its key is a secret); screenshot links are signed with the cursor secret.
+    access: { table: 'readWrite', artifacts: 'read', secrets: true, cursorSecret: true },
+  },
+  {
+    name: 'synthetic_run',
+    description: 'Runs one synthetic monitor now, in a browser (HTTP fallback)',
+    // API Gateway answers 503 after 29 s; a longer run still finishes and is listed in the runs.
+    timeoutSec: 90,
+    memoryMb: 2048,
+    browser: true,
+    access: { table: 'readWrite', artifacts: 'readWrite', secrets: true, cursorSecret: true },
+  },
+  {
+    name: 'synthetics_dispatch',
+    description: 'Runs the synthetic monitors whose schedule slot has come',
+    // Under the write lease (2 min, store/item-layout.ts); due monitors it has no time for wait for the next tick.
+    timeoutSec: 110,
+    memoryMb: 2048,
+    schedule: 'probeIntervalSec',
+    browser: true,
+    access: { table: 'readWrite', artifacts: 'readWrite', secrets: true },
+  },
 ];
 
 export const ROUTES: readonly RouteSpec[] = [
@@ -186,6 +220,28 @@ export const ROUTES: readonly RouteSpec[] = [
   // After the literal /logs/… paths: matchRoute takes the first match (API Gateway prefers literals too).
   { method: 'GET', path: '/logs/{id}', function: 'logs_search', auth: 'none', streaming: false },
   { method: 'POST', path: '/ai/index/logs', function: 'logs_index', auth: 'ingest', streaming: false },
+  // Synthetic monitors: fixed paths before `{id}`, as the local matcher takes the first match.
+  { method: 'POST', path: '/synthetics/draft', function: 'synthetics', auth: 'ingest', streaming: false },
+  { method: 'GET', path: '/synthetics/runs', function: 'synthetics', auth: 'none', streaming: false },
+  {
+    method: 'GET',
+    path: '/synthetics/screenshots/{name}',
+    function: 'synthetics',
+    auth: 'none',
+    streaming: false,
+  },
+  { method: 'GET', path: '/synthetics', function: 'synthetics', auth: 'none', streaming: false },
+  { method: 'POST', path: '/synthetics', function: 'synthetics', auth: 'ingest', streaming: false },
+  { method: 'GET', path: '/synthetics/{id}', function: 'synthetics', auth: 'none', streaming: false },
+  { method: 'PUT', path: '/synthetics/{id}', function: 'synthetics', auth: 'ingest', streaming: false },
+  { method: 'DELETE', path: '/synthetics/{id}', function: 'synthetics', auth: 'ingest', streaming: false },
+  {
+    method: 'POST',
+    path: '/synthetics/{id}/run',
+    function: 'synthetic_run',
+    auth: 'ingest',
+    streaming: false,
+  },
 ];
 
 export function functionSpec(name: string): FunctionSpec {

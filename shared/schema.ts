@@ -33,4 +33,6 @@ export const ARTIFACT_PREFIXES = {
   incidents: 'incidents.json',
   /** Log search segments: `logs/<index key>/<yyyy-mm-ddThh>/<segment id>.seg` (shared/logs/segments-store.ts). */
   logSegments: 'logs/',
+  /** Synthetic run screenshots: `synthetics/<monitor id>/<run id>/<n>.jpg` (shared/synthetics/run.ts). */
+  synthetics: 'synthetics/',
 } as const;

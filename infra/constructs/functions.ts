@@ -46,9 +46,17 @@ const SECRETS_MODULES = ['@aws-lambda-powertools/parameters', '@aws-sdk/client-s
 const ESM_REQUIRE_BANNER =
   "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
 
+/**
+ * Shipped as installed packages next to the bundle of a function that starts
+ * a browser: @sparticuz/chromium's compressed Chromium (`bin/*.br`) is read
+ * from its package folder, and playwright-core resolves its own files at run time.
+ */
+export const BROWSER_NODE_MODULES = ['@sparticuz/chromium', 'playwright-core'];
+
 /** The esbuild options of every function (bench/bundles.ts measures the same bundles). */
-function bundlingOptions(withSecrets: boolean) {
+function bundlingOptions(withSecrets: boolean, browser = false) {
   return {
+    ...(browser ? { nodeModules: BROWSER_NODE_MODULES } : {}),
     format: OutputFormat.ESM,
     target: 'node22',
     mainFields: ['module', 'main'],
@@ -118,7 +126,8 @@ export class Functions extends Construct {
         depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
         description: spec.description,
         runtime: Runtime.NODEJS_22_X,
-        architecture: Architecture.ARM_64,
+        // @sparticuz/chromium ships an x86_64 Chromium only.
+        architecture: spec.browser ? Architecture.X86_64 : Architecture.ARM_64,
         memorySize: spec.memoryMb,
         timeout: Duration.seconds(spec.timeoutSec),
         role,
@@ -135,7 +144,7 @@ export class Functions extends Construct {
             ? { PROBE_METRICS_NAMESPACE: `${PROBE_METRIC.namespace}/${stackName}` }
             : {}),
         },
-        bundling: bundlingOptions(withSecrets || withCursorSecret),
+        bundling: bundlingOptions(withSecrets || withCursorSecret, spec.browser === true),
       });
 
       const access = spec.access ?? {};

@@ -1,8 +1,8 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { TABLE } from '../../shared/schema.js';
+import { ARTIFACT_PREFIXES, TABLE } from '../../shared/schema.js';
 
 export interface StorageProps {
   /** Applies to the table and the artifacts bucket. */
@@ -10,6 +10,9 @@ export interface StorageProps {
   /** DynamoDB deletion protection on the table. */
   readonly deletionProtection: boolean;
 }
+
+/** Days synthetic run screenshots are kept in the artifacts bucket. */
+export const SCREENSHOT_DAYS = 30;
 
 /** The single table and the artifacts bucket, both built from shared/schema.ts. */
 export class Storage extends Construct {
@@ -41,6 +44,8 @@ export class Storage extends Construct {
       versioned: false,
       removalPolicy: props.removalPolicy,
       autoDeleteObjects: destroy,
+      // Synthetic run screenshots: a month, then a run's screenshot link answers 404 ("no longer stored").
+      lifecycleRules: [{ prefix: ARTIFACT_PREFIXES.synthetics, expiration: Duration.days(SCREENSHOT_DAYS) }],
     });
   }
 }

@@ -28,7 +28,7 @@ export const ERROR_TYPES = [
 ] as const;
 export type ErrorType = (typeof ERROR_TYPES)[number];
 
-export const SOURCES = ['probe', 'ingest'] as const;
+export const SOURCES = ['probe', 'ingest', 'synthetic'] as const;
 export type Source = (typeof SOURCES)[number];
 
 export type Upstream = 'real' | 'simulated';

@@ -18,6 +18,9 @@
  * | log index     | `LI`                        | `LI`                                             |
  * | log template  | `LT#<index key>#<h>`        | `<template hash>`                                |
  * | log simulator | `LS`                        | `LS`                                             |
+ * | monitor       | `SM`                        | `<monitor id>`                                   |
+ * | monitor run   | `SR#<monitor id>`           | `<ts, 13 digits>#<run id>`                       |
+ * | run budget    | `SL#<yyyy-mm-ddThh:mm>`     | `SL`                                             |
  *
  * Raw events are partitioned by UTC hour and sorted by time, and each hour is
  * split over EVENT_SHARDS partitions (`<ss>`, two digits, derived from the
@@ -320,3 +323,22 @@ export function logTemplateKey(indexKey: string, hash: string): { pk: string; sk
 }
 
 export const logSimulatorKey = () => ({ pk: 'LS', sk: 'LS' });
+
+/** Every synthetic monitor: one partition, bounded by MAX_MONITORS (shared/synthetics/monitors.ts). */
+export const MONITORS_PARTITION = 'SM';
+
+export function monitorKey(id: string): { pk: string; sk: string } {
+  return { pk: MONITORS_PARTITION, sk: id };
+}
+
+/** A monitor's runs, newest last in sort order (read backwards). */
+export const monitorRunsPartition = (monitorId: string) => `SR#${monitorId}`;
+
+export function monitorRunKey(monitorId: string, ts: number, runId: string): { pk: string; sk: string } {
+  return { pk: monitorRunsPartition(monitorId), sk: `${padTs(ts)}#${runId}` };
+}
+
+/** The counter of synthetic runs started in the minute holding `ts` (SYNTHETIC_RUNS_PER_MINUTE). */
+export function runBudgetKey(ts: number): { pk: string; sk: string } {
+  return { pk: `SL#${minuteOf(ts)}`, sk: 'SL' };
+}

@@ -467,7 +467,7 @@ describe('parseTracesRequest', () => {
     expect(parseTracesRequest({ window: '60', source: 'ALL' }, ctx).query).toEqual({
       from: minute - 59 * MINUTE_MS,
       to: NOW,
-      filters: { source: ['probe', 'ingest'] },
+      filters: { source: ['probe', 'ingest', 'synthetic'] },
     });
     expect(fieldOf({ window: String(30 * 1440) })).toBe('ok');
   });

@@ -14,6 +14,7 @@ import { HeatmapsTab } from './tabs/heatmaps';
 import { LogsTab } from './tabs/logs';
 import { SloTab } from './tabs/slo';
 import { StatusTab } from './tabs/status';
+import { SyntheticsTab } from './tabs/synthetics';
 import { TracesTab } from './tabs/traces';
 import { displayText } from './text';
 import type { PublicConfig, StatusAnswer } from './types';
@@ -237,6 +238,9 @@ export function App() {
     case 'logs':
       panel = <LogsTab />;
       break;
+    case 'synthetics':
+      panel = <SyntheticsTab />;
+      break;
     default:
       panel = <StatusTab status={status} />;
   }
@@ -311,6 +315,7 @@ export function App() {
             >
               <option value="probe">Probes</option>
               <option value="ingest">Ingested traces</option>
+              <option value="synthetic">Synthetic monitors</option>
               <option value="all">All sources</option>
             </select>
           </label>

@@ -15,6 +15,7 @@ export const TABS = [
   { id: 'traces', label: 'Traces' },
   { id: 'logs', label: 'Logs' },
   { id: 'chat', label: 'Chat' },
+  { id: 'synthetics', label: 'Synthetics' },
 ] as const;
 export type TabId = (typeof TABS)[number]['id'];
 

@@ -15,6 +15,7 @@ import {
   textOf,
   tokens,
 } from './protocol.js';
+import { structuredOutput } from './schema-instance.js';
 
 export type Kind =
   | 'models'
@@ -145,7 +146,13 @@ function chat(body: Json): Json | Sse {
 function responses(body: Json): Json | Sse {
   const model = requireModel(body);
   const limit = positiveInt(body, 'max_output_tokens', 16);
-  const out = reply(limit, groundedReply(textOf(body.input)));
+  const format = (body.text as Json | undefined)?.format;
+  const structured = structuredOutput(format, textOf(body.input));
+  // A schema-shaped answer is never cut short: a truncated document would not parse.
+  const out =
+    structured === undefined
+      ? reply(limit, groundedReply(textOf(body.input)))
+      : { text: structured, tokens: tokens(structured), truncated: false };
   const input_tokens = tokens(textOf(body.input) + textOf(body.instructions));
   const msgId = `msg_${hex(24)}`;
   const part = (text: string) => ({ type: 'output_text', text, annotations: [], logprobs: [] });
@@ -172,7 +179,7 @@ function responses(body: Json): Json | Sse {
     service_tier: 'default',
     store: body.store ?? true,
     temperature: body.temperature ?? 1,
-    text: { format: { type: 'text' }, verbosity: 'medium' },
+    text: { format: structured === undefined ? { type: 'text' } : format, verbosity: 'medium' },
     tool_choice: 'auto',
     tools: [],
     top_p: body.top_p ?? 1,
