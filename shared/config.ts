@@ -120,6 +120,27 @@ const probeList = z
   )
   .pipe(z.array(z.enum(PROBE_KEYS)).min(1));
 
+/** `host:port` pairs: a host name or IPv4 address, or an IPv6 address in brackets, and a port from 1 to 65535. */
+const hostPortList = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(
+      z
+        .string()
+        .regex(/^(\[[0-9a-f:.]+\]|[a-z0-9._-]+):\d{1,5}$/)
+        .refine((entry) => {
+          const port = Number(entry.slice(entry.lastIndexOf(':') + 1));
+          return port >= 1 && port <= 65_535;
+        }),
+    ),
+  );
+
 /** The variables, in the order `.env.example` lists them. */
 const ROWS = {
   // OpenAI upstream
@@ -225,6 +246,15 @@ const ROWS = {
     expected: 'a key of at least 8 characters',
     secret: true,
     schema: z.string().trim().min(8),
+  },
+  // Outbound requests to URLs users type (synthetic monitors, alert webhooks)
+  egressAllow: {
+    name: 'EGRESS_ALLOW',
+    scope: 'both',
+    description:
+      'Comma-separated host:port exceptions to the egress guard (for example 127.0.0.1:8080 for a local test page). Metadata and link-local addresses can never be allowed.',
+    expected: 'a comma-separated list of host:port, such as localhost:8080,[::1]:8443',
+    schema: hostPortList,
   },
   // Accepted, not used yet: the features these variables switch do not exist yet
   enableAi: {
