@@ -93,4 +93,5 @@ export function scheduleRateSec(spec: FunctionSpec, config: Config): number {
 /** The environment variable behind each schedule field, for error messages. */
 const VARIABLE_OF_RATE: Record<ScheduleRate, string> = {
   probeIntervalSec: 'PROBE_INTERVAL_SEC',
+  alertEvalIntervalSec: 'ALERT_EVAL_INTERVAL_SEC',
 };

@@ -37,7 +37,7 @@ export interface FunctionAccess {
   readonly cursorSecret?: boolean;
 }
 
-export type ScheduleRate = 'probeIntervalSec';
+export type ScheduleRate = 'probeIntervalSec' | 'alertEvalIntervalSec';
 
 export interface RouteSpec {
   readonly method: HttpMethod;

@@ -8,9 +8,9 @@
 import type { Config } from '../config.js';
 import type { Source } from '../events/model.js';
 import { type Aggregate, emptyAggregate } from '../stats/aggregate.js';
+import { burnRate, byEndpoint } from '../status/status.js';
 import { floorTo, MINUTE_MS } from '../store/keys.js';
 import type { Rollups } from '../store/rollups.js';
-import { burnRate, byEndpoint } from '../status/status.js';
 import type { Condition } from './model.js';
 
 /** Runs and failures of one minute of one endpoint. */
@@ -75,8 +75,7 @@ export class EvaluationFigures {
 
 /** The window whose endpoints a rule on every endpoint covers. */
 function windowOf(condition: Condition): number {
-  if (condition.kind === 'burn_rate')
-    return Math.max(condition.fast.longMinutes, condition.slow.longMinutes);
+  if (condition.kind === 'burn_rate') return Math.max(condition.fast.longMinutes, condition.slow.longMinutes);
   if (condition.kind === 'latency') return condition.windowMinutes;
   return condition.lookbackMinutes;
 }
@@ -134,12 +133,15 @@ export async function evaluateCondition(
       const minutes = (await figures.minutes(source)).get(endpoint);
       const last = newestRuns(minutes, condition.outOf);
       // "N of the last M runs": exact when the newest minutes hold M runs; as a share when they hold more.
+      // And failing now: a rule resolved by a run of successes does not fire again on the failures before them.
       const breaching =
-        last.runs >= condition.outOf && last.failed * condition.outOf >= condition.failures * last.runs;
+        last.runs >= condition.outOf &&
+        last.failed * condition.outOf >= condition.failures * last.runs &&
+        newestRuns(minutes, 1).failed > 0;
       const recent = newestRuns(minutes, condition.recoverAfter);
       return {
         breaching,
-        recovered: !breaching && recent.runs >= condition.recoverAfter && recent.failed === 0,
+        recovered: recent.runs >= condition.recoverAfter && recent.failed === 0,
         value: { runs: last.runs, failed: last.failed },
         summary: `${last.failed} of the last ${last.runs} runs failed (fires at ${condition.failures} of ${condition.outOf})`,
       };
@@ -154,7 +156,11 @@ export async function evaluateCondition(
         );
       const pair = async (w: { longMinutes: number; shortMinutes: number; factor: number }) => {
         const [long, short] = await Promise.all([rate(w.longMinutes), rate(w.shortMinutes)]);
-        return { long, short, over: long !== null && short !== null && long >= w.factor && short >= w.factor };
+        return {
+          long,
+          short,
+          over: long !== null && short !== null && long >= w.factor && short >= w.factor,
+        };
       };
       const [fast, slow] = await Promise.all([pair(condition.fast), pair(condition.slow)]);
       const breaching = fast.over || slow.over;

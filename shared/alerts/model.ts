@@ -18,7 +18,10 @@ export const MAX_MAINTENANCE_WINDOWS = 200;
 const minutes = (max: number) => z.number().int().min(1).max(max);
 const id = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, - and _, at most 64, first a letter or digit');
+  .regex(
+    /^[a-z0-9][a-z0-9_-]{0,63}$/,
+    'lower-case letters, digits, - and _, at most 64, first a letter or digit',
+  );
 
 const consecutive = z
   .object({
@@ -35,7 +38,11 @@ const consecutive = z
   .refine((c) => c.failures <= c.outOf, { message: 'failures must be at most outOf', path: ['failures'] });
 
 const burnWindow = z
-  .object({ longMinutes: minutes(1440), shortMinutes: minutes(1440), factor: z.number().positive().max(1000) })
+  .object({
+    longMinutes: minutes(1440),
+    shortMinutes: minutes(1440),
+    factor: z.number().positive().max(1000),
+  })
   .strict()
   .refine((w) => w.shortMinutes < w.longMinutes, {
     message: 'shortMinutes must be less than longMinutes',
@@ -140,9 +147,7 @@ export const channelInputSchema = z.discriminatedUnion('type', [
       url: z.string().url().max(2000),
     })
     .strict(),
-  z
-    .object({ id: id.optional(), name: z.string().trim().min(1).max(120), type: z.literal('email') })
-    .strict(),
+  z.object({ id: id.optional(), name: z.string().trim().min(1).max(120), type: z.literal('email') }).strict(),
 ]);
 export type ChannelInput = z.output<typeof channelInputSchema>;
 export type Channel = ChannelInput & { id: string; updatedAt: number };

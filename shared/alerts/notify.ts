@@ -9,6 +9,8 @@
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Config } from '../config.js';
+import { egressPolicy, guardedFetch } from '../net/egress.js';
 import type { Channel, Delivery, NotificationEvent } from './model.js';
 
 export const SIGNATURE_HEADER = 'x-openai-status-signature';
@@ -45,7 +47,10 @@ export function signBody(secret: string, body: string, timestamp: number): strin
 }
 
 /** What sends an HTTP request: the egress-guarded fetch in production (deliveries never reach private addresses). */
-export type Send = (url: string, init: { method: 'POST'; headers: Record<string, string>; body: string }) => Promise<{
+export type Send = (
+  url: string,
+  init: { method: 'POST'; headers: Record<string, string>; body: string },
+) => Promise<{
   status: number;
 }>;
 
@@ -112,7 +117,11 @@ export async function deliver(channel: Channel, n: Notification, options: Delive
     const at = options.now();
     try {
       if (options.publishEmail) await options.publishEmail(subjectOf(n).slice(0, 99), textOf(n));
-      else options.logger.info('alert e-mail (logged locally; SNS in the cloud)', { subject: subjectOf(n), text: textOf(n) });
+      else
+        options.logger.info('alert e-mail (logged locally; SNS in the cloud)', {
+          subject: subjectOf(n),
+          text: textOf(n),
+        });
       delivery.ok = true;
       delivery.attempts.push({ at });
     } catch (error) {
@@ -121,7 +130,9 @@ export async function deliver(channel: Channel, n: Notification, options: Delive
     return delivery;
   }
   const body =
-    channel.type === 'slack' ? slackBody(n) : JSON.stringify({ type: 'openai-status.alert', deliveryId: delivery.id, ...n });
+    channel.type === 'slack'
+      ? slackBody(n)
+      : JSON.stringify({ type: 'openai-status.alert', deliveryId: delivery.id, ...n });
   for (let attempt = 0; attempt <= RETRY_DELAYS_MS.length; attempt++) {
     if (attempt > 0) await options.sleep(RETRY_DELAYS_MS[attempt - 1] as number);
     const at = options.now();
@@ -161,4 +172,32 @@ export async function deliver(channel: Channel, n: Notification, options: Delive
   return delivery;
 }
 
-export { ATTEMPT_TIMEOUT_MS };
+/**
+ * The production transport: POSTs through the egress guard (EGRESS_ALLOW
+ * exceptions only), no redirects followed (a webhook that redirects is
+ * misconfigured), a small body limit; e-mail through SNS when the stack set
+ * the topic.
+ */
+export function productionDelivery(config: Config): Omit<DeliverOptions, 'now' | 'logger'> {
+  const policy = egressPolicy(config);
+  const topicArn = config.platform.alertTopicArn;
+  return {
+    send: async (url, init) => {
+      const answer = await guardedFetch(url, init, policy, {
+        timeoutMs: ATTEMPT_TIMEOUT_MS,
+        maxRedirects: 0,
+        maxBytes: 64 * 1024,
+      });
+      return { status: answer.status };
+    },
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    publishEmail: topicArn
+      ? async (subject, text) => {
+          const { SNSClient, PublishCommand } = await import('@aws-sdk/client-sns');
+          await new SNSClient({}).send(
+            new PublishCommand({ TopicArn: topicArn, Subject: subject, Message: text }),
+          );
+        }
+      : undefined,
+  };
+}

@@ -9,8 +9,8 @@
  * notifies: a transition is announced once.
  */
 import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { dynamoClient } from '../aws.js';
 import type { AlertState, Channel, Delivery, MaintenanceWindow, Rule, Transition } from '../alerts/model.js';
+import { dynamoClient } from '../aws.js';
 import { TABLE } from '../schema.js';
 import {
   ALERT_PARTITIONS,
