@@ -234,17 +234,18 @@ async function step(instance: Instance, context: StepContext): Promise<void> {
     value: verdict.value,
     dashboardUrl: config.dashboardUrl ? `${config.dashboardUrl}/#alerts` : undefined,
   };
-  for (const channelId of rule.channels) {
-    const channel = context.channels.find((c) => c.id === channelId);
-    if (!channel) {
-      defaultLogger.warn('alert rule names a channel that does not exist', {
-        rule: rule.id,
-        channel: channelId,
-      });
-      continue;
-    }
-    const delivery = await deliver(channel, notification, context.deliverOptions);
-    await appendDelivery(config.tableName, delivery, config.retentionDays);
-    context.result.deliveries.push(delivery);
-  }
+  // Channels in parallel: a slow receiver's retries do not delay the others.
+  const deliveries = await Promise.all(
+    rule.channels.map(async (channelId) => {
+      const channel = context.channels.find((c) => c.id === channelId);
+      if (!channel) {
+        defaultLogger.warn('alert rule names a channel that does not exist', { rule: rule.id, channel: channelId });
+        return undefined;
+      }
+      const delivery = await deliver(channel, notification, context.deliverOptions);
+      await appendDelivery(config.tableName, delivery, config.retentionDays);
+      return delivery;
+    }),
+  );
+  for (const delivery of deliveries) if (delivery) context.result.deliveries.push(delivery);
 }
