@@ -1,3 +1,4 @@
+import * as z from 'zod';
 import * as api from '../../shared/alerts/api.js';
 import { clock } from '../../shared/clock.js';
 import { getConfig } from '../../shared/config.js';
@@ -6,7 +7,6 @@ import { validate } from '../../shared/http/problem.js';
 import { epochMs, rejectUnknown } from '../../shared/http/query.js';
 import { matchRoute, ROUTES } from '../../shared/routes.js';
 import { DAY_MS } from '../../shared/store/keys.js';
-import * as z from 'zod';
 
 const NO_STORE = { 'cache-control': 'no-store' };
 const maintenanceQuery = z.object({ from: epochMs.optional(), to: epochMs.optional() });
@@ -24,7 +24,10 @@ export const handler = httpHandler(async (request) => {
   rejectUnknown(request.query, route === '/maintenance' && request.method === 'GET' ? ['from', 'to'] : []);
   switch (`${request.method} ${route}`) {
     case 'GET /alerts':
-      return { headers: { 'cache-control': 'public, max-age=0, s-maxage=10' }, body: await api.overview(config, now) };
+      return {
+        headers: { 'cache-control': 'public, max-age=0, s-maxage=10' },
+        body: await api.overview(config, now),
+      };
     case 'GET /alerts/rules':
       return { headers: NO_STORE, body: { rules: await api.rules(config, now) } };
     case 'POST /alerts/rules':

@@ -15,5 +15,9 @@ export const handler = scheduledHandler(async (event) => {
     now: Date.parse(event.time) || clock.now(),
     deliverOptions: productionDelivery(config),
   });
-  return { rules: result.rules, transitions: result.transitions.length, deliveries: result.deliveries.length };
+  return {
+    rules: result.rules,
+    transitions: result.transitions.length,
+    deliveries: result.deliveries.length,
+  };
 });

@@ -38,9 +38,7 @@ events.push(ev({ ts: NOW - 10 * HOUR_MS, endpoint: 'chat', latencyMs: 90 }));
  * count of the series holding `selector`.
  */
 function histogramOf(text: string, name: string, selector: string) {
-  const lines = text
-    .split('\n')
-    .filter((line) => line.startsWith(`${name}_`) && line.includes(selector));
+  const lines = text.split('\n').filter((line) => line.startsWith(`${name}_`) && line.includes(selector));
   const families = parsePrometheusTextFormat(`${lines.join('\n')}\n`);
   const one = (suffix: string) => families.find((f) => f.name === `${name}_${suffix}`)?.metrics ?? [];
   const buckets: Record<string, string> = {};

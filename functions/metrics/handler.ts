@@ -9,5 +9,8 @@ export const handler = httpHandler(async (request) => {
   rejectUnknown(request.query, []);
   const body = await renderMetrics(getConfig(), clock.now());
   // Scrapers come every 15 to 60 s: CloudFront answers all but one of them per 10 s.
-  return { headers: { 'content-type': CONTENT_TYPE, 'cache-control': 'public, max-age=0, s-maxage=10' }, body };
+  return {
+    headers: { 'content-type': CONTENT_TYPE, 'cache-control': 'public, max-age=0, s-maxage=10' },
+    body,
+  };
 });

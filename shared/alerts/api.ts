@@ -44,7 +44,8 @@ import {
 /** Entries of the transition and delivery logs in the overview. */
 export const LOG_LIMIT = 100;
 
-const notFound = (what: string, id: string) => new HttpProblem(404, 'Not Found', `No ${what} "${id}"`, { field: 'id' });
+const notFound = (what: string, id: string) =>
+  new HttpProblem(404, 'Not Found', `No ${what} "${id}"`, { field: 'id' });
 
 /** The rules (the default set stored on first use). */
 export async function rules(config: Config, now: number): Promise<Rule[]> {
@@ -74,7 +75,8 @@ export async function putRule(config: Config, now: number, body: unknown, pathId
     throw badRequest('body', `at most ${MAX_RULES} rules; delete one first`);
   const channels = await listChannels(config.tableName, MAX_CHANNELS);
   input.channels.forEach((channel, i) => {
-    if (!channels.some((c) => c.id === channel)) throw badRequest(`body.channels.${i}`, `no channel "${channel}"`);
+    if (!channels.some((c) => c.id === channel))
+      throw badRequest(`body.channels.${i}`, `no channel "${channel}"`);
   });
   const stored: Rule = { ...input, id, updatedAt: now };
   await saveRule(config.tableName, stored);
@@ -94,7 +96,8 @@ export async function createChannel(config: Config, now: number, body: unknown) 
   const input = validate(channelInputSchema, body, 'body');
   if (input.type !== 'email') {
     const decision = await checkEgressUrl(input.url, egressPolicy(config));
-    if (!decision.ok) throw badRequest('body.url', `refused by the egress guard (${decision.reason}): ${decision.message}`);
+    if (!decision.ok)
+      throw badRequest('body.url', `refused by the egress guard (${decision.reason}): ${decision.message}`);
   }
   const existing = await listChannels(config.tableName, MAX_CHANNELS);
   if (existing.length >= MAX_CHANNELS) throw badRequest('body', `at most ${MAX_CHANNELS} channels`);
@@ -115,12 +118,18 @@ export async function maintenanceWindows(config: Config, range: { from: number; 
   return {
     windows,
     /** Every occurrence overlapping the range, oldest first: what charts and the incidents list draw. */
-    occurrences: windows.flatMap((w) => occurrences(w, range.from, range.to)).sort((a, b) => a.start - b.start),
+    occurrences: windows
+      .flatMap((w) => occurrences(w, range.from, range.to))
+      .sort((a, b) => a.start - b.start),
     range,
   };
 }
 
-export async function createMaintenance(config: Config, now: number, body: unknown): Promise<MaintenanceWindow> {
+export async function createMaintenance(
+  config: Config,
+  now: number,
+  body: unknown,
+): Promise<MaintenanceWindow> {
   const input = validate(maintenanceInputSchema, body, 'body');
   const existing = await listMaintenance(config.tableName, MAX_MAINTENANCE_WINDOWS);
   if (existing.length >= MAX_MAINTENANCE_WINDOWS)
@@ -148,7 +157,8 @@ export async function overview(config: Config, now: number) {
   ]);
   const statesOf = (id: string) => states.filter((s) => s.ruleId === id && s.status !== 'ok');
   const firing: (AlertState & { ruleName: string })[] = [];
-  for (const r of all) for (const s of statesOf(r.id)) if (s.status === 'firing') firing.push({ ...s, ruleName: r.name });
+  for (const r of all)
+    for (const s of statesOf(r.id)) if (s.status === 'firing') firing.push({ ...s, ruleName: r.name });
   return {
     generatedAt: now,
     firing,

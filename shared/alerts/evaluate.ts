@@ -239,7 +239,10 @@ async function step(instance: Instance, context: StepContext): Promise<void> {
     rule.channels.map(async (channelId) => {
       const channel = context.channels.find((c) => c.id === channelId);
       if (!channel) {
-        defaultLogger.warn('alert rule names a channel that does not exist', { rule: rule.id, channel: channelId });
+        defaultLogger.warn('alert rule names a channel that does not exist', {
+          rule: rule.id,
+          channel: channelId,
+        });
         return undefined;
       }
       const delivery = await deliver(channel, notification, context.deliverOptions);

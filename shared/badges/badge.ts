@@ -6,9 +6,9 @@
 import type { Config } from '../config.js';
 import type { Source } from '../events/model.js';
 import { type Aggregate, emptyAggregate } from '../stats/aggregate.js';
+import { byEndpoint } from '../status/status.js';
 import { floorTo, MINUTE_MS } from '../store/keys.js';
 import { rollupsFor } from '../store/rollups.js';
-import { byEndpoint } from '../status/status.js';
 
 /** The status badge looks at this many minutes ending now. */
 export const STATUS_WINDOW_MINUTES = 60;
@@ -22,12 +22,16 @@ const COLORS = {
 } as const;
 
 const escapeXml = (text: string) =>
-  text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] as string);
+  text.replace(
+    /[<>&"']/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] as string,
+  );
 
 /** Verdana 11 px widths, roughly: narrow, wide and the rest (shields measures; this is within a few px). */
 function textWidth(text: string): number {
   let width = 0;
-  for (const c of text) width += /[ilj.,:;!|'I1]/.test(c) ? 3.5 : /[mwMW@%]/.test(c) ? 10 : /[A-Z0-9]/.test(c) ? 7.5 : 6.5;
+  for (const c of text)
+    width += /[ilj.,:;!|'I1]/.test(c) ? 3.5 : /[mwMW@%]/.test(c) ? 10 : /[A-Z0-9]/.test(c) ? 7.5 : 6.5;
   return Math.ceil(width);
 }
 
@@ -115,7 +119,14 @@ export async function uptimeBadge(
   endpoint: string,
   range: { from: number; to: number; minutes: number },
 ) {
-  const aggregate = await endpointAggregate({ config, now, source, endpoint, from: range.from, to: range.to });
+  const aggregate = await endpointAggregate({
+    config,
+    now,
+    source,
+    endpoint,
+    from: range.from,
+    to: range.to,
+  });
   const { value, color } = uptimeText(aggregate);
   return renderBadge(`${endpoint} uptime ${windowLabel(range.minutes)}`, value, color);
 }

@@ -23,7 +23,9 @@ export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 /** Label sets exposed at most (each is 2 + error types + 14 histogram series). */
 export const MAX_SERIES = 100;
 /** Histogram bounds in ms. A log bucket of the rollups straddling a bound counts under it: within 1% of the bound. */
-export const LATENCY_BOUNDS_MS = [50, 100, 250, 500, 1000, 2500, 5000, 10_000, 20_000, 30_000, 60_000] as const;
+export const LATENCY_BOUNDS_MS = [
+  50, 100, 250, 500, 1000, 2500, 5000, 10_000, 20_000, 30_000, 60_000,
+] as const;
 const OTHER = 'other';
 
 interface Series {
@@ -31,7 +33,8 @@ interface Series {
   aggregate: Aggregate;
 }
 
-const escapeLabel = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const escapeLabel = (value: string) =>
+  value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 const labelText = (labels: Record<string, string>) =>
   `{${Object.entries(labels)
     .map(([name, value]) => `${name}="${escapeLabel(value)}"`)
@@ -58,7 +61,9 @@ export async function collectSeries(config: Config, now: number) {
     addRollupItem(series.aggregate, item);
   }
   const busiest = [...groups.values()].sort(
-    (a, b) => b.aggregate.total - a.aggregate.total || JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels)),
+    (a, b) =>
+      b.aggregate.total - a.aggregate.total ||
+      JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels)),
   );
   const kept = busiest.slice(0, MAX_SERIES - 1);
   const rest = busiest.slice(MAX_SERIES - 1);
@@ -83,30 +88,48 @@ export async function renderMetrics(config: Config, now: number): Promise<string
   };
   family('openai_status_requests_total', 'counter', 'Executions since 00:00 UTC today, by outcome.', () => {
     for (const { labels, aggregate } of series) {
-      lines.push(`openai_status_requests_total${labelText({ ...labels, outcome: 'success' })} ${aggregate.ok}`);
+      lines.push(
+        `openai_status_requests_total${labelText({ ...labels, outcome: 'success' })} ${aggregate.ok}`,
+      );
       lines.push(
         `openai_status_requests_total${labelText({ ...labels, outcome: 'failure' })} ${aggregate.total - aggregate.ok}`,
       );
     }
   });
-  family('openai_status_errors_total', 'counter', 'Failed executions since 00:00 UTC today, by error type.', () => {
-    for (const { labels, aggregate } of series)
-      for (const type of ERROR_TYPES)
-        if (aggregate.errors[type] > 0)
-          lines.push(`openai_status_errors_total${labelText({ ...labels, error_type: type })} ${aggregate.errors[type]}`);
-  });
-  family('openai_status_latency_ms', 'histogram', 'Latency, request start to last body byte, in ms, since 00:00 UTC today.', () => {
-    const bounds = LATENCY_BOUNDS_MS.map((le) => ({ le, index: bucketIndex(le) }));
-    for (const { labels, aggregate } of series) {
-      const buckets = aggregate.latency.buckets();
-      for (const { le, index } of bounds) {
-        const count = buckets.reduce((n, b) => (b.index <= index ? n + b.count : n), 0);
-        lines.push(`openai_status_latency_ms_bucket${labelText({ ...labels, le: String(le) })} ${count}`);
+  family(
+    'openai_status_errors_total',
+    'counter',
+    'Failed executions since 00:00 UTC today, by error type.',
+    () => {
+      for (const { labels, aggregate } of series)
+        for (const type of ERROR_TYPES)
+          if (aggregate.errors[type] > 0)
+            lines.push(
+              `openai_status_errors_total${labelText({ ...labels, error_type: type })} ${aggregate.errors[type]}`,
+            );
+    },
+  );
+  family(
+    'openai_status_latency_ms',
+    'histogram',
+    'Latency, request start to last body byte, in ms, since 00:00 UTC today.',
+    () => {
+      const bounds = LATENCY_BOUNDS_MS.map((le) => ({ le, index: bucketIndex(le) }));
+      for (const { labels, aggregate } of series) {
+        const buckets = aggregate.latency.buckets();
+        for (const { le, index } of bounds) {
+          const count = buckets.reduce((n, b) => (b.index <= index ? n + b.count : n), 0);
+          lines.push(`openai_status_latency_ms_bucket${labelText({ ...labels, le: String(le) })} ${count}`);
+        }
+        lines.push(
+          `openai_status_latency_ms_bucket${labelText({ ...labels, le: '+Inf' })} ${aggregate.total}`,
+        );
+        lines.push(
+          `openai_status_latency_ms_sum${labelText(labels)} ${Math.round(aggregate.latencySum * 1000) / 1000}`,
+        );
+        lines.push(`openai_status_latency_ms_count${labelText(labels)} ${aggregate.total}`);
       }
-      lines.push(`openai_status_latency_ms_bucket${labelText({ ...labels, le: '+Inf' })} ${aggregate.total}`);
-      lines.push(`openai_status_latency_ms_sum${labelText(labels)} ${Math.round(aggregate.latencySum * 1000) / 1000}`);
-      lines.push(`openai_status_latency_ms_count${labelText(labels)} ${aggregate.total}`);
-    }
-  });
+    },
+  );
   return `${lines.join('\n')}\n`;
 }
