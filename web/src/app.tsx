@@ -7,6 +7,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { apiUrl, useApi } from './api';
 import { ago, pct } from './format';
 import { baseQuery, RANGES, SharedContext, StoreContext, TABS, type TabId, useUrlState } from './state';
+import { AlertsTab } from './tabs/alerts';
 import { CompareTab } from './tabs/compare';
 import { CostTab } from './tabs/cost';
 import { HeatmapsTab } from './tabs/heatmaps';
@@ -228,6 +229,9 @@ export function App() {
       break;
     case 'traces':
       panel = <TracesTab />;
+      break;
+    case 'alerts':
+      panel = <AlertsTab />;
       break;
     default:
       panel = <StatusTab status={status} />;

@@ -13,6 +13,7 @@ export const TABS = [
   { id: 'heatmaps', label: 'Heatmaps' },
   { id: 'cost', label: 'Cost' },
   { id: 'traces', label: 'Traces' },
+  { id: 'alerts', label: 'Alerts' },
 ] as const;
 export type TabId = (typeof TABS)[number]['id'];
 
