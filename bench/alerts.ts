@@ -4,7 +4,7 @@
  * levels, to show that the cost follows the rules' windows, not the traffic.
  *
  * 1. Generates probe events (seeded PRNG) over the 7 hours before a fixed
- *    `now`: 30 endpoints, `PER_MINUTE` calls per endpoint and minute (1 and 10),
+ *    `now`: 30 endpoints, LEVELS calls per endpoint and minute (1 and 10),
  *    lognormal latencies, 1% failures, and a 20-minute outage of one endpoint
  *    ending now (so some rules fire).
  * 2. Loads them through the write path (recordEvents) into an in-memory
@@ -18,7 +18,7 @@
  *    minute after minute), printing items read, read units, Query and
  *    BatchGetItem calls per evaluation, and the mean and p95 time.
  *
- * Run: npx tsx bench/alerts.ts      (RUNS=30 SEED=1)
+ * Run: npx tsx bench/alerts.ts      (RUNS=30 SEED=1 CONCURRENCY=8 LEVELS=1,10)
  */
 import { Bench } from 'tinybench';
 import { ensureSchema, startLocalStore } from '../infra/local/store.js';
@@ -35,6 +35,9 @@ import { lognormal, seededRandom } from '../test/fixtures.js';
 
 const RUNS = Number(process.env.RUNS ?? 30);
 const SEED = Number(process.env.SEED ?? 1);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
+/** Calls per endpoint and minute of the two traffic levels compared. */
+const LEVELS = (process.env.LEVELS ?? '1,10').split(',').map(Number);
 const NOW = Date.UTC(2026, 10, 30, 9, 30, 20);
 const ENDPOINTS = Array.from({ length: 30 }, (_, i) => `endpoint-${String(i).padStart(2, '0')}`);
 const HOURS = 7;
@@ -103,7 +106,7 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
 console.log(
   `alerts bench: ${rules().length} rules over ${ENDPOINTS.length} endpoints, ${HOURS} h of probe events, in-memory dynalite`,
 );
-for (const perMinute of [1, 10]) {
+for (const perMinute of LEVELS) {
   const tableName = `bench-alerts-${perMinute}`;
   await ensureSchema({ ...store, tableName, buckets: [] });
   process.env.TABLE_NAME = tableName;
@@ -111,9 +114,18 @@ for (const perMinute of [1, 10]) {
   resetClients();
   const generated = events(perMinute);
   const loadStart = performance.now();
-  for (let i = 0; i < generated.length; i += 500) {
-    await recordEvents(generated.slice(i, i + 500), { tableName, ...RETENTION, now: NOW });
-  }
+  // CONCURRENCY batches of 500 in flight, in time order (as bench/status-query.ts loads).
+  const batches: TraceEvent[][] = [];
+  for (let i = 0; i < generated.length; i += 500) batches.push(generated.slice(i, i + 500));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < batches.length) {
+        const batch = batches[next++] as TraceEvent[];
+        await recordEvents(batch, { tableName, ...RETENTION, now: NOW });
+      }
+    }),
+  );
   const loadS = (performance.now() - loadStart) / 1000;
   let compacted = 0;
   for (let run = 0; run < 10; run++) {

@@ -181,3 +181,22 @@ describe('GET /alerts', () => {
     expect(Object.keys(body.definitions)).toContain('burn_rate');
   });
 });
+
+describe('maintenance in /incidents', () => {
+  it('lists the occurrences in range beside the incidents, for the charts and the list', async () => {
+    const { handler: incidents } = await import('../incidents/handler.js');
+    const res = await invokeHttp(incidents, { path: '/incidents', query: { window: 1440 } });
+    expect(res.statusCode).toBe(200);
+    const items = res.json<Body>().items.filter((i: Body) => i.kind === 'maintenance');
+    // The nightly window at 02:00 UTC today (the one-off `db` was deleted above).
+    expect(items).toEqual([
+      {
+        kind: 'maintenance',
+        id: `nightly@${Date.UTC(2026, 10, 30, 2)}`,
+        title: 'Nightly deploy',
+        start: Date.UTC(2026, 10, 30, 2),
+        end: Date.UTC(2026, 10, 30, 2, 30),
+      },
+    ]);
+  });
+});
