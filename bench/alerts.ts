@@ -164,7 +164,7 @@ for (const perMinute of LEVELS) {
     ['warm (next minute, same container)', warm.reads],
   ] as const) {
     console.log(
-      `  ${name}: rollup items read ${r.itemsRead} (compact ${r.compactItemsRead}), read units ${round(r.readUnits)}, Query ${r.queries} + ${r.tableQueries} small-partition Query, BatchGetItem ${r.batchGets}`,
+      `  ${name}: rollup items read ${r.itemsRead} (compact ${r.compactItemsRead}), read units ${round(r.readUnits)}, Query ${r.queries} + ${r.tableQueries} small-partition Query + ${r.tableGets} GetItem, BatchGetItem ${r.batchGets}`,
     );
   }
   if (latency) {

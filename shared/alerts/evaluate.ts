@@ -78,7 +78,12 @@ export interface EvaluationResult {
   transitions: { ruleId: string; endpoint: string; from: AlertStatus; to: AlertStatus }[];
   deliveries: Delivery[];
   /** What reading the rollups cost (bench/alerts.ts). */
-  reads: ReadCost & { tableQueries: number };
+  reads: ReadCost & {
+    /** Small-partition Queries: rules, states, channels, maintenance windows. */
+    tableQueries: number;
+    /** GetItem calls: the default rules' marker. */
+    tableGets: number;
+  };
 }
 
 export interface EvaluateOptions {
@@ -144,7 +149,7 @@ export async function evaluateRules(options: EvaluateOptions): Promise<Evaluatio
     instances: instances.length,
     transitions: [],
     deliveries: [],
-    reads: { ...readCost(reader), tableQueries: 4 },
+    reads: { ...readCost(reader), tableQueries: 4, tableGets: 1 },
   };
   for (const instance of instances) {
     await step(instance, { config, now, channels, windows, deliverOptions, result });

@@ -8,7 +8,7 @@
  * of two evaluations racing (a retried schedule), one wins and only the winner
  * notifies: a transition is announced once.
  */
-import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { AlertState, Channel, Delivery, MaintenanceWindow, Rule, Transition } from '../alerts/model.js';
 import { dynamoClient } from '../aws.js';
 import { TABLE } from '../schema.js';
@@ -70,6 +70,11 @@ export const deleteRule = (tableName: string, id: string) => remove(tableName, a
  * writes them. Returns whether this call seeded (a deleted default stays deleted).
  */
 export async function seedRulesOnce(tableName: string, defaults: readonly Rule[]): Promise<boolean> {
+  // A read first: every evaluation calls this, and a refused conditional write would cost a write unit each time.
+  const marker = await dynamoClient().send(
+    new GetCommand({ TableName: tableName, Key: alertRulesSeededKey() }),
+  );
+  if (marker.Item) return false;
   try {
     await put(
       tableName,
