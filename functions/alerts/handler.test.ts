@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getConfig } from '../../shared/config.js';
+import { listStates, writeState } from '../../shared/store/alerts.js';
 import { invokeHttp, ManualClock, setEnv, useClock, useFreshStore } from '../../test/helpers.js';
 import { handler } from './handler.js';
 
@@ -60,8 +62,23 @@ describe('rules', () => {
     const replaced = await call('PUT', '/alerts/rules/slow-chat', { ...rule, enabled: false });
     expect(replaced.body.enabled).toBe(false);
     expect((await call('GET', '/alerts/rules/slow-chat', undefined, {})).body.enabled).toBe(false);
+    const state = {
+      ruleId: 'slow-chat',
+      endpoint: 'chat',
+      status: 'pending' as const,
+      since: NOW,
+      evaluatedAt: NOW,
+      value: {},
+      summary: '',
+      version: 1,
+    };
+    await writeState(getConfig().tableName, state, undefined);
     expect((await call('DELETE', '/alerts/rules/slow-chat')).status).toBe(204);
     expect((await call('GET', '/alerts/rules/slow-chat', undefined, {})).status).toBe(404);
+    // Its states go with it.
+    expect((await listStates(getConfig().tableName, 100)).filter((s) => s.ruleId === 'slow-chat')).toEqual(
+      [],
+    );
     expect((await call('DELETE', '/alerts/rules/slow-chat')).status).toBe(404);
   });
 

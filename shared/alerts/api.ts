@@ -12,6 +12,7 @@ import {
   deleteChannel,
   deleteMaintenance,
   deleteRule,
+  deleteState,
   listChannels,
   listMaintenance,
   listRules,
@@ -83,8 +84,12 @@ export async function putRule(config: Config, now: number, body: unknown, pathId
   return stored;
 }
 
+/** Deletes a rule and its states (its transitions and deliveries stay in the logs until they expire). */
 export async function removeRule(config: Config, id: string): Promise<void> {
   if (!(await deleteRule(config.tableName, id))) throw notFound('rule', id);
+  const states = await listStates(config.tableName, MAX_STATES);
+  for (const state of states)
+    if (state.ruleId === id) await deleteState(config.tableName, id, state.endpoint);
 }
 
 export async function channels(config: Config) {
