@@ -102,4 +102,5 @@ const VARIABLE_OF_RATE: Record<ScheduleRate, string> = {
   probeIntervalSec: 'PROBE_INTERVAL_SEC',
   logSimIntervalMs: 'LOG_SIM_INTERVAL_MS',
   embIndexIntervalMs: 'EMB_INDEX_INTERVAL_MS',
+  alertEvalIntervalSec: 'ALERT_EVAL_INTERVAL_SEC',
 };

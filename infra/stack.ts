@@ -171,6 +171,12 @@ export class OpenAiStatusStack extends Stack {
       scheduleRates: new Map([...this.schedules.byFunction].map(([name, { rateSec }]) => [name, rateSec])),
       probeNamespace: `${PROBE_METRIC.namespace}/${this.stackName}`,
     });
+    // Alert e-mails (shared/alerts/notify.ts) go to the alarm topic, whose subscriber is ALARM_EMAIL.
+    if (functionSpecs.some((spec) => spec.name === 'alerts_eval')) {
+      const evaluator = this.functions.get('alerts_eval');
+      evaluator.addEnvironment('ALERT_TOPIC_ARN', this.alarms.topic.topicArn);
+      this.alarms.topic.grantPublish(evaluator);
+    }
     acknowledgeCdkHelpers(this);
 
     new CfnOutput(this, 'DashboardUrl', {

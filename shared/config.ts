@@ -293,6 +293,23 @@ const ROWS = {
     expected: 'a file path',
     schema: nonEmpty,
   },
+  // Alerts (shared/alerts/)
+  alertEvalIntervalSec: {
+    name: 'ALERT_EVAL_INTERVAL_SEC',
+    scope: 'both',
+    default: '60',
+    description: 'Seconds between evaluations of the alert rules (the cloud needs a multiple of 60).',
+    expected: 'a whole number of seconds from 1 to 3600',
+    schema: int(1, 3600),
+  },
+  dashboardUrl: {
+    name: 'DASHBOARD_URL',
+    scope: 'both',
+    description:
+      'Address of the dashboard, linked from alert notifications. Unset: notifications carry no link.',
+    expected: 'an http(s) URL such as https://status.example.com',
+    schema: httpUrl,
+  },
   // AI over the telemetry: the chat, log search and the log simulator
   enableAi: {
     name: 'ENABLE_AI',
@@ -682,6 +699,8 @@ export function platformOf(env: Env = process.env) {
     /** The probe metric's namespace, set per stack (shared/telemetry/probe-metrics.ts). */
     metricsNamespace: text('PROBE_METRICS_NAMESPACE'),
     /** The Secrets Manager secrets this function may read (shared/secrets.ts). */
+    /** The SNS topic alert e-mails are published to (set by the stack for the evaluator). */
+    alertTopicArn: text('ALERT_TOPIC_ARN'),
     secretArns: SECRET_ARN_VARIABLES.map(text).filter((arn): arn is string => arn !== undefined),
   };
 }

@@ -43,7 +43,11 @@ export interface FunctionAccess {
   readonly cursorSecret?: boolean;
 }
 
-export type ScheduleRate = 'probeIntervalSec' | 'logSimIntervalMs' | 'embIndexIntervalMs';
+export type ScheduleRate =
+  | 'probeIntervalSec'
+  | 'logSimIntervalMs'
+  | 'embIndexIntervalMs'
+  | 'alertEvalIntervalSec';
 
 /** A schedule's interval in ms from its config value: `…Sec` fields hold seconds, `…Ms` fields milliseconds. */
 export const scheduleIntervalMs = (rate: ScheduleRate, value: number) =>
@@ -187,6 +191,37 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     browser: true,
     access: { table: 'readWrite', artifacts: 'readWrite', secrets: true },
   },
+  {
+    name: 'alerts',
+    description: 'Alert rules, channels, maintenance windows and the alerts overview',
+    timeoutSec: 29,
+    memoryMb: 512,
+    access: { table: 'readWrite' },
+  },
+  {
+    name: 'alerts_eval',
+    description: 'Evaluates the alert rules from the rollups and sends the notifications',
+    // Room for a transition's deliveries (each at most 3 attempts of 5 s and 6 s of backoff, channels in parallel);
+    // under the write lease, as every table writer's timeout (shared/store/events.test.ts).
+    timeoutSec: 60,
+    memoryMb: 512,
+    schedule: 'alertEvalIntervalSec',
+    access: { table: 'readWrite' },
+  },
+  {
+    name: 'badge',
+    description: 'Status and uptime badges (SVG) per endpoint',
+    timeoutSec: 10,
+    memoryMb: 256,
+    access: { table: 'read' },
+  },
+  {
+    name: 'metrics',
+    description: 'Prometheus text exposition of the rollups',
+    timeoutSec: 29,
+    memoryMb: 512,
+    access: { table: 'read' },
+  },
 ];
 
 export const ROUTES: readonly RouteSpec[] = [
@@ -242,6 +277,21 @@ export const ROUTES: readonly RouteSpec[] = [
     auth: 'ingest',
     streaming: false,
   },
+  { method: 'GET', path: '/alerts', function: 'alerts', auth: 'none', streaming: false },
+  { method: 'GET', path: '/alerts/rules', function: 'alerts', auth: 'none', streaming: false },
+  { method: 'POST', path: '/alerts/rules', function: 'alerts', auth: 'ingest', streaming: false },
+  { method: 'GET', path: '/alerts/rules/{id}', function: 'alerts', auth: 'none', streaming: false },
+  { method: 'PUT', path: '/alerts/rules/{id}', function: 'alerts', auth: 'ingest', streaming: false },
+  { method: 'DELETE', path: '/alerts/rules/{id}', function: 'alerts', auth: 'ingest', streaming: false },
+  { method: 'GET', path: '/alerts/channels', function: 'alerts', auth: 'ingest', streaming: false },
+  { method: 'POST', path: '/alerts/channels', function: 'alerts', auth: 'ingest', streaming: false },
+  { method: 'DELETE', path: '/alerts/channels/{id}', function: 'alerts', auth: 'ingest', streaming: false },
+  { method: 'GET', path: '/maintenance', function: 'alerts', auth: 'none', streaming: false },
+  { method: 'POST', path: '/maintenance', function: 'alerts', auth: 'ingest', streaming: false },
+  { method: 'DELETE', path: '/maintenance/{id}', function: 'alerts', auth: 'ingest', streaming: false },
+  { method: 'GET', path: '/badge/{file}', function: 'badge', auth: 'none', streaming: false },
+  { method: 'GET', path: '/badge/{endpoint}/{file}', function: 'badge', auth: 'none', streaming: false },
+  { method: 'GET', path: '/metrics', function: 'metrics', auth: 'none', streaming: false },
 ];
 
 export function functionSpec(name: string): FunctionSpec {

@@ -100,6 +100,17 @@ function incidentFigure(item: IncidentItem, now: number): IncidentFigure {
       ongoing: item.end === null || item.end > now,
     };
   }
+  if (item.kind === 'maintenance') {
+    return {
+      id: item.id,
+      kind: item.kind,
+      title: `Maintenance: ${item.title}`,
+      endpoints: item.endpoints ? [...item.endpoints] : [],
+      start: item.start,
+      end: item.end,
+      ongoing: item.start <= now && item.end > now,
+    };
+  }
   return {
     id: item.id,
     kind: item.kind,

@@ -1,15 +1,20 @@
 /**
- * `/incidents`: declared incidents (incidents.json) and detected ones (from
- * rollups) in one list, newest first; and replacing the declared ones.
+ * `/incidents`: declared incidents (incidents.json), detected ones (from
+ * rollups) and maintenance windows in one list, newest first; and replacing
+ * the declared ones.
  *
  * Detection reads minute rollups for ranges up to 48 h. Longer ranges read
  * hour rollups instead, so a read stays bounded (at most one item per hour,
  * endpoint, model and region): there a single breaching measured hour is a
  * run, and consecutive breaching hours make one incident.
  */
+
+import { occurrences } from '../alerts/maintenance.js';
+import { MAX_MAINTENANCE_WINDOWS } from '../alerts/model.js';
 import type { Config } from '../config.js';
 import { validate } from '../http/problem.js';
 import type { Filters, TimeRange } from '../status/params.js';
+import { listMaintenance } from '../store/alerts.js';
 import { HOUR_MS, MINUTE_MS } from '../store/keys.js';
 import { rollupsFor } from '../store/rollups.js';
 import {
@@ -26,7 +31,16 @@ import { INCIDENTS_KEY, readDeclaredIncidents, writeDeclaredIncidents } from './
 const MINUTE_DETECTION_MAX_MS = 48 * HOUR_MS;
 
 export type DeclaredItem = Omit<DeclaredIncident, 'end'> & { kind: 'declared'; end: number | null };
-export type IncidentItem = DeclaredItem | DetectedIncident;
+/** An occurrence of a maintenance window (shared/alerts/maintenance.ts) overlapping the range. */
+export interface MaintenanceItem {
+  kind: 'maintenance';
+  id: string;
+  title: string;
+  start: number;
+  end: number;
+  endpoints?: string[] | undefined;
+}
+export type IncidentItem = DeclaredItem | DetectedIncident | MaintenanceItem;
 
 const DETECTION_DEFINITION =
   'An endpoint (all models and regions of the selected sources) is in incident while, for at least minMinutes ' +
@@ -76,6 +90,8 @@ export async function computeIncidents(input: {
     }),
     readDeclaredIncidents(config.artifactsBucket),
   ]);
+  // After the rollups: a range the reader refuses sends no Query at all.
+  const windows = await listMaintenance(config.tableName, MAX_MAINTENANCE_WINDOWS);
   // Compact periods inside an hour (blocks, minutes) count towards their hour's sample.
   const samples = samplesFromRollups(
     hourly
@@ -91,7 +107,19 @@ export async function computeIncidents(input: {
     now,
   });
   const selected = selectDeclared(declared.incidents, range, filters.filter.endpoint);
-  const all: IncidentItem[] = [...selected, ...detected].sort(byStartDescending);
+  const endpoints = filters.filter.endpoint;
+  const maintenance: MaintenanceItem[] = windows
+    .flatMap((w) => occurrences(w, range.from, range.to))
+    .filter((o) => !endpoints || !o.endpoints || o.endpoints.some((e) => endpoints.includes(e)))
+    .map((o) => ({
+      kind: 'maintenance',
+      id: `${o.windowId}@${o.start}`,
+      title: o.title,
+      start: o.start,
+      end: o.end,
+      ...(o.endpoints ? { endpoints: o.endpoints } : {}),
+    }));
+  const all: IncidentItem[] = [...selected, ...detected, ...maintenance].sort(byStartDescending);
   return {
     from: range.from,
     to: range.to,
@@ -102,6 +130,7 @@ export async function computeIncidents(input: {
     meta: {
       declared: selected.length,
       detected: detected.length,
+      maintenance: maintenance.length,
       detection: {
         resolution: hourly ? ('hour' as const) : ('minute' as const),
         bucketMs,
@@ -111,7 +140,8 @@ export async function computeIncidents(input: {
         definition: DETECTION_DEFINITION,
       },
       itemsRead: reader.itemsRead,
-      queries: reader.queries,
+      // The rollups' Query calls and the maintenance windows' one.
+      queries: reader.queries + 1,
     },
   };
 }

@@ -342,3 +342,35 @@ export function monitorRunKey(monitorId: string, ts: number, runId: string): { p
 export function runBudgetKey(ts: number): { pk: string; sk: string } {
   return { pk: `SL#${minuteOf(ts)}`, sk: 'SL' };
 }
+
+/*
+ * Alerts (shared/store/alerts.ts). Rules, their states, the channels and the
+ * maintenance windows are few (hundreds at most): each kind is one partition,
+ * read whole by one Query. Transitions and deliveries are logs partitioned by
+ * UTC month and sorted by time, read newest first with a limit.
+ *
+ * | item              | pk               | sk                        |
+ * | ----------------- | ---------------- | ------------------------- |
+ * | alert rule        | `AR`             | `R#<id>`                  |
+ * | default rules set | `AR`             | `SEEDED`                  |
+ * | alert state       | `AS`             | `S#<rule id>#<endpoint>`  |
+ * | transition        | `AH#<yyyy-mm>`   | `<ts, 13 digits>#<id>`    |
+ * | channel           | `AC`             | `C#<id>`                  |
+ * | delivery          | `AD#<yyyy-mm>`   | `<ts, 13 digits>#<id>`    |
+ * | maintenance window| `MW`             | `W#<id>`                  |
+ */
+export const ALERT_PARTITIONS = { rules: 'AR', states: 'AS', channels: 'AC', maintenance: 'MW' } as const;
+export const alertRuleKey = (id: string) => ({ pk: ALERT_PARTITIONS.rules, sk: `R#${id}` });
+export const alertRulesSeededKey = () => ({ pk: ALERT_PARTITIONS.rules, sk: 'SEEDED' });
+export const alertStateKey = (ruleId: string, endpoint: string) => ({
+  pk: ALERT_PARTITIONS.states,
+  sk: `S#${ruleId}#${encodeLabel(endpoint)}`,
+});
+export const alertChannelKey = (id: string) => ({ pk: ALERT_PARTITIONS.channels, sk: `C#${id}` });
+export const maintenanceKey = (id: string) => ({ pk: ALERT_PARTITIONS.maintenance, sk: `W#${id}` });
+/** A log item (`AH` transitions, `AD` deliveries): the month of `ts`, then time and id. */
+export const alertLogKey = (kind: 'AH' | 'AD', ts: number, id: string) => ({
+  pk: `${kind}#${monthOf(ts)}`,
+  sk: `${padTs(ts)}#${id}`,
+});
+export const alertLogPartition = (kind: 'AH' | 'AD', ts: number) => `${kind}#${monthOf(ts)}`;

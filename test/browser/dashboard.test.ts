@@ -13,7 +13,9 @@ import { gzipSync } from 'node:zlib';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../infra/local/runner.js';
-import { HOUR, type SeededStack, startSeededStack, XSS, XSS_ATTRIBUTE } from './seed.js';
+import { ruleInputSchema } from '../../shared/alerts/model.js';
+import { appendTransition, saveRule, writeState } from '../../shared/store/alerts.js';
+import { HOUR, INGEST_KEY, type SeededStack, startSeededStack, XSS, XSS_ATTRIBUTE } from './seed.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const WEB = join(ROOT, 'web');
@@ -238,6 +240,7 @@ describe('dashboard in headless Chromium', { timeout: 90_000 }, () => {
       ['heatmaps', '[data-testid="latency-heatmap"] canvas'],
       ['cost', '[data-testid="tokens-chart"] canvas'],
       ['traces', '[data-testid="trace-row"]'],
+      ['alerts', '[data-testid="alert-rules"]'],
     ];
     // Arrow keys move along the tablist.
     await page.focus('#tab-status');
@@ -271,6 +274,79 @@ describe('dashboard in headless Chromium', { timeout: 90_000 }, () => {
       /as of \d{4}-\d{2}-\d{2}/,
     );
     await page.locator('[data-testid="cost-chart"] canvas').waitFor();
+  });
+
+  it('alerts: a firing alert at the top of the Status tab, the rule, its history and the maintenance in the Alerts tab', async () => {
+    const tableName = stack.config.tableName;
+    const now = Date.now();
+    await saveRule(tableName, {
+      ...ruleInputSchema.parse({
+        name: `Chat failing ${XSS}`,
+        endpoint: 'chat',
+        condition: { kind: 'consecutive_failures' },
+      }),
+      id: 'chat-failing',
+      updatedAt: now,
+    });
+    await writeState(
+      tableName,
+      {
+        ruleId: 'chat-failing',
+        endpoint: 'chat',
+        status: 'firing',
+        since: now - 5 * 60_000,
+        notifiedAt: now - 5 * 60_000,
+        evaluatedAt: now,
+        value: { runs: 5, failed: 4 },
+        summary: '4 of the last 5 runs failed (fires at 3 of 5)',
+        version: 1,
+      },
+      undefined,
+    );
+    await appendTransition(
+      tableName,
+      {
+        id: 't1',
+        ts: now - 5 * 60_000,
+        ruleId: 'chat-failing',
+        ruleName: `Chat failing ${XSS}`,
+        endpoint: 'chat',
+        from: 'ok',
+        to: 'firing',
+        summary: '3 of the last 5 runs failed (fires at 3 of 5)',
+      },
+      30,
+    );
+    const maintenance = await fetch(`${base}/maintenance`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': INGEST_KEY },
+      body: JSON.stringify({ id: 'upgrade', title: 'Planned upgrade', start: now - HOUR, end: now + HOUR }),
+    });
+    expect(maintenance.status).toBe(201);
+
+    await page.goto(`${base}/?range=24h`);
+    const banner = page.locator('[data-testid="firing-alerts"]');
+    await poll(() => banner.textContent()).toContain('1 alert firing');
+    expect(await banner.textContent()).toContain(XSS);
+    // The maintenance window is listed with the incidents of the range.
+    await poll(() => page.locator('[data-testid="incident-list"]').textContent()).toContain(
+      'Planned upgrade',
+    );
+
+    await page.click('#tab-alerts');
+    const rules = page.locator('[data-testid="alert-rules"]');
+    await poll(() => rules.textContent()).toContain('firing · chat');
+    expect(await rules.textContent()).toContain('3 of the last 5 runs failed; resolves after 2 successes');
+    await poll(() => page.locator('[data-testid="alert-history"]').textContent()).toContain('ok → firing');
+    expect(await page.locator('[data-testid="alert-maintenance"]').textContent()).toContain(
+      'Planned upgrade',
+    );
+    await settled(page);
+    await page.screenshot({
+      path: join(ARTIFACTS, 'alerts-firing.png'),
+      fullPage: true,
+      animations: 'disabled',
+    });
   });
 
   it('traces: load more pages by cursor without duplicates, a row opens by keyboard, histogram', async () => {

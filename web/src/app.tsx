@@ -7,6 +7,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { apiUrl, useApi } from './api';
 import { ago, pct } from './format';
 import { baseQuery, RANGES, SharedContext, StoreContext, TABS, type TabId, useUrlState } from './state';
+import { AlertsTab } from './tabs/alerts';
 import { ChatTab } from './tabs/chat';
 import { CompareTab } from './tabs/compare';
 import { CostTab } from './tabs/cost';
@@ -240,6 +241,9 @@ export function App() {
       break;
     case 'synthetics':
       panel = <SyntheticsTab />;
+      break;
+    case 'alerts':
+      panel = <AlertsTab />;
       break;
     default:
       panel = <StatusTab status={status} />;

@@ -16,6 +16,7 @@ export const TABS = [
   { id: 'logs', label: 'Logs' },
   { id: 'chat', label: 'Chat' },
   { id: 'synthetics', label: 'Synthetics' },
+  { id: 'alerts', label: 'Alerts' },
 ] as const;
 export type TabId = (typeof TABS)[number]['id'];
 

@@ -30,3 +30,7 @@ type ReadableUnion<T, K extends PropertyKey = KeysOfAny<T>> = T extends unknown
   : never;
 /** A declared or a detected incident; `kind` tells which. */
 export type Incident = ReadableUnion<IncidentsAnswer['items'][number]>;
+
+import type { overview as alertsOverview } from '../../shared/alerts/api.js';
+/** GET /alerts (shared/alerts/api.ts). */
+export type AlertsAnswer = Awaited<ReturnType<typeof alertsOverview>>;

@@ -178,7 +178,9 @@ export function IncidentList(props: { incidents: readonly Incident[]; error?: st
       {props.incidents.map((incident) => (
         <li key={incident.id} class={`incident incident-${incident.kind}`}>
           <span class={`badge badge-${incident.kind}`}>{incident.kind}</span>
-          <span class={`badge badge-sev`}>{displayText(incident.severity ?? 'unknown')}</span>
+          {incident.kind === 'maintenance' ? null : (
+            <span class={`badge badge-sev`}>{displayText(incident.severity ?? 'unknown')}</span>
+          )}
           <span class="incident-title">{displayText(incident.title ?? incident.reason ?? incident.id)}</span>
           <span class="muted small">
             {displayText(incident.endpoint ?? incident.endpoints?.join(', ') ?? 'all endpoints')}

@@ -18,6 +18,7 @@ import {
   Sparkline,
   Stat,
 } from '../widgets';
+import { FiringAlerts, useAlerts } from './alerts';
 
 function Overview(props: {
   status: StatusAnswer;
@@ -129,6 +130,7 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
   const chartsIn = overall.data !== undefined || overall.error !== undefined;
   const incidents = useIncidents(params, chartsIn);
   const status = props.status;
+  const alerts = useAlerts();
   const objective = status.data?.slo.objectivePercent ?? config?.slo.objectivePercent ?? 99.5;
 
   const charts = useMemo(() => {
@@ -154,6 +156,7 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
 
   return (
     <div class="stack">
+      <FiringAlerts alerts={alerts.data} />
       {status.data ? (
         <Overview status={status.data} endpoint={params.endpoint} series={overall.data} />
       ) : status.error ? (

@@ -1,0 +1,219 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getConfig } from '../../shared/config.js';
+import { listStates, writeState } from '../../shared/store/alerts.js';
+import { invokeHttp, ManualClock, setEnv, useClock, useFreshStore } from '../../test/helpers.js';
+import { handler } from './handler.js';
+
+const KEY = 'test-ingest-key-0123';
+const NOW = Date.UTC(2026, 10, 30, 9, 30, 0);
+const AUTH = { 'x-api-key': KEY };
+let restore: () => void;
+
+beforeAll(async () => {
+  await useFreshStore();
+  setEnv({ INGEST_API_KEY: KEY, EGRESS_ALLOW: '127.0.0.1:9' });
+  restore = useClock(new ManualClock(NOW));
+});
+afterAll(() => restore());
+
+// biome-ignore lint/suspicious/noExplicitAny: loosely typed JSON answers keep the assertions readable
+type Body = Record<string, any>;
+const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = AUTH) => {
+  const res = await invokeHttp(handler, { method, path, ...(body === undefined ? {} : { body }), headers });
+  return { status: res.statusCode, body: res.text ? res.json<Body>() : {} };
+};
+
+describe('rules', () => {
+  it('start with the default set', async () => {
+    const { status, body } = await call('GET', '/alerts/rules', undefined, {});
+    expect(status).toBe(200);
+    expect(body.rules.map((r: Body) => [r.id, r.condition.kind])).toEqual([
+      ['probe-failures', 'consecutive_failures'],
+      ['probe-slo-burn', 'burn_rate'],
+    ]);
+    expect(body.rules[1].condition.fast).toEqual({ longMinutes: 60, shortMinutes: 5, factor: 14.4 });
+    expect(body.rules[1].condition.slow).toEqual({ longMinutes: 360, shortMinutes: 30, factor: 6 });
+  });
+
+  it('are written with the API key only', async () => {
+    const rule = {
+      name: 'Slow chat',
+      endpoint: 'chat',
+      condition: { kind: 'latency', thresholdMs: 3000 },
+      forMinutes: 5,
+    };
+    expect((await call('POST', '/alerts/rules', rule, {})).status).toBe(401);
+    const created = await call('POST', '/alerts/rules', { ...rule, id: 'slow-chat' });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({
+      id: 'slow-chat',
+      source: 'probe',
+      reminderMinutes: 240,
+      enabled: true,
+    });
+    expect(created.body.condition).toEqual({
+      kind: 'latency',
+      thresholdMs: 3000,
+      windowMinutes: 5,
+      minSamples: 1,
+    });
+    expect((await call('POST', '/alerts/rules', { ...rule, id: 'slow-chat' })).status).toBe(409);
+
+    const replaced = await call('PUT', '/alerts/rules/slow-chat', { ...rule, enabled: false });
+    expect(replaced.body.enabled).toBe(false);
+    expect((await call('GET', '/alerts/rules/slow-chat', undefined, {})).body.enabled).toBe(false);
+    const state = {
+      ruleId: 'slow-chat',
+      endpoint: 'chat',
+      status: 'pending' as const,
+      since: NOW,
+      evaluatedAt: NOW,
+      value: {},
+      summary: '',
+      version: 1,
+    };
+    await writeState(getConfig().tableName, state, undefined);
+    expect((await call('DELETE', '/alerts/rules/slow-chat')).status).toBe(204);
+    expect((await call('GET', '/alerts/rules/slow-chat', undefined, {})).status).toBe(404);
+    // Its states go with it.
+    expect((await listStates(getConfig().tableName, 100)).filter((s) => s.ruleId === 'slow-chat')).toEqual(
+      [],
+    );
+    expect((await call('DELETE', '/alerts/rules/slow-chat')).status).toBe(404);
+  });
+
+  it('answer a bad rule with a 400 naming the field', async () => {
+    const bad = async (rule: unknown) => (await call('POST', '/alerts/rules', rule)).body.field;
+    const base = { name: 'x', endpoint: 'chat' };
+    expect(await bad({ ...base, condition: { kind: 'nope' } })).toBe('body.condition.kind');
+    expect(await bad({ ...base, condition: { kind: 'consecutive_failures', failures: 6, outOf: 5 } })).toBe(
+      'body.condition.failures',
+    );
+    expect(
+      await bad({
+        ...base,
+        condition: { kind: 'burn_rate', fast: { longMinutes: 5, shortMinutes: 60, factor: 14.4 } },
+      }),
+    ).toBe('body.condition.fast.shortMinutes');
+    expect(
+      await bad({ ...base, condition: { kind: 'latency', thresholdMs: 1 }, channels: ['missing'] }),
+    ).toBe('body.channels.0');
+    expect(await bad({ ...base, condition: { kind: 'latency', thresholdMs: 1 }, extra: 1 })).toBe('body');
+  });
+});
+
+describe('channels', () => {
+  it('keep their secrets: stored, never returned', async () => {
+    const secret = 'hmac-secret-abcdefghijkl';
+    const created = await call('POST', '/alerts/channels', {
+      id: 'ops',
+      name: 'Ops hook',
+      type: 'webhook',
+      url: 'http://127.0.0.1:9/hook?token=abc',
+      secret,
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toEqual({
+      id: 'ops',
+      name: 'Ops hook',
+      type: 'webhook',
+      destination: 'http://127.0.0.1:9/…',
+      secretSet: true,
+      updatedAt: NOW,
+    });
+    const listed = await call('GET', '/alerts/channels');
+    expect(JSON.stringify(listed.body)).not.toContain(secret);
+    expect(JSON.stringify(listed.body)).not.toContain('token=abc');
+    expect((await call('GET', '/alerts/channels', undefined, {})).status).toBe(401);
+  });
+
+  it('refuse destinations the egress guard refuses', async () => {
+    for (const url of [
+      'http://10.0.0.8/x',
+      'http://169.254.169.254/latest',
+      'http://127.0.0.1:8080/x',
+      'ftp://example.com/x',
+    ]) {
+      const { status, body } = await call('POST', '/alerts/channels', { name: 'x', type: 'slack', url });
+      expect(status, url).toBe(400);
+      expect(body.field).toBe('body.url');
+    }
+  });
+
+  it('let rules name them', async () => {
+    const rule = {
+      name: 'Chat down',
+      endpoint: 'chat',
+      condition: { kind: 'consecutive_failures' },
+      channels: ['ops'],
+    };
+    expect((await call('POST', '/alerts/rules', rule)).status).toBe(201);
+    expect((await call('DELETE', '/alerts/channels/ops')).status).toBe(204);
+  });
+});
+
+describe('maintenance windows', () => {
+  it('are listed with their occurrences in the range', async () => {
+    const day = Date.UTC(2026, 10, 30);
+    const once = {
+      id: 'db',
+      title: 'Database upgrade',
+      start: NOW + 3_600_000,
+      end: NOW + 7_200_000,
+      endpoints: ['chat'],
+    };
+    const nightly = {
+      id: 'nightly',
+      title: 'Nightly deploy',
+      start: day,
+      recurrence: { every: 'day', at: '02:00', durationMinutes: 30 },
+    };
+    expect((await call('POST', '/maintenance', once, {})).status).toBe(401);
+    expect((await call('POST', '/maintenance', once)).status).toBe(201);
+    expect((await call('POST', '/maintenance', nightly)).status).toBe(201);
+    const { body } = await invokeHttp(handler, {
+      path: '/maintenance',
+      query: { from: day, to: day + 2 * 86_400_000 },
+    }).then((r) => ({ body: r.json<Body>() }));
+    expect(body.occurrences.map((o: Body) => [o.windowId, new Date(o.start).toISOString()])).toEqual([
+      ['nightly', '2026-11-30T02:00:00.000Z'],
+      ['db', '2026-11-30T10:30:00.000Z'],
+      ['nightly', '2026-12-01T02:00:00.000Z'],
+    ]);
+    expect((await call('POST', '/maintenance', { title: 'x', start: NOW })).body.field).toBe('body.end');
+    expect((await call('DELETE', '/maintenance/db')).status).toBe(204);
+  });
+});
+
+describe('GET /alerts', () => {
+  it('gives the rules with their states, the logs and the maintenance', async () => {
+    const res = await invokeHttp(handler, { path: '/alerts' });
+    expect(res.statusCode).toBe(200);
+    const body = res.json<Body>();
+    expect(body.firing).toEqual([]);
+    expect(body.rules.length).toBeGreaterThanOrEqual(2);
+    expect(body.transitions).toEqual([]);
+    expect(body.deliveries).toEqual([]);
+    expect(body.maintenance.windows.map((w: Body) => w.id)).toEqual(['nightly']);
+    expect(Object.keys(body.definitions)).toContain('burn_rate');
+  });
+});
+
+describe('maintenance in /incidents', () => {
+  it('lists the occurrences in range beside the incidents, for the charts and the list', async () => {
+    const { handler: incidents } = await import('../incidents/handler.js');
+    const res = await invokeHttp(incidents, { path: '/incidents', query: { window: 1440 } });
+    expect(res.statusCode).toBe(200);
+    const items = res.json<Body>().items.filter((i: Body) => i.kind === 'maintenance');
+    // The nightly window at 02:00 UTC today (the one-off `db` was deleted above).
+    expect(items).toEqual([
+      {
+        kind: 'maintenance',
+        id: `nightly@${Date.UTC(2026, 10, 30, 2)}`,
+        title: 'Nightly deploy',
+        start: Date.UTC(2026, 10, 30, 2),
+        end: Date.UTC(2026, 10, 30, 2, 30),
+      },
+    ]);
+  });
+});
