@@ -158,7 +158,8 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   {
     name: 'logs_index',
     description: 'Embeds pending log lines into search segments, on demand and on a schedule',
-    timeoutSec: 120,
+    // Under the write lease (2 min, store/item-layout.ts), as every function that writes to the table.
+    timeoutSec: 110,
     memoryMb: 1536,
     schedule: 'embIndexIntervalMs',
     access: { table: 'readWrite', artifacts: 'readWrite', secrets: true },

@@ -15,6 +15,7 @@ import { handler as tracesHandler } from '../functions/traces/handler.js';
 import { dynamoClient } from '../shared/aws.js';
 import { getConfig } from '../shared/config.js';
 import type { TraceEvent } from '../shared/events/model.js';
+import { SOURCES } from '../shared/events/model.js';
 import { recordEvents } from '../shared/store/events.js';
 import { DAY_MS, HOUR_MS, hourOf, MINUTE_MS, ROLLUP_SHARDS } from '../shared/store/keys.js';
 import { MAX_QUERIES_PER_REQUEST, type TraceQuery, traceCursor } from '../shared/traces/query.js';
@@ -126,7 +127,7 @@ describe('ranges on the rollup routes (/status, /timeseries, /latency_histogram,
   );
 
   it('refuses a plan over the bucket ceiling before any query, naming the limit', async () => {
-    // 20 days of minute rollups (a 59-minute bucket is not hourly) for both sources: 57,600 buckets.
+    // 20 days of minute rollups (a 59-minute bucket is not hourly) for every source: 28,800 buckets each.
     const { status, body, queries } = await call(timeseriesHandler, '/timeseries', {
       window: 20 * 1440,
       bucket: '59m',
@@ -138,9 +139,10 @@ describe('ranges on the rollup routes (/status, /timeseries, /latency_histogram,
       /^range: would read \d+ rollup buckets .*; at most 20000 per request; narrow from\/to/,
     );
     expect(body.limit).toMatchObject({ name: 'rollupBucketsPerRequest', max: 20_000 });
-    // The read starts on a bucket boundary, up to one bucket before from.
-    expect(body.limit.requested).toBeGreaterThanOrEqual(57_600);
-    expect(body.limit.requested).toBeLessThan(57_600 + 2 * 59);
+    // The read starts on a bucket boundary, up to one bucket before from, for every source.
+    const buckets = 20 * 1440 * SOURCES.length;
+    expect(body.limit.requested).toBeGreaterThanOrEqual(buckets);
+    expect(body.limit.requested).toBeLessThan(buckets + SOURCES.length * 59);
     expect(queries).toBe(0);
   });
 

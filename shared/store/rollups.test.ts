@@ -92,7 +92,7 @@ describe('pricing a plan', () => {
       MAX_ROLLUP_BUCKETS_PER_REQUEST,
       MAX_ROLLUP_QUERIES_PER_REQUEST,
       MAX_ROLLUP_ITEMS_PER_REQUEST,
-    ]).toEqual([20_000, 200, 50_000]);
+    ]).toEqual([20_000, 200 * ROLLUP_SHARDS, 50_000]);
   });
 });
 

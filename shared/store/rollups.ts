@@ -48,8 +48,11 @@ export const MINUTE_ONLY_MAX_MS = 6 * HOUR_MS;
  * for both (incident detection) 5,760. Each holds one item per label set.
  */
 export const MAX_ROLLUP_BUCKETS_PER_REQUEST = 20_000;
-/** Query calls one request may plan (one per partition) and send (pages included). */
-export const MAX_ROLLUP_QUERIES_PER_REQUEST = 200;
+/**
+ * Query calls one request may plan (one per partition and shard) and send (pages included): 200
+ * unsharded partitions, as many as a 24 h view of every source needs several times over.
+ */
+export const MAX_ROLLUP_QUERIES_PER_REQUEST = 200 * ROLLUP_SHARDS;
 /** Rollup items one request may read (about 50 MB of DynamoDB reads at most). */
 export const MAX_ROLLUP_ITEMS_PER_REQUEST = 50_000;
 /** Items asked of one Query call (DynamoDB also stops a page at 1 MB). */
@@ -341,7 +344,9 @@ class RollupReader implements Rollups {
     // Hour items cover whole hours: so do the compact periods standing in for them.
     const step = options.resolution === 'hour' ? HOUR_MS : MINUTE_MS;
     const start = floorTo(options.from, step);
-    const end = ceilTo(options.to, step);
+    // A range reaching now includes what happened at now, also when now falls on a bucket boundary
+    // (the minute it opens has started); a closed range ends at its `to`, as the live reads do.
+    const end = options.to >= this.now ? ceilTo(options.to + 1, step) : ceilTo(options.to, step);
     const grain =
       options.bucketMs ??
       (options.resolution === undefined ? undefined : options.resolution === 'hour' ? HOUR_MS : MINUTE_MS);

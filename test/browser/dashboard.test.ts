@@ -240,6 +240,9 @@ describe('dashboard in headless Chromium', { timeout: 90_000 }, () => {
       ['heatmaps', '[data-testid="latency-heatmap"] canvas'],
       ['cost', '[data-testid="tokens-chart"] canvas'],
       ['traces', '[data-testid="trace-row"]'],
+      ['logs', '[data-testid="log-query"]'],
+      ['chat', '[data-testid="chat-panel"]'],
+      ['synthetics', 'section[aria-label="Create synthetic"]'],
       ['alerts', '[data-testid="alert-rules"]'],
     ];
     // Arrow keys move along the tablist.
