@@ -153,13 +153,13 @@ export async function gatherEvidence(input: GatherInput): Promise<Gathered> {
 }
 
 /** Items a search for exemplar failing traces reads at most, per window searched. */
-const EXEMPLAR_SCAN = 300;
+const EXEMPLAR_SCAN = 150;
 
 /**
  * A few failing calls, newest first. Raw events are many, so the search looks
- * where the figures say failures are: the worst buckets first (a few hundred
- * items at most each), then, when those held fewer than wanted, the newest
- * part of the whole range (as many items at most).
+ * where the figures say failures are: the two worst buckets (EXEMPLAR_SCAN
+ * items at most each), and only when they held none, the newest part of the
+ * whole range (as many items at most).
  */
 async function exemplarTraces(
   input: GatherInput,
@@ -189,10 +189,10 @@ async function exemplarTraces(
     found.queries += page.queries;
     return page.items;
   };
-  const windows = metrics.worst.filter((w) => w.reason === 'failures');
+  const windows = metrics.worst.filter((w) => w.reason === 'failures').slice(0, 2);
   const pages = await Promise.all(windows.map((w) => search(w.t, w.t + w.bucketMs - 1)));
   const byId = new Map(pages.flat().map((t) => [t.id, t]));
-  if (byId.size < EXEMPLAR_TRACES) for (const t of await search(range.from, range.to)) byId.set(t.id, t);
+  if (byId.size === 0) for (const t of await search(range.from, range.to)) byId.set(t.id, t);
   found.items = [...byId.values()]
     .sort((a, b) => b.ts - a.ts || (a.id < b.id ? 1 : -1))
     .slice(0, EXEMPLAR_TRACES);

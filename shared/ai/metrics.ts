@@ -12,6 +12,7 @@ import { computeIncidents, type IncidentItem } from '../incidents/incidents.js';
 import type { Filters, TimeRange } from '../status/params.js';
 import { computeStatus, type StatusAnswer } from '../status/status.js';
 import { computeTimeseries } from '../status/timeseries.js';
+import { readCost, rollupsFor } from '../store/rollups.js';
 
 export interface MetricsInput {
   config: Config;
@@ -133,6 +134,8 @@ export async function computeAiMetrics(input: MetricsInput) {
     computeIncidents(input),
   ]);
 
+  // The range's status, buckets and incidents read through one reader (rollupsFor(input)): count it once.
+  const shared = readCost(rollupsFor(input));
   const previousByEndpoint = new Map(previous.endpoints.map((e) => [e.endpoint, e]));
   const endpoints: EndpointFigures[] = current.endpoints.map((e) => {
     const before = previousByEndpoint.get(e.endpoint);
@@ -227,16 +230,10 @@ export async function computeAiMetrics(input: MetricsInput) {
       query: { path: '/incidents', params: rangeParams(range.from, range.to, filters) } satisfies MetricQuery,
     },
     meta: {
-      itemsRead:
-        current.meta.itemsRead + previous.meta.itemsRead + series.meta.itemsRead + incidents.meta.itemsRead,
-      queries: current.meta.queries + previous.meta.queries + series.meta.queries + incidents.meta.queries,
-      /** Items read by each part: the range, the previous range, the worst buckets, the incidents. */
-      itemsByPart: {
-        status: current.meta.itemsRead,
-        previous: previous.meta.itemsRead,
-        timeseries: series.meta.itemsRead,
-        incidents: incidents.meta.itemsRead,
-      },
+      itemsRead: shared.itemsRead + previous.meta.itemsRead,
+      queries: shared.queries + previous.meta.queries,
+      /** Items read for the range (its status, buckets and incidents share one reader) and for the previous range. */
+      itemsByPart: { range: shared.itemsRead, previous: previous.meta.itemsRead },
     },
   };
 }
