@@ -523,6 +523,9 @@ describe('dashboard in headless Chromium', { timeout: 90_000 }, () => {
     // Without ENABLE_AI=1 the LLM toggle is off, and says why.
     expect(await page.locator('[data-testid="use-llm"]').isDisabled()).toBe(true);
     await page.locator('[data-testid="chat-panel"]').getByText('ENABLE_AI=1').waitFor();
+    // The log simulator and indexer controls are here too, with the simulator's state.
+    await poll(() => page.locator('[data-testid="sim-state"]').textContent()).toMatch(/running|stopped/);
+    expect(await page.locator('[data-testid="index-now"]').isDisabled()).toBe(true);
     requests.length = 0;
     await page.fill('.chat-input textarea', 'Why did embeddings fail in the last 24 hours?');
     await page.keyboard.press('Enter');

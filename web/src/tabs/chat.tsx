@@ -5,9 +5,11 @@
  * open the evidence (a chart, an incident, a trace) in the dashboard.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { useApi } from '../api';
 import { Panel } from '../components';
 import { rangeMinutes, useShared, useStore } from '../state';
 import { displayText } from '../text';
+import { LogControls, type LogsStatus, storedKey } from './logs';
 
 interface Citation {
   id: string;
@@ -42,8 +44,6 @@ const SUGGESTIONS = [
   'Which endpoint got slower in the last 6 hours?',
   'What did we spend on tokens yesterday?',
 ];
-
-const KEY_STORAGE = 'openai-status.ingestKey';
 
 /** The hex SHA-256 CloudFront's origin access control needs for a POST to the streaming Function URL. */
 async function bodyHash(body: string): Promise<string | undefined> {
@@ -107,11 +107,12 @@ class AnswerError extends Error {}
 
 export function ChatTab() {
   const { params } = useStore();
-  const { config } = useShared();
+  const { config, tick } = useShared();
+  const [changes, setChanges] = useState(0);
+  const logs = useApi<LogsStatus>('/logs/status', tick + changes);
   const [turns, setTurns] = useState<Turn[]>([]);
   const [question, setQuestion] = useState('');
   const [useLlm, setUseLlm] = useState(false);
-  const [key, setKey] = useState(() => localStorage.getItem(KEY_STORAGE) ?? '');
   const busy = turns.some((t) => t.state === 'asking' || t.state === 'streaming');
   const llm = config?.features.chatLlm;
   const answerEnd = useRef<HTMLDivElement>(null);
@@ -120,18 +121,14 @@ export function ChatTab() {
     answerEnd.current?.scrollIntoView?.({ block: 'nearest' });
   }, [turns]);
 
-  const saveKey = (value: string) => {
-    setKey(value);
-    if (value) localStorage.setItem(KEY_STORAGE, value);
-    else localStorage.removeItem(KEY_STORAGE);
-  };
-
   const patchLast = (patch: (turn: Turn) => Turn) =>
     setTurns((all) => all.map((t, i) => (i === all.length - 1 ? patch(t) : t)));
 
   async function ask(text: string) {
     const q = text.trim();
     if (!q || busy) return;
+    // The key the controls below keep; questions sent with it count against its own limit.
+    const key = storedKey();
     setQuestion('');
     setTurns((all) => [...all, { question: q, text: '', state: 'asking' }]);
     const filters: Record<string, string> = {};
@@ -279,20 +276,7 @@ export function ChatTab() {
           </div>
         </form>
       </Panel>
-      <Panel
-        title="API key"
-        subtitle="Kept in this browser only (local storage); sent as x-api-key so your questions count against your own limit."
-      >
-        <label class="field">
-          <span>Ingest API key</span>
-          <input
-            type="password"
-            autocomplete="off"
-            value={key}
-            onInput={(e) => saveKey((e.currentTarget as HTMLInputElement).value)}
-          />
-        </label>
-      </Panel>
+      <LogControls status={logs.data} onChanged={() => setChanges((n) => n + 1)} />
     </div>
   );
 }

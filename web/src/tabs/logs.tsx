@@ -15,7 +15,7 @@ import { dateTime } from '../format';
 import { rangeMinutes, useShared, useStore } from '../state';
 import { displayText } from '../text';
 
-interface LogsStatus {
+export interface LogsStatus {
   simulator: SimulatorStatus;
   indexer: { pending: number; pendingCapped: boolean; intervalMs: number; index: { key: string } | null };
   embedder: { kind: string; model: string; semantic: boolean };
@@ -24,7 +24,8 @@ interface LogsStatus {
 const KEY_STORAGE = 'ingestKey';
 const LEVELS = ['debug', 'info', 'warn', 'error', 'fatal'];
 
-function storedKey(): string {
+/** The ingest key this browser keeps (local storage only), shared by the Logs and Chat tabs. */
+export function storedKey(): string {
   try {
     return localStorage.getItem(KEY_STORAGE) ?? '';
   } catch {
@@ -83,7 +84,8 @@ function Hit(props: { hit: LogHit; onOpenTrace: (hit: LogHit) => void }) {
   );
 }
 
-function Controls(props: { status: LogsStatus | undefined; onChanged: () => void }) {
+/** The log simulator's and the indexer's controls, behind the ingest key (also on the Chat tab). */
+export function LogControls(props: { status: LogsStatus | undefined; onChanged: () => void }) {
   const [key, setKey] = useState(storedKey);
   const [message, setMessage] = useState('');
   const saveKey = (value: string) => {
@@ -128,6 +130,9 @@ function Controls(props: { status: LogsStatus | undefined; onChanged: () => void
         <p data-testid="sim-state">
           Log simulator: <strong>{sim ? (sim.running ? 'running' : 'stopped') : '…'}</strong>
           {sim?.running ? ` (a batch every ${Math.round(sim.intervalMs / 1000)} s)` : ''}
+          {sim?.running && sim.source === 'config' ? (
+            <span data-testid="sim-auto"> — started automatically on boot (LOG_SIM_ENABLED=1)</span>
+          ) : null}
         </p>
         <button
           type="button"
@@ -293,7 +298,7 @@ export function LogsTab() {
           </Async>
         )}
       </Panel>
-      <Controls status={status.data} onChanged={() => setChanges((n) => n + 1)} />
+      <LogControls status={status.data} onChanged={() => setChanges((n) => n + 1)} />
     </div>
   );
 }
