@@ -195,6 +195,28 @@ function summaryAnswer(prepared: Prepared, fallback?: string, extra?: Partial<Ch
   };
 }
 
+/** The model's answer but its text: the citations it kept, and how many unknown ones were removed. */
+function llmAnswer(
+  prepared: Prepared,
+  filter: CitationFilter,
+  extra: Pick<ChatAnswer, 'model' | 'usage'>,
+): Omit<ChatAnswer, 'answer'> {
+  return {
+    citations: citationsOf(prepared.book, filter.kept),
+    mode: 'llm',
+    evidenceWindow: prepared.window,
+    evidenceCount: prepared.book.items.length,
+    meta: prepared.meta,
+    ...extra,
+    notes: [
+      ...prepared.notes,
+      ...(filter.dropped > 0
+        ? [`${filter.dropped} citation(s) of evidence that does not exist were removed.`]
+        : []),
+    ],
+  };
+}
+
 /** `POST /ai/chat`: the whole answer at once. */
 export async function answerChat(body: unknown, context: ChatContext): Promise<ChatAnswer> {
   const request = validate(chatRequestSchema, body);
@@ -233,21 +255,7 @@ export async function answerChat(body: unknown, context: ChatContext): Promise<C
     if (filter.kept.length === 0) {
       return summaryAnswer(prepared, 'The model cited no evidence, so its answer was not used.', extra);
     }
-    return {
-      answer: text,
-      citations: citationsOf(prepared.book, filter.kept),
-      mode: 'llm',
-      evidenceWindow: prepared.window,
-      evidenceCount: prepared.book.items.length,
-      meta: prepared.meta,
-      ...extra,
-      notes: [
-        ...prepared.notes,
-        ...(filter.dropped > 0
-          ? [`${filter.dropped} citation(s) of evidence that does not exist were removed.`]
-          : []),
-      ],
-    };
+    return { answer: text, ...llmAnswer(prepared, filter, extra) };
   } catch (error) {
     const problem = describeLlmError(error);
     await recordLlmCall(config, {
@@ -370,21 +378,7 @@ export async function* streamChat(request: ChatRequest, context: ChatContext): A
     yield* summaryLines(prepared, reason, extra);
     return;
   }
-  yield {
-    done: true,
-    citations: citationsOf(prepared.book, filter.kept),
-    mode: 'llm',
-    evidenceWindow: prepared.window,
-    evidenceCount: prepared.book.items.length,
-    meta: prepared.meta,
-    ...extra,
-    notes: [
-      ...prepared.notes,
-      ...(filter.dropped > 0
-        ? [`${filter.dropped} citation(s) of evidence that does not exist were removed.`]
-        : []),
-    ],
-  };
+  yield { done: true, ...llmAnswer(prepared, filter, extra) };
 }
 
 /**
