@@ -79,6 +79,8 @@ export interface Gateway {
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const webRoot = resolve(options.webDir);
+  /** Handler invocations still running (close() waits for them). */
+  const inFlight = new Set<Promise<unknown>>();
   const server = createServer((req, res) => {
     // One id per request: the event's and the Lambda context's, and the one the gateway's own errors carry.
     const requestId = randomUUID();
@@ -163,11 +165,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
     const fn = match.route.function;
     const handler = await options.loadHandler(fn);
-    const answer = await invokeHttpHandler(
+    const invocation = invokeHttpHandler(
       handler,
       event,
       lambdaContext(fn, options.timeoutSec(fn), requestId),
     );
+    // Tracked until it settles, so close() lets a running handler finish before the store goes away.
+    inFlight.add(invocation);
+    void invocation.catch(() => undefined).finally(() => inFlight.delete(invocation));
+    const answer = await invocation;
     const responseHeaders: Record<string, string | string[]> = { ...answer.headers };
     if (answer.cookies.length > 0) responseHeaders['set-cookie'] = answer.cookies;
     if (Buffer.isBuffer(answer.body)) {
@@ -193,11 +199,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   return {
     url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
     port,
-    close: () =>
-      new Promise<void>((resolveClose) => {
+    close: async () => {
+      await new Promise<void>((resolveClose) => {
         server.closeAllConnections();
         server.close(() => resolveClose());
-      }),
+      });
+      await Promise.allSettled([...inFlight]);
+    },
   };
 }
 
