@@ -6,7 +6,7 @@
  * Loads EVENTS (default 40,000) generated probe events over the 24 h before a
  * fixed now into in-memory dynalite through the write path (the generator of
  * bench/status-query), compacts the closed periods as the probe tick does,
- * then asks QUESTIONS through streamChat (what `POST /ai/chat/stream` runs)
+ * (every source, as the probe tick does), then asks QUESTIONS through streamChat (what `POST /ai/chat/stream` runs)
  * RUNS times each after WARMUP, with tinybench.
  *
  *   npx tsx bench/chat.ts            EVENTS=100000 RUNS=20 npx tsx bench/chat.ts
@@ -55,10 +55,9 @@ try {
       tableName: config.tableName,
       ...RETENTION,
       now: NOW,
-      sources: ['probe'],
       lookbackMs: 2 * DAY_MS,
     });
-    if ((result.minutes.probe ?? 0) === 0 && result.rebuilt === 0) break;
+    if (Object.values(result.minutes).every((n) => n === 0) && result.rebuilt === 0) break;
   }
 
   console.log(`\nsummary path, ${WARMUP} warm-up + ${RUNS} runs per question (tinybench):`);

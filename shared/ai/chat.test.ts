@@ -25,7 +25,8 @@ import { ROUTES } from '../routes.js';
 import { recordEvents } from '../store/events.js';
 import { HOUR_MS, MINUTE_MS } from '../store/keys.js';
 import type { ChatAnswer, ChatLine } from './chat.js';
-import { withHeartbeat } from './chat.js';
+import { answerChat, parseChatRequest, streamChat, withHeartbeat } from './chat.js';
+import type { LogFinder } from './evidence.js';
 import { CitationFilter, EVIDENCE_CHAR_BUDGET } from './llm.js';
 import { readQuestion } from './question.js';
 
@@ -338,6 +339,38 @@ describe('POST /ai/chat/stream', () => {
     const whole = (await ask(body)).json<ChatAnswer>();
     expect(deltas.map((d) => d.delta).join('')).toBe(whole.answer);
     expect((done[0] as { citations: unknown }).citations).toEqual(whole.citations);
+  });
+
+  it('opens the code answer from the status figures while the rest of the evidence is still read', async () => {
+    const config = getConfig();
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let searched = 0;
+    // The log search (read with the buckets, incidents and examples, after the overview) waits until released.
+    const findLogs: LogFinder = async () => {
+      searched++;
+      await held;
+      return [];
+    };
+    const request = parseChatRequest({ question: 'Why did chat fail at 10:03?' });
+    const lines = streamChat(request, { config, now: NOW, findLogs });
+    const first = await lines.next();
+    expect(searched).toBe(1);
+    expect(first.value).toMatchObject({
+      delta: expect.stringMatching(/^In around 10:03 UTC .* calls were made/),
+    });
+    release();
+    const rest: ChatLine[] = [];
+    for await (const line of lines) rest.push(line);
+    const deltas = [first.value, ...rest].flatMap((l) => (l && 'delta' in l ? [l.delta] : []));
+    expect(rest.some((l) => 'reset' in l)).toBe(false);
+    // The same answer, word for word, as the one given at once with the same evidence.
+    const whole = await answerChat(request, { config, now: NOW, findLogs: async () => [] });
+    expect(deltas.join('')).toBe(whole.answer);
+    expect(deltas.length).toBeGreaterThan(2);
+    expect(rest.filter((l) => 'done' in l)).toHaveLength(1);
   });
 
   it('streams the model answer: the first delta is out before the call is complete and recorded', async () => {

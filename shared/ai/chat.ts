@@ -17,7 +17,7 @@ import { redactSecrets } from '../redact.js';
 import { type Filters, resolveFilters } from '../status/params.js';
 import { DAY_MS } from '../store/keys.js';
 import { callerId, takeRateToken } from '../store/rate-limit.js';
-import { type Evidence, EvidenceBook, gatherEvidence, type LogFinder } from './evidence.js';
+import { type Evidence, EvidenceBook, type LogFinder, startGathering } from './evidence.js';
 import {
   CitationFilter,
   chatClient,
@@ -30,7 +30,7 @@ import {
   usageOf,
 } from './llm.js';
 import { readQuestion } from './question.js';
-import { type Sentence, summarySentences } from './summary.js';
+import { type Sentence, type SummaryInput, summarySentences } from './summary.js';
 
 export const CHAT_LIMITS = {
   questionChars: 500,
@@ -117,8 +117,17 @@ interface Prepared {
   meta: ChatAnswer['meta'];
 }
 
-/** Reads the question, gathers the evidence and writes the code's sentences (citing as it goes). */
-async function prepare(request: ChatRequest, context: ChatContext): Promise<Prepared> {
+/**
+ * Reads the question and starts gathering the evidence. `opening` settles
+ * first, with the sentences the two ranges' status alone supports (the
+ * overview and the endpoints); `prepared` with everything: all the code's
+ * sentences (the opening ones first, word for word), the evidence they cite
+ * and what was read. `prepared` rejects whenever `opening` does.
+ */
+function startPreparing(
+  request: ChatRequest,
+  context: ChatContext,
+): { opening: Promise<Sentence[]>; prepared: Promise<Prepared> } {
   const { config, now } = context;
   const filters = filtersOf(request);
   const reading = readQuestion(request.question, now, [
@@ -134,7 +143,7 @@ async function prepare(request: ChatRequest, context: ChatContext): Promise<Prep
   const label =
     named?.label ??
     `the last ${minutes >= 60 && minutes % 60 === 0 ? `${minutes / 60} h` : `${minutes} min`}`;
-  const gathered = await gatherEvidence({
+  const { overview, gathered } = startGathering({
     config,
     range,
     filters,
@@ -143,24 +152,38 @@ async function prepare(request: ChatRequest, context: ChatContext): Promise<Prep
     reading,
     findLogs: context.findLogs,
   });
-  const book = new EvidenceBook();
-  const sentences = summarySentences({
-    metrics: gathered.metrics,
-    book,
-    now,
-    endpoints: reading.endpoints,
-    topics: reading.topics,
-    traces: gathered.traces,
-    logs: gathered.logs,
-    rangeLabel: label,
-  });
-  return {
-    book,
-    sentences,
-    window: { from: range.from, to: range.to, label },
-    notes: gathered.notes,
-    meta: gathered.cost,
+  const write = (
+    metrics: SummaryInput['metrics'],
+    examples?: Pick<SummaryInput, 'traces' | 'logs'>,
+  ): Pick<Prepared, 'book' | 'sentences'> => {
+    const book = new EvidenceBook();
+    const sentences = summarySentences({
+      metrics,
+      book,
+      now,
+      endpoints: reading.endpoints,
+      topics: reading.topics,
+      rangeLabel: label,
+      ...examples,
+    });
+    return { book, sentences };
   };
+  const opening = overview.then((metrics) => write(metrics).sentences);
+  const prepared = gathered.then((found) => ({
+    ...write(found.metrics, { traces: found.traces, logs: found.logs }),
+    window: { from: range.from, to: range.to, label },
+    notes: found.notes,
+    meta: found.cost,
+  }));
+  return { opening, prepared };
+}
+
+/** Reads the question, gathers the evidence and writes the code's sentences (citing as it goes). */
+function prepare(request: ChatRequest, context: ChatContext): Promise<Prepared> {
+  const { opening, prepared } = startPreparing(request, context);
+  // Whoever awaits `prepared` sees the failure; the opening's copy of it is not left unhandled.
+  opening.catch(() => undefined);
+  return prepared;
 }
 
 function citationsOf(book: EvidenceBook, ids: readonly string[]): Citation[] {
@@ -271,14 +294,27 @@ export async function answerChat(body: unknown, context: ChatContext): Promise<C
   }
 }
 
-/** The code's answer as stream lines: one delta per sentence, then done. */
+const sentenceDelta = (sentence: Sentence, i: number): ChatLine => ({
+  delta: i === 0 ? sentence.text : ` ${sentence.text}`,
+});
+
+/**
+ * The code's answer as stream lines: one delta per sentence not `shown` yet,
+ * then done. The opening sentences shown early are the first of the whole
+ * answer by construction; were they ever not, the text is sent again whole.
+ */
 function* summaryLines(
   prepared: Prepared,
   fallback?: string,
   extra?: Partial<ChatAnswer>,
+  shown: readonly Sentence[] = [],
 ): Generator<ChatLine> {
-  for (const [i, sentence] of prepared.sentences.entries())
-    yield { delta: i === 0 ? sentence.text : ` ${sentence.text}` };
+  let from = shown.length;
+  if (shown.some((sentence, i) => prepared.sentences[i]?.text !== sentence.text)) {
+    yield { reset: true, reason: 'The figures changed while they were read; the answer is given again.' };
+    from = 0;
+  }
+  for (const [i, sentence] of prepared.sentences.entries()) if (i >= from) yield sentenceDelta(sentence, i);
   const { answer: _answer, ...rest } = summaryAnswer(prepared, fallback, extra);
   yield { done: true, ...rest };
 }
@@ -293,22 +329,31 @@ export function parseChatRequest(body: unknown): ChatRequest {
 }
 
 export async function* streamChat(request: ChatRequest, context: ChatContext): AsyncGenerator<ChatLine> {
+  const unavailable = request.llm ? llmUnavailable(context.config) : undefined;
+  const byCode = !request.llm || unavailable !== undefined;
   let prepared: Prepared;
+  let opening: Sentence[] = [];
   try {
-    prepared = await prepare(request, context);
+    const started = startPreparing(request, context);
+    if (byCode) {
+      // The code's answer opens as soon as the two ranges' status is read, while the rest is still read.
+      opening = await started.opening.catch((error: unknown) => {
+        started.prepared.catch(() => undefined);
+        throw error;
+      });
+      yield* opening.map(sentenceDelta);
+    } else {
+      started.opening.catch(() => undefined);
+    }
+    prepared = await started.prepared;
   } catch (error) {
     yield {
       error: error instanceof HttpProblem ? error.message : 'The evidence could not be read; try again.',
     };
     return;
   }
-  if (!request.llm) {
-    yield* summaryLines(prepared);
-    return;
-  }
-  const unavailable = llmUnavailable(context.config);
-  if (unavailable) {
-    yield* summaryLines(prepared, unavailable);
+  if (byCode) {
+    yield* summaryLines(prepared, unavailable, undefined, opening);
     return;
   }
 

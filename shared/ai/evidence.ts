@@ -10,7 +10,13 @@ import type { Config } from '../config.js';
 import type { TraceEvent } from '../events/model.js';
 import type { Filters, TimeRange } from '../status/params.js';
 import { readTraces } from '../traces/query.js';
-import { type AiMetrics, computeAiMetrics, type MetricQuery, metricQueryPath } from './metrics.js';
+import {
+  type AiMetrics,
+  type AiOverview,
+  type MetricQuery,
+  metricQueryPath,
+  startAiMetrics,
+} from './metrics.js';
 import type { QuestionReading } from './question.js';
 
 export type EvidenceKind = 'metric' | 'incident' | 'trace' | 'log';
@@ -114,42 +120,60 @@ export interface Gathered {
   cost: { itemsRead: number; queries: number; itemsByPart: Record<string, number> };
 }
 
-/** Reads everything the answer may use; the pieces are numbered later, as they are cited. */
-export async function gatherEvidence(input: GatherInput): Promise<Gathered> {
+/**
+ * Starts reading everything the answer may use; the pieces are numbered
+ * later, as they are cited. `overview` (the two ranges' status) settles
+ * first, so a streamed answer can open before the rest is read; `gathered`
+ * settles with everything and rejects whenever `overview` does.
+ */
+export function startGathering(input: GatherInput): {
+  overview: Promise<AiOverview>;
+  gathered: Promise<Gathered>;
+} {
   const { config, range, filters, now, reading } = input;
   const focus = reading.endpoints.length > 0 ? reading.endpoints : filters.filter.endpoint;
   const notes: string[] = [];
-  const [metrics, logs] = await Promise.all([
-    computeAiMetrics({ config, range, filters, now }),
-    input.findLogs
-      ? input
-          .findLogs({
-            query: input.question,
-            from: range.from,
-            to: range.to,
-            endpoints: focus ?? [],
-            k: LOG_HITS,
-          })
-          .catch((): readonly LogHit[] => {
-            // The figures still answer; the answer says what is missing.
-            notes.push('Log lines could not be searched this time.');
-            return [];
-          })
-      : Promise.resolve<readonly LogHit[]>([]),
-  ]);
+  const figures = startAiMetrics({ config, range, filters, now });
+  const logs = input.findLogs
+    ? input
+        .findLogs({
+          query: input.question,
+          from: range.from,
+          to: range.to,
+          endpoints: focus ?? [],
+          k: LOG_HITS,
+        })
+        .catch((): readonly LogHit[] => {
+          // The figures still answer; the answer says what is missing.
+          notes.push('Log lines could not be searched this time.');
+          return [];
+        })
+    : Promise.resolve<readonly LogHit[]>([]);
   if (!input.findLogs) notes.push('Log lines were not searched: log search is not available.');
-  const traces = await exemplarTraces(input, metrics, focus);
-  return {
-    metrics,
-    traces: traces.items,
-    logs: [...logs],
-    notes,
-    cost: {
-      itemsRead: metrics.meta.itemsRead + traces.scanned,
-      queries: metrics.meta.queries + traces.queries,
-      itemsByPart: { ...metrics.meta.itemsByPart, traces: traces.scanned },
-    },
-  };
+  const gathered = (async (): Promise<Gathered> => {
+    const metrics = await figures.metrics;
+    const [found, traces] = await Promise.all([logs, exemplarTraces(input, metrics, focus)]);
+    return {
+      metrics,
+      traces: traces.items,
+      logs: [...found],
+      notes,
+      cost: {
+        itemsRead: metrics.meta.itemsRead + traces.scanned,
+        queries: metrics.meta.queries + traces.queries,
+        itemsByPart: { ...metrics.meta.itemsByPart, traces: traces.scanned },
+      },
+    };
+  })();
+  return { overview: figures.overview, gathered };
+}
+
+/** Reads everything the answer may use, at once. */
+export function gatherEvidence(input: GatherInput): Promise<Gathered> {
+  const { overview, gathered } = startGathering(input);
+  // Whoever awaits `gathered` sees the failure; the overview's copy of it is not left unhandled.
+  overview.catch(() => undefined);
+  return gathered;
 }
 
 /** Items a search for exemplar failing traces reads at most, per window searched. */

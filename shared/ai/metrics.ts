@@ -123,19 +123,18 @@ function incidentFigure(item: IncidentItem, now: number): IncidentFigure {
   };
 }
 
-export async function computeAiMetrics(input: MetricsInput) {
+/** The figures of the range and of the previous one: all that the chat's opening sentences need. */
+export type AiOverview = ReturnType<typeof overviewOf>;
+export type AiMetrics = AiOverview & ReturnType<typeof detailOf>;
+
+function overviewOf(
+  input: MetricsInput,
+  current: StatusAnswer,
+  previous: StatusAnswer,
+  previousRange: TimeRange,
+) {
   const { range, filters, now } = input;
   const length = Math.max(1, range.to - range.from);
-  const previousRange: TimeRange = { from: range.from - length, to: range.from - 1 };
-  const [current, previous, series, incidents] = await Promise.all([
-    computeStatus(input),
-    computeStatus({ ...input, range: previousRange }),
-    computeTimeseries(input),
-    computeIncidents(input),
-  ]);
-
-  // The range's status, buckets and incidents read through one reader (rollupsFor(input)): count it once.
-  const shared = readCost(rollupsFor(input));
   const previousByEndpoint = new Map(previous.endpoints.map((e) => [e.endpoint, e]));
   const endpoints: EndpointFigures[] = current.endpoints.map((e) => {
     const before = previousByEndpoint.get(e.endpoint);
@@ -159,7 +158,45 @@ export async function computeAiMetrics(input: MetricsInput) {
       },
     };
   });
+  return {
+    generatedAt: now,
+    window: { from: range.from, to: range.to, minutes: Math.round(length / 60_000) },
+    previousWindow: { from: previousRange.from, to: previousRange.to },
+    filters: filters.echo,
+    upstream: current.upstream,
+    simulatedShare: current.simulatedShare,
+    slo: current.slo,
+    overall: {
+      total: current.overall.total,
+      failed: current.overall.failed,
+      successRate: current.overall.successRate,
+      p50Ms: current.overall.latencyMs.p50,
+      p95Ms: current.overall.latencyMs.p95,
+      errors: current.overall.errors as Record<string, number>,
+      tokens: { input: current.overall.tokens.input, output: current.overall.tokens.output },
+      costUsd: current.overall.costUsd,
+      burnRate: current.overall.slo.burnRate,
+      previous:
+        previous.overall.total > 0
+          ? {
+              total: previous.overall.total,
+              successRate: previous.overall.successRate,
+              p95Ms: previous.overall.latencyMs.p95,
+            }
+          : null,
+      query: { path: '/status', params: rangeParams(range.from, range.to, filters) } satisfies MetricQuery,
+    },
+    endpoints,
+  };
+}
 
+function detailOf(
+  input: MetricsInput,
+  previous: StatusAnswer,
+  series: Awaited<ReturnType<typeof computeTimeseries>>,
+  incidents: Awaited<ReturnType<typeof computeIncidents>>,
+) {
+  const { filters, now } = input;
   const points = series.series.flatMap((s) => s.points).filter((p) => p.total > 0);
   const bucketQuery = (t: number): MetricQuery => ({
     path: '/timeseries',
@@ -192,42 +229,18 @@ export async function computeAiMetrics(input: MetricsInput) {
     .map((p) => toWorst(p, 'latency'));
 
   const incidentFigures = incidents.items.slice(0, INCIDENTS_LISTED).map((i) => incidentFigure(i, now));
-
+  // The range's status, buckets and incidents read through one reader (rollupsFor(input)): count it once.
+  const shared = readCost(rollupsFor(input));
   return {
-    generatedAt: now,
-    window: { from: range.from, to: range.to, minutes: Math.round(length / 60_000) },
-    previousWindow: { from: previousRange.from, to: previousRange.to },
-    filters: filters.echo,
-    upstream: current.upstream,
-    simulatedShare: current.simulatedShare,
-    slo: current.slo,
-    overall: {
-      total: current.overall.total,
-      failed: current.overall.failed,
-      successRate: current.overall.successRate,
-      p50Ms: current.overall.latencyMs.p50,
-      p95Ms: current.overall.latencyMs.p95,
-      errors: current.overall.errors as Record<string, number>,
-      tokens: { input: current.overall.tokens.input, output: current.overall.tokens.output },
-      costUsd: current.overall.costUsd,
-      burnRate: current.overall.slo.burnRate,
-      previous:
-        previous.overall.total > 0
-          ? {
-              total: previous.overall.total,
-              successRate: previous.overall.successRate,
-              p95Ms: previous.overall.latencyMs.p95,
-            }
-          : null,
-      query: { path: '/status', params: rangeParams(range.from, range.to, filters) } satisfies MetricQuery,
-    },
-    endpoints,
     worst: [...byFailures, ...byLatency],
     incidents: {
       items: incidentFigures,
       open: incidentFigures.filter((i) => i.ongoing).length,
       total: incidents.items.length,
-      query: { path: '/incidents', params: rangeParams(range.from, range.to, filters) } satisfies MetricQuery,
+      query: {
+        path: '/incidents',
+        params: rangeParams(input.range.from, input.range.to, filters),
+      } satisfies MetricQuery,
     },
     meta: {
       itemsRead: shared.itemsRead + previous.meta.itemsRead,
@@ -238,5 +251,37 @@ export async function computeAiMetrics(input: MetricsInput) {
   };
 }
 
-export type AiMetrics = Awaited<ReturnType<typeof computeAiMetrics>>;
+/**
+ * Starts every read of the figures at once and hands out the overview (the
+ * two ranges' status) as soon as it is known, before the buckets and
+ * incidents: a streamed answer opens with it. `metrics` settles with
+ * everything (and rejects whenever `overview` does).
+ */
+export function startAiMetrics(input: MetricsInput): {
+  overview: Promise<AiOverview>;
+  metrics: Promise<AiMetrics>;
+} {
+  const length = Math.max(1, input.range.to - input.range.from);
+  const previousRange: TimeRange = { from: input.range.from - length, to: input.range.from - 1 };
+  // The status reads are asked for first, so they go first through the reader's turns.
+  const statuses = Promise.all([computeStatus(input), computeStatus({ ...input, range: previousRange })]);
+  const series = computeTimeseries(input);
+  const incidents = computeIncidents(input);
+  const overview = statuses.then(([current, previous]) =>
+    overviewOf(input, current, previous, previousRange),
+  );
+  const metrics = Promise.all([overview, statuses, series, incidents]).then(([head, [, previous], s, i]) => ({
+    ...head,
+    ...detailOf(input, previous, s, i),
+  }));
+  return { overview, metrics };
+}
+
+export function computeAiMetrics(input: MetricsInput): Promise<AiMetrics> {
+  const { overview, metrics } = startAiMetrics(input);
+  // Whoever awaits the metrics sees the failure; the overview's copy of it is not left unhandled.
+  overview.catch(() => undefined);
+  return metrics;
+}
+
 export type { StatusAnswer };

@@ -14,7 +14,7 @@ import {
   metricEvidence,
   traceEvidence,
 } from './evidence.js';
-import type { AiMetrics, EndpointFigures } from './metrics.js';
+import type { AiMetrics, AiOverview, EndpointFigures } from './metrics.js';
 import type { Topic } from './question.js';
 
 export interface Sentence {
@@ -65,7 +65,12 @@ function attention(e: EndpointFigures): number {
 }
 
 export interface SummaryInput {
-  metrics: AiMetrics;
+  /**
+   * The figures. With the overview only (the two ranges' status), the
+   * sentences stop before the buckets, incidents and examples; given the full
+   * metrics later, the same sentences come first, then the rest.
+   */
+  metrics: AiOverview | AiMetrics;
   book: EvidenceBook;
   now: number;
   /** Endpoints the question names: they come first, and only they when given. */
@@ -154,6 +159,7 @@ export function summarySentences(input: SummaryInput): Sentence[] {
       ),
     );
   }
+  if (!('worst' in metrics)) return sentences;
 
   for (const reason of ['failures', 'latency'] as const) {
     if (!(all || topics.has(reason === 'failures' ? 'errors' : 'latency'))) continue;

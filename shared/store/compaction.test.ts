@@ -16,6 +16,7 @@ import {
   clearCompactCache,
   compactClosedPeriods,
   compactHorizon,
+  PeriodCache,
 } from './compaction.js';
 import { recordEvents, rollupDeltas } from './events.js';
 import { PHASES, STATUS_CLASSES } from './item-layout.js';
@@ -237,6 +238,41 @@ describe('cellsOf', () => {
         .join(''),
     ).toBe('hdb');
     expect(cellsOf(midnight, midnight + DAY_MS, HOUR_MS)).toHaveLength(24);
+  });
+});
+
+describe('the decoded periods a warm container keeps', () => {
+  const period = (bytes: number) => ({ versions: 0, groups: [], bytes });
+
+  it('keeps a working set larger than any fixed share of it, dropping the least recently used first', () => {
+    const kept = new PeriodCache(3, 1000);
+    for (const id of ['a', 'b', 'c']) kept.keep(id, period(10));
+    // Reading `a` again makes `b` the least recently used: it goes when `d` comes.
+    expect(kept.get('a')).toBeDefined();
+    kept.keep('d', period(10));
+    expect(['a', 'b', 'c', 'd'].filter((id) => kept.has(id))).toEqual(['a', 'c', 'd']);
+    // A check does not count as a use.
+    kept.peek('c');
+    kept.keep('e', period(10));
+    expect(kept.has('c')).toBe(false);
+  });
+
+  it('bounds the packed bytes as well as the count: many empty periods, few full ones', () => {
+    const kept = new PeriodCache(100, 1000);
+    for (let i = 0; i < 100; i++) kept.keep(`empty${i}`, period(0));
+    expect(kept.size).toBe(100);
+    kept.keep('full1', period(600));
+    kept.keep('full2', period(600));
+    expect(kept.has('full1')).toBe(false);
+    expect(kept.has('full2')).toBe(true);
+    // Replacing a period counts its bytes once.
+    kept.keep('full2', period(700));
+    kept.keep('small', period(300));
+    expect(kept.has('full2')).toBe(true);
+    kept.forget('full2');
+    kept.keep('full3', period(990));
+    expect(kept.has('small')).toBe(false);
+    expect(kept.has('full3')).toBe(true);
   });
 });
 
