@@ -20,8 +20,8 @@ import {
   useFreshStore,
 } from '../../test/helpers.js';
 import { handler as indexHandler } from '../logs_index/handler.js';
-import { handler as tracesHandler } from '../traces/handler.js';
 import { handler as searchHandler } from '../logs_search/handler.js';
+import { handler as tracesHandler } from '../traces/handler.js';
 import { handler } from './handler.js';
 
 const KEY = 'logs-test-key';

@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { clock } from '../clock.js';
 import { getConfig } from '../config.js';
+import { storeTraceItems } from '../ingest/ingest.js';
 import { MINUTE_MS, padTs } from '../store/keys.js';
 import {
   advanceLogSimulator,
@@ -22,7 +23,6 @@ import {
   putLogSimulatorState,
   readLogSimulatorState,
 } from '../store/logs.js';
-import { storeTraceItems } from '../ingest/ingest.js';
 import { storeLogLines } from './ingest.js';
 import type { LogLevel, LogLine } from './schema.js';
 
