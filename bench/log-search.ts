@@ -8,7 +8,9 @@
  *    as the indexer writes them;
  * 3. search through `searchLogs` with the real dependencies (manifest Query,
  *    segment GETs, the unindexed-tail Queries): the first (cold) search, then
- *    warm searches timed with tinybench, p50 and p95;
+ *    warm searches timed with tinybench, p50 and p95; first over the hourly
+ *    segments as indexed (UNCOMPACTED=0 skips it), then after the daily
+ *    compaction of the closed days (timed);
  * 4. the indexer end to end (`indexPendingLogs`: pending lines read from
  *    dynalite, embedded, segments written, pending copies deleted) on
  *    INDEXER_LINES lines: lines/s.
@@ -17,22 +19,24 @@
  *   LINES=1000000 DAYS=30 npx tsx bench/log-search.ts
  *     (1,000,000 lines over 30 days; give it NODE_OPTIONS=--max-old-space-size=6144)
  */
+import { loadavg } from 'node:os';
 import { Bench } from 'tinybench';
 import { ensureSchema } from '../infra/local/store.js';
 import { resetClients } from '../shared/aws.js';
 import { ManualClock, useClock } from '../shared/clock.js';
 import { getConfig, resetConfig } from '../shared/config.js';
+import { compactClosedDays, REPLACED_KEPT_MS, writeIndexedSegment } from '../shared/logs/compaction.js';
 import { localEmbedder } from '../shared/logs/embedder.js';
 import { indexPendingLogs, segmentWithVectors } from '../shared/logs/indexer.js';
 import { storeLogLines } from '../shared/logs/ingest.js';
 import type { LogLine } from '../shared/logs/schema.js';
 import { defaultSearchDeps, searchLogs } from '../shared/logs/search.js';
-import { encodeSegment, type Segment } from '../shared/logs/segment.js';
-import { clearSegmentCache, segmentObjectKey, writeSegment } from '../shared/logs/segments-store.js';
+import { encodeSegment } from '../shared/logs/segment.js';
+import { clearSegmentCache } from '../shared/logs/segments-store.js';
 import { simulateLogLines } from '../shared/logs/simulator.js';
 import { messageTemplate, templateHash } from '../shared/logs/text.js';
 import { DAY_MS, HOUR_MS } from '../shared/store/keys.js';
-import { claimLogIndexState, putSegmentEntry } from '../shared/store/logs.js';
+import { claimLogIndexState } from '../shared/store/logs.js';
 import { startStore } from './status-query/load.js';
 
 const LINES = Number(process.env.LINES ?? 100_000);
@@ -68,28 +72,36 @@ useClock(new ManualClock(NOW));
 const config = getConfig();
 const embedder = localEmbedder();
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+/** The machine's 1-minute load average: figures measured on a shared machine need it beside them. */
+const loadAverage = () => loadavg()[0]?.toFixed(1);
 
-// ------------------------------------------------------------ 1. index build
+// ------------------------------------------------------------ 1. index build, 2. into the bucket
 // The simulator writes ~1.12 lines per request; a little denser than needed, then cut at LINES.
 const gapMs = Math.max(4, Math.floor((DAYS * DAY_MS) / (LINES * 1.15)));
 console.log(
-  `log search: ${LINES.toLocaleString('en')} lines wanted over ${DAYS} day(s) (mean gap ${gapMs} ms)`,
+  `log search: ${LINES.toLocaleString('en')} lines wanted over ${DAYS} day(s) (mean gap ${gapMs} ms); load average ${loadAverage()}`,
 );
-const hours: LogLine[][] = [];
+await claimLogIndexState(tableName, {
+  indexKey: embedder.key,
+  model: embedder.model,
+  dims: embedder.dims,
+  createdAt: NOW,
+});
+const vectors = new Map<string, Float32Array>();
 let total = 0;
-// Newest hour first, so the last 24 h are always full whatever the density.
+let hoursBuilt = 0;
+let embedded = 0;
+let buildMs = 0;
+let writeMs = 0;
+let segmentBytes = 0;
+const writes: Promise<unknown>[] = [];
+// Newest hour first, so the last 24 h are always full whatever the density. Each hour is built
+// (timed), then written while the next one builds: the heap never holds more than a few hours.
 for (let start = NOW - HOUR_MS; start >= FROM && total < LINES; start -= HOUR_MS) {
   const lines = simulateLogLines(start, start + HOUR_MS, gapMs).slice(0, LINES - total);
-  hours.push(lines);
   total += lines.length;
-}
-console.log(`generated ${total.toLocaleString('en')} lines in ${hours.length} hours`);
-
-const buildStart = performance.now();
-const vectors = new Map<string, Float32Array>();
-const segments: { hour: number; segment: Segment; bytes: Buffer }[] = [];
-let embedded = 0;
-for (const lines of hours) {
+  hoursBuilt++;
+  const buildStart = performance.now();
   const templateOf = new Map<string, string>();
   const missing = new Map<string, string>();
   for (const line of lines) {
@@ -103,54 +115,28 @@ for (const lines of hours) {
   embedded += missing.size;
   const hour = Math.floor((lines[0] as LogLine).ts / HOUR_MS) * HOUR_MS;
   const segment = segmentWithVectors(`b${hour}`, lines, embedder, templateOf, vectors);
-  segments.push({ hour, segment, bytes: encodeSegment(segment) });
+  segmentBytes += encodeSegment(segment).byteLength;
+  buildMs += performance.now() - buildStart;
+  writes.push(
+    (async () => {
+      const writeStart = performance.now();
+      await writeIndexedSegment(config, embedder.key, hour, segment, NOW);
+      writeMs += performance.now() - writeStart;
+    })(),
+  );
+  if (writes.length >= 8) await Promise.all(writes.splice(0));
 }
-const buildMs = performance.now() - buildStart;
-const segmentBytes = segments.reduce((sum, s) => sum + s.bytes.byteLength, 0);
+await Promise.all(writes);
+console.log(`generated ${total.toLocaleString('en')} lines in ${hoursBuilt} hours`);
 console.log(
   `index build (template + embed + postings + encode, in memory): ${(buildMs / 1000).toFixed(2)} s, ` +
     `${Math.round(total / (buildMs / 1000)).toLocaleString('en')} lines/s; ${embedded} distinct templates embedded`,
 );
 console.log(
-  `segments: ${segments.length}, ${mb(segmentBytes)} MiB gzipped (${Math.round(segmentBytes / total)} bytes/line)`,
+  `segments: ${hoursBuilt}, ${mb(segmentBytes)} MiB gzipped (${Math.round(segmentBytes / total)} bytes/line); written to s3rver + manifest (8 at a time): ${(writeMs / 1000).toFixed(1)} s of writes`,
 );
 
-// ------------------------------------------------------------ 2. into the bucket and the manifest
-await claimLogIndexState(tableName, {
-  indexKey: embedder.key,
-  model: embedder.model,
-  dims: embedder.dims,
-  createdAt: NOW,
-});
-const writeStart = performance.now();
-for (let i = 0; i < segments.length; i += 8) {
-  await Promise.all(
-    segments.slice(i, i + 8).map(async ({ hour, segment }) => {
-      const objectKey = segmentObjectKey(embedder.key, hour, segment.id);
-      const bytes = await writeSegment(bucket, objectKey, segment);
-      await putSegmentEntry(
-        tableName,
-        {
-          indexKey: embedder.key,
-          hour,
-          segmentId: segment.id,
-          objectKey,
-          lines: segment.lines.length,
-          bytes,
-          minTs: segment.ts[0] as number,
-          maxTs: segment.ts[segment.ts.length - 1] as number,
-          createdAt: NOW,
-        },
-        config.retentionDays,
-      );
-    }),
-  );
-}
-console.log(`written to s3rver + manifest: ${((performance.now() - writeStart) / 1000).toFixed(1)} s`);
-segments.length = 0;
-hours.length = 0;
-
-// ------------------------------------------------------------ 3. search
+// ------------------------------------------------------------ 3. search, before and after daily compaction
 const QUERIES = [
   'context_length_exceeded',
   'rate limit reached retry-after',
@@ -162,32 +148,53 @@ const QUERIES = [
 const deps = defaultSearchDeps(embedder);
 const ranges: [string, number][] = [['24 h', DAY_MS]];
 if (DAYS > 1) ranges.push([`${DAYS} days`, DAYS * DAY_MS]);
-for (const [label, span] of ranges) {
-  const params = (query: string) => ({ query, from: NOW - span, to: NOW, k: 20 });
-  clearSegmentCache();
-  const coldStart = performance.now();
-  const cold = await searchLogs(params(QUERIES[0] as string), deps);
-  const coldMs = performance.now() - coldStart;
-  console.log(
-    `\nsearch over ${label}: ${cold.candidates.toLocaleString('en')} candidate lines, ${cold.segments.read} segments, mode ${cold.mode}`,
-  );
-  console.log(
-    `  cold (segments fetched and decoded): ${coldMs.toFixed(0)} ms, ${mb(cold.segments.bytes)} MiB read`,
-  );
-  let q = 0;
-  const bench = new Bench({ time: 4000, iterations: 30, warmup: true, retainSamples: true });
-  bench.add(`search ${label}`, async () => {
-    await searchLogs(params(QUERIES[q++ % QUERIES.length] as string), deps);
-  });
-  await bench.run();
-  const samples =
-    (bench.tasks[0]?.result as { latency?: { samples?: number[] } } | undefined)?.latency?.samples ?? [];
-  const at = (p: number) =>
-    samples[Math.min(samples.length - 1, Math.floor(p * samples.length))] ?? Number.NaN;
-  console.log(
-    `  warm (cached segments; manifest and tail Queries each time): p50 ${at(0.5).toFixed(1)} ms, p95 ${at(0.95).toFixed(1)} ms over ${samples.length} searches`,
-  );
+
+async function measure(state: string) {
+  for (const [label, span] of ranges) {
+    const params = (query: string) => ({ query, from: NOW - span, to: NOW, k: 20 });
+    clearSegmentCache();
+    const coldStart = performance.now();
+    const cold = await searchLogs(params(QUERIES[0] as string), deps);
+    const coldMs = performance.now() - coldStart;
+    console.log(
+      `\nsearch over ${label} (${state}): ${cold.candidates.toLocaleString('en')} candidate lines, ${cold.segments.read} segments, mode ${cold.mode}; load average ${loadAverage()}`,
+    );
+    console.log(
+      `  cold (segments fetched and decoded): ${coldMs.toFixed(0)} ms, ${mb(cold.segments.bytes)} MiB read`,
+    );
+    let q = 0;
+    const bench = new Bench({ time: 4000, iterations: 30, warmup: true, retainSamples: true });
+    bench.add(`search ${label}`, async () => {
+      await searchLogs(params(QUERIES[q++ % QUERIES.length] as string), deps);
+    });
+    await bench.run();
+    const samples =
+      (bench.tasks[0]?.result as { latency?: { samples?: number[] } } | undefined)?.latency?.samples ?? [];
+    const sorted = [...samples].sort((a, b) => a - b);
+    const at = (p: number) =>
+      sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+    console.log(
+      `  warm (cached segments; manifest and tail Queries each time): p50 ${at(0.5).toFixed(1)} ms, p95 ${at(0.95).toFixed(1)} ms over ${samples.length} searches; load average ${loadAverage()}`,
+    );
+  }
 }
+
+if (process.env.UNCOMPACTED !== '0') await measure('hourly segments, as indexed');
+const compactStart = performance.now();
+const compaction = { days: 0, written: 0, dropped: 0 };
+for (;;) {
+  const run = await compactClosedDays(config, embedder.key, NOW);
+  compaction.days += run.days;
+  compaction.written += run.written;
+  if (run.days === 0) break;
+}
+const compactMs = performance.now() - compactStart;
+// The replaced segments go once no search can still read them (compaction.ts REPLACED_KEPT_MS).
+compaction.dropped = (await compactClosedDays(config, embedder.key, NOW + REPLACED_KEPT_MS)).dropped;
+console.log(
+  `\ndaily compaction: ${compaction.days} closed days merged into ${compaction.written} segments in ${(compactMs / 1000).toFixed(1)} s; ${compaction.dropped} hourly segments dropped`,
+);
+await measure('closed days compacted');
 
 // ------------------------------------------------------------ 4. the indexer end to end
 if (INDEXER_LINES <= 0) {

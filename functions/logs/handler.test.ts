@@ -6,6 +6,7 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Simulator } from '../../infra/local/simulator.js';
+import type { TraceEvent } from '../../shared/events/model.js';
 import type { IndexAnswer } from '../../shared/logs/indexer.js';
 import type { LogLine } from '../../shared/logs/schema.js';
 import type { SearchAnswer } from '../../shared/logs/search.js';
@@ -20,6 +21,7 @@ import {
 } from '../../test/helpers.js';
 import { handler as indexHandler } from '../logs_index/handler.js';
 import { handler as searchHandler } from '../logs_search/handler.js';
+import { handler as tracesHandler } from '../traces/handler.js';
 import { handler } from './handler.js';
 
 const KEY = 'logs-test-key';
@@ -186,6 +188,34 @@ describe('the log simulator', () => {
 
   it('refuses the switch without the key', async () => {
     expect((await invokeHttp(handler, { path: '/logs/sim/start' })).statusCode).toBe(401);
+  });
+
+  it("stores the call behind its lines as a trace: a line's trace id opens exactly that call", async () => {
+    const found = await search({ query: 'OpenAI', window: 60, k: 20 });
+    const linked = found.body.hits.map((h) => h.line).filter((l) => l.traceId && l.attributes?.simulated);
+    expect(linked.length).toBeGreaterThan(0);
+    for (const one of linked.slice(0, 3)) {
+      const res = await invokeHttp(tracesHandler, {
+        path: '/traces',
+        query: {
+          traceId: one.traceId as string,
+          from: one.ts - 30 * 60_000,
+          to: Math.min(one.ts + 60_000, clock.now()),
+        },
+      });
+      expect(res.statusCode, res.text).toBe(200);
+      const { items } = res.json<{ items: TraceEvent[] }>();
+      expect(items).toHaveLength(1);
+      expect(items[0]).toMatchObject({
+        id: `sim-${one.traceId}`,
+        source: 'ingest',
+        traceId: one.traceId,
+        endpoint: one.endpoint,
+        model: one.model,
+        region: one.region,
+        requestId: one.requestId,
+      });
+    }
   });
 });
 

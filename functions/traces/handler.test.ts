@@ -18,6 +18,8 @@ const ENDPOINTS = ['chat', 'embeddings', 'models'];
 const FORMULA_ENDPOINT = '=HYPERLINK("x")';
 const AWKWARD_MESSAGE = '+1, "quoted"\nsecond line';
 
+const traceIdOf = (i: number) => `${Math.floor(i / 20)}`.padStart(32, 'a');
+
 /** 130 events over three hours; pairs share a timestamp; a few carry CSV-hostile text. */
 function makeEvents(): TraceEvent[] {
   const events: TraceEvent[] = [];
@@ -42,6 +44,8 @@ function makeEvents(): TraceEvent[] {
       latencyMs: 50 + i,
       usage: { input: 3, output: 4 },
       costUsd: 0.0001,
+      // Pairs of calls share a trace (a call and its retry): 3 and 13, 23 and 33, …
+      ...(i % 10 === 3 ? { traceId: traceIdOf(i) } : {}),
     });
   }
   return events;
@@ -192,6 +196,20 @@ describe('GET /traces', () => {
     expect(idsOf(res.json<Page>().items)).toEqual(idsOf(want));
   });
 
+  it('finds the calls of one trace by its id, and only them', async () => {
+    const traceId = traceIdOf(23);
+    const res = await get({ traceId, from: BASE, to: NOW, limit: 1000 });
+    expect(res.statusCode, res.text).toBe(200);
+    const page = res.json<Page>();
+    expect(idsOf(page.items)).toEqual(idsOf(SORTED.filter((e) => e.traceId === traceId)));
+    expect(page.items).toHaveLength(2);
+    expect(page.nextCursor).toBeNull();
+    // A trace id no call carries: nothing, and no Scan (the range's Queries read its items once).
+    const none = (await get({ traceId: 'f'.repeat(32), from: BASE, to: NOW })).json<Page>();
+    expect(none.items).toEqual([]);
+    expect(none.scanned).toBe(EVENTS.length + 1);
+  });
+
   it('answers an empty range with no items and no cursor', async () => {
     const res = await get({ from: NOW - 60_000, to: NOW });
     expect(res.statusCode).toBe(200);
@@ -210,6 +228,8 @@ describe('GET /traces', () => {
     [{ ok: 'maybe' }, 'ok'],
     [{ errorType: 'bogus' }, 'errorType'],
     [{ status: 99 }, 'status'],
+    [{ traceId: 'A'.repeat(32) }, 'traceId'],
+    [{ traceId: 'a'.repeat(31) }, 'traceId'],
     [{ format: 'xml' }, 'format'],
     [{ endpoint: 'x'.repeat(201) }, 'endpoint'],
     [{ cursor: 'not-a-cursor' }, 'cursor'],

@@ -33,6 +33,8 @@ describe('the client package’s TraceInput', () => {
       responseBytes: 2048,
       costUsd: 0.0001,
       requestId: 'req_1',
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
       ttftMs: 120.25,
       attributes: { stream: 'failed' },
     };

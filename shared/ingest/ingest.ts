@@ -75,6 +75,25 @@ function idempotencyScope(request: HttpRequest, now: number, body = request.rawB
   };
 }
 
+/**
+ * Stores trace items the way `POST /ingest/trace` stores a body's items
+ * (same validation, same events, same write path), for producers inside the
+ * service: the log simulator's calls. Invalid items are returned, not stored.
+ */
+export async function storeTraceItems(
+  items: readonly unknown[],
+  now: number,
+): Promise<RecordResult & { rejected: Rejection[] }> {
+  const config = getConfig();
+  const parsed = { items: items.map((value, index) => ({ index, value })), rejected: [] };
+  const { valid, rejected } = validateTraces(parsed, { now, retentionDays: config.retentionDays });
+  const result = await store(
+    valid.map((v) => traceToEvent(v.input)),
+    now,
+  );
+  return { ...result, rejected };
+}
+
 /** `POST /ingest/trace`. */
 export async function ingestTraces(request: HttpRequest): Promise<HttpResponse> {
   const config = getConfig();

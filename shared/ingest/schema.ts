@@ -49,6 +49,16 @@ export const traceInputSchema = z
     /** USD; estimated from the price table when absent. */
     costUsd: z.number().finite().min(0).max(100_000).optional(),
     requestId: label(200).optional(),
+    /** The W3C trace id of the call (what log lines carrying the same `traceId` link to). */
+    traceId: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/, 'must be 32 lower-case hex characters')
+      .optional(),
+    /** The call's span id within that trace. */
+    spanId: z
+      .string()
+      .regex(/^[0-9a-f]{16}$/, 'must be 16 lower-case hex characters')
+      .optional(),
     /** Time to first token of a streamed answer, ms. */
     ttftMs: z.number().finite().min(0).max(3_600_000).optional(),
     attributes: attributesSchema.optional(),

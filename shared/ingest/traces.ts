@@ -160,6 +160,8 @@ export function traceToEvent(input: TraceInput): TraceEvent {
     ...(input.responseBytes === undefined ? {} : { responseBytes: input.responseBytes }),
     ...(costUsd === undefined ? {} : { costUsd }),
     ...(input.requestId ? { requestId: input.requestId } : {}),
+    ...(input.traceId ? { traceId: input.traceId } : {}),
+    ...(input.spanId ? { spanId: input.spanId } : {}),
     ...(input.attributes && Object.keys(input.attributes).length ? { attributes: input.attributes } : {}),
   };
 }

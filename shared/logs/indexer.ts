@@ -4,18 +4,18 @@
  * hash, so a template is embedded once per index, ever), writes one segment
  * per hour of the lines into the bucket with its manifest item, then drops
  * the pending copies. An hour with more than MAX_SEGMENTS_PER_HOUR segments
- * is compacted into one (its vectors are reused, nothing is embedded again).
+ * is compacted into one, and so is each closed day (compaction.ts; vectors
+ * are reused, nothing is embedded again).
  *
  * An index holds one embedder's vectors: the first run records its key
  * (`<model>@<dims>`) in the index state, and a run with another embedder is
  * refused (IndexEmbedderMismatch) rather than mixing vectors.
  *
  * Crash safety: the segment and its manifest item are written before the
- * pending copies are deleted, and the new compacted segment before the old
- * ones are dropped; a line that ends up in two segments meanwhile is found
- * once (search results are unique by line id).
+ * pending copies are deleted (a line that ends up in two segments is found
+ * once: search results are unique by line id); compaction swaps segments as
+ * compaction.ts says.
  */
-import { randomBytes } from 'node:crypto';
 import { clock } from '../clock.js';
 import { type Config, getConfig } from '../config.js';
 import { logger } from '../logger.js';
@@ -24,23 +24,24 @@ import {
   claimLogIndexState,
   countPendingLines,
   deletePendingPacks,
-  deleteSegmentEntries,
   type PendingPack,
-  putSegmentEntry,
   putTemplateVectors,
   readPendingPacks,
-  readSegmentEntries,
   readTemplateVectors,
-  type SegmentEntry,
 } from '../store/logs.js';
+import {
+  type CompactionAnswer,
+  compactClosedDays,
+  compactHour,
+  newSegmentId,
+  writeIndexedSegment,
+} from './compaction.js';
 import { describeEmbedder, type Embedder, type EmbedderInfo, embedderFor } from './embedder.js';
 import type { LogLine } from './schema.js';
-import { buildSegment, mergeSegments, type Segment, type SegmentVectors } from './segment.js';
-import { deleteSegmentObjects, loadSegment, segmentObjectKey, writeSegment } from './segments-store.js';
+import { buildSegment, type Segment, type SegmentVectors } from './segment.js';
 import { messageTemplate, templateHash } from './text.js';
 
-/** Segments an hour may have before the indexer merges them into one. */
-export const MAX_SEGMENTS_PER_HOUR = 4;
+export { MAX_SEGMENTS_PER_HOUR } from './compaction.js';
 export const INDEX_DEFAULT_LIMIT = 5000;
 export const INDEX_MAX_LIMIT = 50_000;
 /** Pending lines counted per shard for the backlog figure. */
@@ -68,10 +69,11 @@ export interface IndexAnswer {
   pendingCapped: boolean;
   embedder: EmbedderInfo;
   templates: { distinct: number; embedded: number; cached: number };
+  /** Segments written, and hours compacted (more than MAX_SEGMENTS_PER_HOUR segments). */
   segments: { written: number; compacted: number };
+  /** Closed days compacted, compacted segments written, replaced segments deleted (compaction.ts). */
+  days: CompactionAnswer;
 }
-
-const newSegmentId = (now: number) => `${now.toString(36)}-${randomBytes(4).toString('hex')}`;
 
 /** Template vectors for lines, embedding only templates the index has never seen. */
 async function vectorsFor(
@@ -127,52 +129,6 @@ export function segmentWithVectors(
     segmentVectors.templateOf.push(t);
   }
   return buildSegment(id, lines, segmentVectors);
-}
-
-async function writeIndexedSegment(
-  config: Config,
-  indexKey: string,
-  hour: number,
-  segment: Segment,
-  now: number,
-): Promise<SegmentEntry> {
-  const objectKey = segmentObjectKey(indexKey, hour, segment.id);
-  const bytes = await writeSegment(config.artifactsBucket, objectKey, segment);
-  const entry: SegmentEntry = {
-    indexKey,
-    hour,
-    segmentId: segment.id,
-    objectKey,
-    lines: segment.lines.length,
-    bytes,
-    minTs: segment.ts[0] as number,
-    maxTs: segment.ts[segment.ts.length - 1] as number,
-    createdAt: now,
-  };
-  await putSegmentEntry(config.tableName, entry, config.retentionDays);
-  return entry;
-}
-
-/** Merges an hour's segments into one when it has more than MAX_SEGMENTS_PER_HOUR. */
-async function compactHour(config: Config, indexKey: string, hour: number, now: number): Promise<boolean> {
-  const { entries } = await readSegmentEntries(
-    config.tableName,
-    indexKey,
-    { from: hour, to: hour + HOUR_MS - 1, now },
-    1000,
-  );
-  if (entries.length <= MAX_SEGMENTS_PER_HOUR) return false;
-  const segments = await Promise.all(
-    entries.map(async (e) => (await loadSegment(config.artifactsBucket, e.objectKey)).segment),
-  );
-  const merged = mergeSegments(newSegmentId(now), segments);
-  await writeIndexedSegment(config, indexKey, hour, merged, now);
-  await deleteSegmentEntries(config.tableName, entries);
-  await deleteSegmentObjects(
-    config.artifactsBucket,
-    entries.map((e) => e.objectKey),
-  );
-  return true;
 }
 
 /** One indexer run: at most `limit` pending lines with ts >= `since`. */
@@ -246,6 +202,7 @@ export async function indexPendingLogs(
     );
     if (await compactHour(config, embedder.key, hour, now)) compacted++;
   }
+  const days = await compactClosedDays(config, embedder.key, now);
   const pending = await countPendingLines(config.tableName, PENDING_COUNT_CAP);
   const answer: IndexAnswer = {
     indexed: batch.length,
@@ -255,7 +212,8 @@ export async function indexPendingLogs(
     embedder: describeEmbedder(embedder),
     templates: { distinct: vectors.size, embedded, cached: vectors.size - embedded },
     segments: { written, compacted },
+    days,
   };
-  if (batch.length > 0) logger.info('log index run', { ...answer });
+  if (batch.length > 0 || days.written > 0 || days.dropped > 0) logger.info('log index run', { ...answer });
   return answer;
 }

@@ -10,17 +10,24 @@
  */
 import { clock } from '../clock.js';
 import { getConfig } from '../config.js';
-import { readLogIndexState, readPendingPacks, readSegmentEntries } from '../store/logs.js';
+import {
+  liveSegmentEntries,
+  readLogIndexState,
+  readPendingPacks,
+  readSegmentEntries,
+} from '../store/logs.js';
 import { describeEmbedder, type Embedder, type EmbedderInfo, embedderFor } from './embedder.js';
 import type { LogLine } from './schema.js';
 import {
   buildSegment,
+  type Candidates,
   candidateMask,
+  countInRange,
   idMatches,
   type LineFilter,
   postingsOf,
   type Segment,
-  templateSimilarities,
+  templateSimilarity,
 } from './segment.js';
 import { loadSegment } from './segments-store.js';
 import { searchableText, tokenize } from './text.js';
@@ -88,53 +95,136 @@ export interface SearchAnswer {
 }
 
 interface Ref {
-  segment: number;
+  scope: number;
   doc: number;
   score: number;
 }
 
-/** The best LIST_DEPTH refs: a threshold from the scores (a typed-array sort), then a sort of the few above it. */
-function best(refs: Ref[], segments: readonly Segment[]): Ref[] {
+/** A segment of the search and its candidates (segment.ts candidateMask). */
+interface Scope extends Candidates {
+  segment: Segment;
+}
+
+const isCandidate = (scope: Scope, doc: number) =>
+  doc >= scope.start && doc < scope.end && (!scope.mask || scope.mask[doc] === 1);
+
+/**
+ * Order of a ranked list: higher score, then the newer line, then the line
+ * id. The id decides only between lines of equal score and time, so lines
+ * are parsed for it rarely; a list ranks the same however the lines are
+ * split into segments (compaction changes no answer).
+ */
+const byScoreThenTime = (scopes: readonly Scope[]) => (a: Ref, b: Ref) => {
+  const sa = (scopes[a.scope] as Scope).segment;
+  const sb = (scopes[b.scope] as Scope).segment;
+  const order = b.score - a.score || (sb.ts[b.doc] as number) - (sa.ts[a.doc] as number);
+  if (order !== 0) return order;
+  const idA = sa.lineId(a.doc);
+  const idB = sb.lineId(b.doc);
+  return idA < idB ? -1 : idA > idB ? 1 : 0;
+};
+
+/** The best LIST_DEPTH refs: a threshold from the scores (a typed-array sort), then a sort of the few at or above it. */
+function best(refs: Ref[], scopes: readonly Scope[]): Ref[] {
   let kept = refs;
   if (refs.length > LIST_DEPTH * 2) {
     const scores = Float64Array.from(refs, (r) => r.score).sort();
     const threshold = scores[scores.length - LIST_DEPTH] as number;
     kept = refs.filter((r) => r.score >= threshold);
   }
-  return kept.sort(byScoreThenTime(segments)).slice(0, LIST_DEPTH);
+  return kept.sort(byScoreThenTime(scopes)).slice(0, LIST_DEPTH);
 }
 
-/** Newest first among equal scores. */
-const byScoreThenTime = (segments: readonly Segment[]) => (a: Ref, b: Ref) =>
-  b.score - a.score ||
-  ((segments[b.segment] as Segment).ts[b.doc] as number) -
-    ((segments[a.segment] as Segment).ts[a.doc] as number);
+/** Scratch arrays of the BM25 pass, grown to the largest segment and reused (a search runs synchronously per segment). */
+let scratchScores = new Float64Array(0);
+let scratchTouched = new Uint32Array(0);
 
-function bm25List(
-  segments: readonly Segment[],
-  masks: readonly Uint8Array[],
-  terms: readonly string[],
-  ids: readonly string[],
-): Ref[] {
+/**
+ * The `size` best scores offered so far (a min-heap): `offer` says whether a
+ * score can still be among the best (ties with the worst kept included, for
+ * the order's later tie-breaks).
+ */
+class TopScores {
+  private readonly heap: Float64Array;
+  private count = 0;
+  constructor(private readonly size: number) {
+    this.heap = new Float64Array(size);
+  }
+
+  offer(score: number): boolean {
+    const heap = this.heap;
+    if (this.count < this.size) {
+      let at = this.count++;
+      while (at > 0) {
+        const parent = (at - 1) >> 1;
+        if ((heap[parent] as number) <= score) break;
+        heap[at] = heap[parent] as number;
+        at = parent;
+      }
+      heap[at] = score;
+      return true;
+    }
+    const worst = heap[0] as number;
+    if (score < worst) return false;
+    if (score === worst) return true;
+    // Replace the worst and sift down.
+    let at = 0;
+    for (;;) {
+      const left = 2 * at + 1;
+      if (left >= this.size) break;
+      const right = left + 1;
+      const child = right < this.size && (heap[right] as number) < (heap[left] as number) ? right : left;
+      if ((heap[child] as number) >= score) break;
+      heap[at] = heap[child] as number;
+      at = child;
+    }
+    heap[at] = score;
+    return true;
+  }
+}
+
+/** The first position in ascending `docs` holding a doc >= value. */
+function firstAtLeast(docs: Uint32Array, value: number): number {
+  let low = 0;
+  let high = docs.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if ((docs[mid] as number) < value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/**
+ * BM25 over the candidates. The statistics (lines, their mean length, each
+ * term's document frequency) are those of every line in the time range,
+ * whatever the other filters and however the lines are split into segments:
+ * scores do not change when segments are compacted.
+ */
+function bm25List(scopes: readonly Scope[], terms: readonly string[], ids: readonly string[]): Ref[] {
   let totalDocs = 0;
   let totalLength = 0;
-  for (const s of segments) {
-    totalDocs += s.lines.length;
-    totalLength += s.totalLength;
+  for (const { segment, start, end } of scopes) {
+    totalDocs += end - start;
+    totalLength += (segment.lengthBefore[end] as number) - (segment.lengthBefore[start] as number);
   }
   if (totalDocs === 0) return [];
   const avgLength = totalLength / totalDocs;
-  // Document frequency over every segment in range (not just the filtered lines): stable IDF.
-  const idMatchesBySegment = segments.map((s) => ids.map((id) => idMatches(s, id)));
+  const idMatchesByScope = scopes.map(({ segment, start, end }) =>
+    ids.map((id) => idMatches(segment, id).filter((doc) => doc >= start && doc < end)),
+  );
   const df = new Map<string, number>();
   for (const term of terms) {
     let n = 0;
-    for (const s of segments) n += postingsOf(s, term)?.docs.length ?? 0;
+    for (const { segment, start, end } of scopes) {
+      const postings = postingsOf(segment, term);
+      if (postings) n += countInRange(postings.docs, start, end);
+    }
     df.set(term, n);
   }
   ids.forEach((id, i) => {
     let n = 0;
-    for (const matches of idMatchesBySegment) n += (matches[i] as number[]).length;
+    for (const matches of idMatchesByScope) n += (matches[i] as number[]).length;
     df.set(id, n);
   });
   const idf = (term: string) => {
@@ -142,69 +232,113 @@ function bm25List(
     return Math.log(1 + (totalDocs - n + 0.5) / (n + 0.5));
   };
   const refs: Ref[] = [];
-  segments.forEach((segment, s) => {
-    const mask = masks[s] as Uint8Array;
-    const scores = new Float32Array(segment.lines.length);
-    const touched: number[] = [];
+  const top = new TopScores(LIST_DEPTH);
+  scopes.forEach((scope, s) => {
+    const { segment, start, end, mask, count } = scope;
+    if (count === 0) return;
+    if (scratchScores.length < segment.count) {
+      scratchScores = new Float64Array(segment.count);
+      scratchTouched = new Uint32Array(segment.count);
+    }
+    const scores = scratchScores;
+    const touched = scratchTouched;
+    let touchedCount = 0;
+    const docLength = segment.docLength;
     const add = (doc: number, tf: number, weight: number) => {
-      if (!mask[doc]) return;
-      const norm = 1 - BM25_B + (BM25_B * (segment.docLength[doc] as number)) / avgLength;
-      if (scores[doc] === 0) touched.push(doc);
+      const norm = 1 - BM25_B + (BM25_B * (docLength[doc] as number)) / avgLength;
+      if (scores[doc] === 0) touched[touchedCount++] = doc;
       scores[doc] = (scores[doc] as number) + (weight * tf * (BM25_K1 + 1)) / (tf + BM25_K1 * norm);
     };
     for (const term of terms) {
       const postings = postingsOf(segment, term);
       if (!postings) continue;
       const weight = idf(term);
-      for (let i = 0; i < postings.docs.length; i++)
-        add(postings.docs[i] as number, postings.tfs[i] as number, weight);
+      const { docs, tfs } = postings;
+      const last = firstAtLeast(docs, end);
+      for (let i = firstAtLeast(docs, start); i < last; i++) {
+        const doc = docs[i] as number;
+        if (mask && mask[doc] !== 1) continue;
+        add(doc, tfs[i] as number, weight);
+      }
     }
     ids.forEach((id, i) => {
       const weight = idf(id);
-      for (const doc of (idMatchesBySegment[s] as number[][])[i] as number[]) add(doc, 1, weight);
+      for (const doc of (idMatchesByScope[s] as number[][])[i] as number[]) {
+        if (!mask || mask[doc] === 1) add(doc, 1, weight);
+      }
     });
-    // Only this segment's best LIST_DEPTH can reach the fused list: keep refs (objects) few.
-    let threshold = Number.NEGATIVE_INFINITY;
-    if (touched.length > LIST_DEPTH) {
-      const sorted = Float32Array.from(touched, (doc) => scores[doc] as number).sort();
-      threshold = sorted[sorted.length - LIST_DEPTH] as number;
-    }
-    for (const doc of touched) {
-      if ((scores[doc] as number) >= threshold) refs.push({ segment: s, doc, score: scores[doc] as number });
+    // Only lines at or above the LIST_DEPTH-th best score seen so far can make the list: keep refs (objects) few.
+    for (let i = 0; i < touchedCount; i++) {
+      const doc = touched[i] as number;
+      const score = scores[doc] as number;
+      scores[doc] = 0;
+      if (top.offer(score)) refs.push({ scope: s, doc, score });
     }
   });
-  return best(refs, segments);
+  return best(refs, scopes);
 }
 
-function vectorList(
-  segments: readonly Segment[],
-  masks: readonly Uint8Array[],
-  query: Float32Array,
-  indexKey: string,
-): Ref[] {
-  const refs: Ref[] = [];
-  segments.forEach((segment, s) => {
-    if (segment.embedder !== indexKey || segment.templates.length === 0) return;
-    const mask = masks[s] as Uint8Array;
-    const sims = templateSimilarities(segment, query);
-    const order = Array.from(sims.keys()).sort((a, b) => (sims[b] as number) - (sims[a] as number));
-    let taken = 0;
-    for (const t of order) {
-      // No similarity is no match (a query of ids alone embeds to nothing with the local embedder).
-      if (taken >= LIST_DEPTH || (sims[t] as number) <= 0) break;
-      for (
-        let i = segment.templateDocStart[t] as number;
-        i < (segment.templateDocStart[t + 1] as number);
-        i++
-      ) {
-        const doc = segment.templateDocs[i] as number;
-        if (!mask[doc]) continue;
-        refs.push({ segment: s, doc, score: sims[t] as number });
-        if (++taken >= LIST_DEPTH) break;
+/**
+ * The LIST_DEPTH candidates most similar to the query: the similarity of a
+ * line is its template's, so templates are ranked (each distinct template's
+ * similarity computed once, whatever the segments holding it), and lines
+ * taken from the most similar templates down, newest first among equals.
+ * Segments are visited newest first, and one whose newest candidate is older
+ * than the lines already taken for a similarity is not visited at all.
+ */
+function vectorList(scopes: readonly Scope[], query: Float32Array, indexKey: string): Ref[] {
+  const simOfTemplate = new Map<string, number>();
+  const entries: { sim: number; scope: number; t: number; newest: number }[] = [];
+  scopes.forEach((scope, s) => {
+    const { segment, end, count } = scope;
+    if (count === 0 || segment.embedder !== indexKey || segment.templates.length === 0) return;
+    for (let t = 0; t < segment.templates.length; t++) {
+      const text = segment.templates[t] as string;
+      let sim = simOfTemplate.get(text);
+      if (sim === undefined) {
+        sim = templateSimilarity(segment, t, query);
+        simOfTemplate.set(text, sim);
       }
+      // No similarity is no match (a query of ids alone embeds to nothing with the local embedder).
+      if (sim > 0) entries.push({ sim, scope: s, t, newest: segment.ts[end - 1] as number });
     }
   });
-  return best(refs, segments);
+  entries.sort((a, b) => b.sim - a.sim || b.newest - a.newest);
+  const order = byScoreThenTime(scopes);
+  const list: Ref[] = [];
+  for (let i = 0; i < entries.length && list.length < LIST_DEPTH; ) {
+    // One similarity at a time: its lines compete by time.
+    const sim = (entries[i] as { sim: number }).sim;
+    const need = LIST_DEPTH - list.length;
+    let taken: Ref[] = [];
+    let oldestKept = Number.NEGATIVE_INFINITY;
+    for (; i < entries.length && (entries[i] as { sim: number }).sim === sim; i++) {
+      const entry = entries[i] as { scope: number; t: number; newest: number };
+      if (taken.length >= need && entry.newest < oldestKept) continue;
+      const scope = scopes[entry.scope] as Scope;
+      const { segment } = scope;
+      let fromThis = 0;
+      for (
+        let at = segment.templateDocStart[entry.t] as number;
+        at < (segment.templateDocStart[entry.t + 1] as number) && fromThis < need;
+        at++
+      ) {
+        const doc = segment.templateDocs[at] as number;
+        // Newest first: past the range's start, nothing older can match.
+        if (doc < scope.start) break;
+        if (!isCandidate(scope, doc)) continue;
+        taken.push({ scope: entry.scope, doc, score: sim });
+        fromThis++;
+      }
+      if (taken.length >= need) {
+        taken = taken.sort(order).slice(0, need);
+        const last = taken[taken.length - 1] as Ref;
+        oldestKept = (scopes[last.scope] as Scope).segment.ts[last.doc] as number;
+      }
+    }
+    list.push(...taken.sort(order));
+  }
+  return list;
 }
 
 /** The query terms a line holds (for highlighting). */
@@ -220,13 +354,8 @@ export async function searchLogs(params: SearchParams, deps: SearchDeps): Promis
   const [source, tail] = await Promise.all([deps.segments(range), deps.tail(range)]);
   const segments = [...source.segments];
   if (tail.lines.length > 0) segments.push(buildSegment('tail', tail.lines));
-  const masks: Uint8Array[] = [];
-  let candidates = 0;
-  for (const segment of segments) {
-    const { mask, count } = candidateMask(segment, params);
-    masks.push(mask);
-    candidates += count;
-  }
+  const scopes: Scope[] = segments.map((segment) => ({ segment, ...candidateMask(segment, params) }));
+  const candidates = scopes.reduce((sum, scope) => sum + scope.count, 0);
   const notes: string[] = [];
   const withVectors = source.segments.filter((s) => s.embedder === deps.embedder.key);
   const otherIndex = source.segments.find((s) => s.embedder && s.embedder !== deps.embedder.key);
@@ -236,32 +365,36 @@ export async function searchLogs(params: SearchParams, deps: SearchDeps): Promis
     );
   }
   const mode = withVectors.length > 0 ? 'hybrid' : 'bm25';
-  const lexical = terms.length + ids.length > 0 ? bm25List(segments, masks, terms, ids) : [];
+  const lexical = terms.length + ids.length > 0 ? bm25List(scopes, terms, ids) : [];
   let semantic: Ref[] = [];
   if (mode === 'hybrid' && candidates > 0) {
     const [vector] = await deps.embedder.embed([params.query]);
-    semantic = vectorList(segments, masks, vector as Float32Array, deps.embedder.key);
+    semantic = vectorList(scopes, vector as Float32Array, deps.embedder.key);
   }
 
   // Fusion, unique by line id: a line indexed twice (or both indexed and in the tail) keeps its best ranks.
-  const fused = new Map<string, LogHit>();
+  // Lines are parsed for the k hits only.
+  type Fused = Omit<LogHit, 'line' | 'matched'> & { segment: Segment; doc: number; ts: number };
+  const fused = new Map<string, Fused>();
   const addList = (list: readonly Ref[], which: 'bm25' | 'vector') => {
     let rank = 0;
     for (const ref of list) {
-      const line = (segments[ref.segment] as Segment).lines[ref.doc] as LogLine;
-      let hit = fused.get(line.id);
+      const segment = (scopes[ref.scope] as Scope).segment;
+      const id = segment.lineId(ref.doc);
+      let hit = fused.get(id);
       if (hit?.ranks[which] != null) continue;
       rank++;
       if (!hit) {
         hit = {
-          id: line.id,
-          line,
+          id,
+          segment,
+          doc: ref.doc,
+          ts: segment.ts[ref.doc] as number,
           score: 0,
           ranks: { bm25: null, vector: null },
           scores: { bm25: null, vector: null },
-          matched: [],
         };
-        fused.set(line.id, hit);
+        fused.set(id, hit);
       }
       hit.ranks[which] = rank;
       hit.scores[which] = Number(ref.score.toFixed(6));
@@ -271,16 +404,20 @@ export async function searchLogs(params: SearchParams, deps: SearchDeps): Promis
   addList(lexical, 'bm25');
   addList(semantic, 'vector');
   const wanted = new Set([...terms, ...ids]);
-  const hits = [...fused.values()]
+  const hits: LogHit[] = [...fused.values()]
     // Equal fused scores: a full-text match first (exact tokens outrank a lookalike), then the newer line.
     .sort(
       (a, b) =>
         b.score - a.score ||
         (a.ranks.bm25 ?? Number.POSITIVE_INFINITY) - (b.ranks.bm25 ?? Number.POSITIVE_INFINITY) ||
-        b.line.ts - a.line.ts,
+        b.ts - a.ts ||
+        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
     )
     .slice(0, params.k)
-    .map((hit) => ({ ...hit, score: Number(hit.score.toFixed(6)), matched: matchedTerms(hit.line, wanted) }));
+    .map(({ segment, doc, ts: _ts, ...hit }) => {
+      const line = segment.line(doc);
+      return { ...hit, line, score: Number(hit.score.toFixed(6)), matched: matchedTerms(line, wanted) };
+    });
   if (tail.truncated) {
     notes.push('more unindexed lines than one search reads: the newest were searched; run the indexer');
   }
@@ -318,7 +455,7 @@ export function defaultSearchDeps(embedder: Embedder = embedderFor(getConfig()))
         { ...range, now: clock.now() },
         MAX_SEGMENTS_PER_SEARCH,
       );
-      const inRange = entries.filter((e) => e.maxTs >= range.from && e.minTs <= range.to);
+      const inRange = liveSegmentEntries(entries).filter((e) => e.maxTs >= range.from && e.minTs <= range.to);
       const loaded: Segment[] = [];
       let cached = 0;
       let bytes = 0;

@@ -2,13 +2,15 @@
  * Segment objects in the artifacts bucket, and the search function's cache
  * of decoded segments. Segments are immutable (compaction writes a new one
  * and drops the old ones from the manifest), so a cached segment never goes
- * stale: the cache is keyed by object key and bounded by the lines it holds.
+ * stale: the cache is keyed by object key and bounded by the memory its
+ * segments hold (their index arrays, and their lines still compressed or
+ * inflated, but not parsed: segment.ts).
  */
 import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { s3Client } from '../aws.js';
 import { ARTIFACT_PREFIXES } from '../schema.js';
 import { hourOf } from '../store/keys.js';
-import { decodeSegment, encodeSegment, type Segment } from './segment.js';
+import { type DecodedSegment, decodeSegment, encodeSegment, type Segment } from './segment.js';
 
 /** `logs/<index key>/<yyyy-mm-ddThh>/<segment id>.seg`; the index key's `@` and `.` are kept (S3 allows them). */
 export const segmentObjectKey = (indexKey: string, hour: number, segmentId: string) =>
@@ -33,40 +35,44 @@ export async function deleteSegmentObjects(bucket: string, keys: readonly string
   }
 }
 
-/** Lines the cache holds at most (about 0.6 KB of heap each): 1.5 M lines fit a 1,536 MB function. */
-export const SEGMENT_CACHE_LINES = 1_500_000;
+/**
+ * Bytes of decoded segments the cache holds at most: 30 days of 1,000,000
+ * lines hold about 700 MB, which fits the search function's 1,536 MB.
+ */
+export const SEGMENT_CACHE_BYTES = 900 * 2 ** 20;
 
-const cache = new Map<string, Segment>();
-let cachedLines = 0;
+const cache = new Map<string, DecodedSegment>();
+let cachedBytes = 0;
 
 /** A segment by object key: from the cache, else read, decoded and cached (least recently used goes first). */
 export async function loadSegment(
   bucket: string,
   key: string,
 ): Promise<{ segment: Segment; cached: boolean; bytes: number }> {
-  const hit = cache.get(`${bucket}/${key}`);
+  const name = `${bucket}/${key}`;
+  const hit = cache.get(name);
   if (hit) {
     // Re-insert: Map order is the eviction order.
-    cache.delete(`${bucket}/${key}`);
-    cache.set(`${bucket}/${key}`, hit);
-    return { segment: hit, cached: true, bytes: 0 };
+    cache.delete(name);
+    cache.set(name, hit);
+    return { segment: hit.segment, cached: true, bytes: 0 };
   }
   const object = await s3Client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   const bytes = await object.Body?.transformToByteArray();
   if (!bytes) throw new Error(`segment ${key}: empty object`);
-  const segment = decodeSegment(bytes);
-  cache.set(`${bucket}/${key}`, segment);
-  cachedLines += segment.lines.length;
-  for (const [name, old] of cache) {
-    if (cachedLines <= SEGMENT_CACHE_LINES || name === `${bucket}/${key}`) break;
-    cache.delete(name);
-    cachedLines -= old.lines.length;
+  const decoded = decodeSegment(bytes);
+  cache.set(name, decoded);
+  cachedBytes += decoded.memoryBytes;
+  for (const [other, old] of cache) {
+    if (cachedBytes <= SEGMENT_CACHE_BYTES || other === name) break;
+    cache.delete(other);
+    cachedBytes -= old.memoryBytes;
   }
-  return { segment, cached: false, bytes: bytes.byteLength };
+  return { segment: decoded.segment, cached: false, bytes: bytes.byteLength };
 }
 
 /** Empties the cache (tests, benchmarks measuring cold reads). */
 export function clearSegmentCache(): void {
   cache.clear();
-  cachedLines = 0;
+  cachedBytes = 0;
 }

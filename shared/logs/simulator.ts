@@ -4,6 +4,8 @@
  * hits, slow streams, 5xx and deploys — labelled with endpoint, model,
  * region, service, request and trace ids, and the scenario that produced
  * each line (`attributes.scenario`, which the relevance test scores against).
+ * Each request's call is stored as a trace (through trace ingestion, source
+ * `ingest`) with the trace id its lines carry, so a line's trace opens.
  *
  * Lines are a pure function of the period they cover (seeded by its start),
  * so a period written twice yields the same ids and is stored once. Its
@@ -13,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { clock } from '../clock.js';
 import { getConfig } from '../config.js';
+import { storeTraceItems } from '../ingest/ingest.js';
 import { MINUTE_MS, padTs } from '../store/keys.js';
 import {
   advanceLogSimulator,
@@ -185,11 +188,85 @@ function pickScenario(random: () => number, incident: Scenario | undefined): Sce
  * failure scenario), chosen from the block's start.
  */
 export function simulateLogLines(from: number, to: number, meanGapMs = MEAN_GAP_MS): LogLine[] {
+  return simulateLogPeriod(from, to, meanGapMs).lines;
+}
+
+/** A simulated call as `POST /ingest/trace` takes it (shared/ingest/schema.ts traceInputSchema). */
+export interface SimulatedCall {
+  id: string;
+  ts: number;
+  endpoint: string;
+  model: string;
+  region: string;
+  ok: boolean;
+  status?: number;
+  errorType?: 'timeout';
+  latencyMs: number;
+  ttftMs?: number;
+  requestId: string;
+  traceId: string;
+  spanId: string;
+  attributes: Record<string, string>;
+}
+
+/**
+ * The call behind a request's lines, so "open trace" on a line finds it: its
+ * status is the one the first line reports (none for a timeout). Its own
+ * random numbers come from the trace id, so the lines stay what they were.
+ */
+function simulatedCall(
+  scenario: Scenario,
+  first: Draft,
+  line: { ts: number; endpoint: string; model: string; region: string; requestId: string; traceId: string },
+): SimulatedCall {
+  const random = mulberry32(Number.parseInt(line.traceId.slice(0, 8), 16));
+  const between = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
+  const reported = /\b(?:error |POST \S+ )([1-5]\d\d)\b/.exec(first.message)?.[1];
+  const status =
+    scenario === 'timeout'
+      ? undefined
+      : reported
+        ? Number(reported)
+        : scenario === 'content_filter'
+          ? 400
+          : 200;
+  const latencyMs =
+    scenario === 'timeout'
+      ? between(10_000, 60_000)
+      : scenario === 'slow_stream'
+        ? between(8000, 30_000)
+        : scenario === 'success'
+          ? between(180, 1900)
+          : between(40, 900);
+  return {
+    id: `sim-${line.traceId}`,
+    ts: line.ts,
+    endpoint: line.endpoint,
+    model: line.model,
+    region: line.region,
+    ok: status !== undefined && status < 400,
+    ...(status === undefined ? { errorType: 'timeout' as const } : { status }),
+    latencyMs,
+    ...(scenario === 'slow_stream' ? { ttftMs: between(4000, Math.min(15_000, latencyMs)) } : {}),
+    requestId: line.requestId,
+    traceId: line.traceId,
+    spanId: line.traceId.slice(0, 16),
+    attributes: { scenario, simulated: 'true' },
+  };
+}
+
+/** The lines of [from, to), and the calls (traces) their trace ids name: a pure function of the range. */
+export function simulateLogPeriod(
+  from: number,
+  to: number,
+  meanGapMs = MEAN_GAP_MS,
+): { lines: LogLine[]; calls: SimulatedCall[] } {
   const random = mulberry32(Number(BigInt(from) % 4294967291n));
   const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
   const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)] as T;
   const hex = (n: number) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');
   const lines: LogLine[] = [];
+  const calls: SimulatedCall[] = [];
   let seq = 0;
   const gap = Math.max(4, meanGapMs);
   for (let ts = from + int(0, gap); ts < to; ts += int(Math.floor(gap / 4), Math.floor((gap * 7) / 4))) {
@@ -212,7 +289,20 @@ export function simulateLogLines(from: number, to: number, meanGapMs = MEAN_GAP_
     const region = pick(REGIONS);
     const service = pick(SERVICES);
     let at = ts;
-    for (const draft of WRITERS[scenario](context)) {
+    const drafts = WRITERS[scenario](context);
+    if (scenario !== 'deploy') {
+      calls.push(
+        simulatedCall(scenario, drafts[0] as Draft, {
+          ts,
+          endpoint: target.endpoint,
+          model: context.model,
+          region,
+          requestId: context.requestId,
+          traceId,
+        }),
+      );
+    }
+    for (const draft of drafts) {
       at += draft.delayMs ?? 0;
       const suffix = `sim-${createHash('sha256').update(`${ts}:${seq++}`).digest('hex').slice(0, 16)}`;
       lines.push({
@@ -235,7 +325,7 @@ export function simulateLogLines(from: number, to: number, meanGapMs = MEAN_GAP_
       });
     }
   }
-  return lines;
+  return { lines, calls };
 }
 
 export interface SimulatorStatus {
@@ -265,7 +355,9 @@ export async function logSimulatorStatus(): Promise<SimulatorStatus> {
 }
 
 /** One tick: when running, writes the lines of the period since the last tick. */
-export async function logSimulatorTick(now = clock.now()): Promise<{ running: boolean; written: number }> {
+export async function logSimulatorTick(
+  now = clock.now(),
+): Promise<{ running: boolean; written: number; traces?: number }> {
   const config = getConfig();
   let state = await readLogSimulatorState(config.tableName);
   if (!(state ? state.running : config.logSimEnabled)) return { running: false, written: 0 };
@@ -275,13 +367,15 @@ export async function logSimulatorTick(now = clock.now()): Promise<{ running: bo
   }
   const from = Math.max(state.writtenUpTo ?? now - config.logSimIntervalMs, now - MAX_CATCH_UP_MS);
   if (from >= now) return { running: true, written: 0 };
-  const lines = simulateLogLines(from, now);
+  const { lines, calls } = simulateLogPeriod(from, now);
   // Claim the period first: of two concurrent ticks, one writes it.
   if (!(await advanceLogSimulator(config.tableName, state.writtenUpTo, now, lines.length))) {
     return { running: true, written: 0 };
   }
+  // The calls first, through trace ingestion's path (source `ingest`): a line's trace exists once the line does.
+  const traces = await storeTraceItems(calls, now);
   const result = await storeLogLines(lines);
-  return { running: true, written: result.stored };
+  return { running: true, written: result.stored, traces: traces.stored };
 }
 
 /** Switches the simulator on (and writes a first batch) or off, for every container. */

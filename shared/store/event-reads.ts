@@ -25,6 +25,8 @@ export interface EventFilters {
   ok?: boolean;
   errorType?: ErrorType[];
   status?: number[];
+  /** The W3C trace id (32 lower-case hex) the event belongs to. */
+  traceId?: string;
 }
 
 interface Filter {
@@ -57,6 +59,7 @@ export function filterExpression(filters: EventFilters, nowSec: number): Filter 
   match('ok', filters.ok === undefined ? undefined : [filters.ok]);
   match('errorType', filters.errorType);
   match('status', filters.status);
+  match('traceId', filters.traceId === undefined ? undefined : [filters.traceId]);
   return { expression: parts.join(' AND '), names, values };
 }
 

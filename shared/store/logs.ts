@@ -304,7 +304,7 @@ async function queryAll(input: QueryCommandInput, limit: number): Promise<Record
 
 export interface SegmentEntry {
   indexKey: string;
-  /** Start of the hour the segment covers. */
+  /** Start of the (first) hour the segment covers: a compacted segment covers several hours of one day. */
   hour: number;
   segmentId: string;
   /** Object key in the artifacts bucket. */
@@ -314,6 +314,19 @@ export interface SegmentEntry {
   minTs: number;
   maxTs: number;
   createdAt: number;
+  /**
+   * Segment ids this one holds the lines of (compaction, shared/logs/compaction.ts).
+   * While a replaced entry is still in the manifest, readers skip it
+   * (liveSegmentEntries): one Query sees either the old entries or the new
+   * one, never both and never neither.
+   */
+  replaces?: string[];
+}
+
+/** The entries a reader uses: those no other entry of the list replaces. */
+export function liveSegmentEntries(entries: readonly SegmentEntry[]): SegmentEntry[] {
+  const replaced = new Set(entries.flatMap((e) => e.replaces ?? []));
+  return entries.filter((e) => !replaced.has(e.segmentId));
 }
 
 export async function putSegmentEntry(tableName: string, entry: SegmentEntry, retentionDays: number) {
@@ -330,19 +343,25 @@ export async function putSegmentEntry(tableName: string, entry: SegmentEntry, re
   );
 }
 
-/** The manifest entries of the hours holding `from` to `to` (one Query, paged), oldest first. */
+/**
+ * The manifest entries of the hours holding `from` to `to`, from the start of
+ * the day of `from` (a compacted segment is keyed by its first hour, which
+ * may lie before `from`), oldest first: one Query, paged, strongly
+ * consistent. Replaced entries are included: readers keep liveSegmentEntries.
+ */
 export async function readSegmentEntries(
   tableName: string,
   indexKey: string,
   range: { from: number; to: number; now: number },
   limit: number,
 ): Promise<{ entries: SegmentEntry[]; truncated: boolean }> {
-  const { low, high } = logSegmentRange(range.from, range.to);
+  const { low, high } = logSegmentRange(floorTo(range.from, DAY_MS), range.to);
   const items = await queryAll(
     {
       TableName: tableName,
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
       ExpressionAttributeValues: { ':pk': logSegmentPartition(indexKey), ':low': low, ':high': high },
+      ConsistentRead: true,
     },
     limit + 1,
   );

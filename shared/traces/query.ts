@@ -131,7 +131,7 @@ export interface TracesAnswer {
 // ---------------------------------------------------------------- parameters
 
 /** The parameters of /traces alone; the range and filters are every read route's (shared/http/query.ts). */
-const OWN_PARAMETERS = ['ok', 'errorType', 'status', 'limit', 'cursor', 'format'] as const;
+const OWN_PARAMETERS = ['ok', 'errorType', 'status', 'traceId', 'limit', 'cursor', 'format'] as const;
 const PARAMETERS = [...RANGE_PARAMS, ...FILTER_PARAMS, ...OWN_PARAMETERS] as const;
 
 /** HTTP statuses: three decimal digits from 100 to 599. */
@@ -144,6 +144,10 @@ const paramsSchema = z.object({
   ok: z.enum(['true', 'false'], { message: 'expected true or false' }).optional(),
   errorType: oneOfList(ERROR_TYPES).optional(),
   status: statusList.optional(),
+  traceId: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/, 'expected a trace id: 32 lower-case hexadecimal characters')
+    .optional(),
   limit: wholeNumber(`a whole number from 1 to ${MAX_LIMIT}`, {
     min: 1,
     max: MAX_LIMIT,
@@ -195,6 +199,7 @@ export function parseTracesRequest(
     ...(p.ok === undefined ? {} : { ok: p.ok === 'true' }),
     ...(p.errorType ? { errorType: p.errorType } : {}),
     ...(p.status ? { status: p.status } : {}),
+    ...(p.traceId ? { traceId: p.traceId } : {}),
   };
 
   let cursor: TraceCursor | undefined;
@@ -266,6 +271,8 @@ function normalizeQuery(query: TraceQuery): unknown[] {
     f.ok ?? null,
     sorted(f.errorType),
     sorted(f.status),
+    // Absent, not null, when unused: the cursors of queries without a trace id stay valid.
+    ...(f.traceId === undefined ? [] : [f.traceId]),
   ];
 }
 

@@ -52,6 +52,34 @@ describe('Logs tab in headless Chromium', { timeout: 90_000 }, () => {
         endpoint: 'chat',
       },
     ];
+    // The call the first line belongs to, and one of another trace.
+    const traced = await fetch(`${base}/ingest/trace`, {
+      method: 'POST',
+      headers: { 'x-api-key': INGEST_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify([
+        {
+          id: 'browser-traced',
+          ts: now - 61_000,
+          endpoint: 'chat',
+          model: 'gpt-4o-mini',
+          ok: false,
+          status: 400,
+          latencyMs: 120,
+          traceId: '0123456789abcdef0123456789abcdef',
+        },
+        {
+          id: 'browser-other',
+          ts: now - 62_000,
+          endpoint: 'chat',
+          model: 'gpt-4o-mini',
+          ok: true,
+          status: 200,
+          latencyMs: 300,
+          traceId: 'fedcba9876543210fedcba9876543210',
+        },
+      ]),
+    });
+    expect(traced.status).toBe(200);
     const answer = await fetch(`${base}/logs/ingest`, {
       method: 'POST',
       headers: { 'x-api-key': INGEST_KEY, 'content-type': 'application/json' },
@@ -116,7 +144,10 @@ describe('Logs tab in headless Chromium', { timeout: 90_000 }, () => {
     await search('context_length_exceeded');
     await page.locator('[data-testid="log-hit"] >> text=Open trace').first().click();
     await poll(() => new URL(page.url()).searchParams.get('tab')).toBe('traces');
-    expect(new URL(page.url()).searchParams.get('model')).toBe('gpt-4o-mini');
+    expect(new URL(page.url()).searchParams.get('traceId')).toBe('0123456789abcdef0123456789abcdef');
+    // Exactly that trace's call, not its neighbours.
+    await page.locator('[data-testid="trace-filter"]').waitFor({ timeout: WAIT_MS });
+    await poll(() => page.locator('[data-testid="trace-row"]').count()).toBe(1);
     expect(errors).toEqual([]);
   });
 });

@@ -43,6 +43,10 @@ export interface TraceInput {
   /** USD; estimated by the server from its price table when absent. */
   costUsd?: number | undefined;
   requestId?: string | undefined;
+  /** W3C trace id (32 lower-case hex): links the call to log lines carrying it. */
+  traceId?: string | undefined;
+  /** The call's span id (16 lower-case hex). */
+  spanId?: string | undefined;
   /** Request start to the first streamed token, ms. */
   ttftMs?: number | undefined;
   /** At most 32 entries; keys up to 64, values up to 512 characters. */

@@ -223,8 +223,17 @@ export function LogsTab() {
       })
     : null;
   const answer = useApi<SearchAnswer>(url, tick + changes);
+  // Exactly the line's trace: the Traces tab reads its calls by trace id around the line's time.
   const openTrace = (hit: LogHit) =>
-    set({ tab: 'traces', source: 'all', endpoint: hit.line.endpoint, model: hit.line.model, q: undefined });
+    set({
+      tab: 'traces',
+      source: 'all',
+      traceId: hit.line.traceId,
+      traceAt: String(hit.line.ts),
+      endpoint: undefined,
+      model: undefined,
+      q: undefined,
+    });
   const embedder = status.data?.embedder;
 
   return (

@@ -29,11 +29,17 @@ export function TracesTab() {
     ok: params.ok,
     errorType: params.errorType,
     status: params.status,
+    traceId: params.traceId,
   };
-  const filterKey = JSON.stringify([filters, params.range]);
+  const filterKey = JSON.stringify([filters, params.range, params.traceAt]);
   // The range is pinned when the filters or range change (or on Refresh), so paging keeps meaning the same calls.
   const pinned = useMemo(() => Date.now(), [filterKey, refresh]);
   const query: Query = useMemo(() => {
+    // A trace opened from a log line: its calls start up to 30 minutes before the line, and a little after.
+    const at = Number(params.traceAt);
+    if (params.traceId && Number.isFinite(at)) {
+      return { from: at - 30 * 60_000, to: Math.min(at + 5 * 60_000, pinned), ...filters };
+    }
     const from = pinned - rangeMinutes(params) * 60_000;
     return { from, to: pinned, ...filters };
   }, [filterKey, pinned]);
@@ -80,6 +86,18 @@ export function TracesTab() {
           </div>
         }
       >
+        {params.traceId ? (
+          <p class="muted" data-testid="trace-filter">
+            {`Calls of trace ${params.traceId} `}
+            <button
+              type="button"
+              class="btn btn-small"
+              onClick={() => set({ traceId: undefined, traceAt: undefined })}
+            >
+              Show all calls
+            </button>
+          </p>
+        ) : null}
         <TraceFilters
           params={params}
           set={set}
