@@ -424,6 +424,15 @@ const ROWS = {
       )
       .pipe(z.array(z.enum(ERROR_TYPES))),
   },
+  sloExcludeMaintenance: {
+    name: 'SLO_EXCLUDE_MAINTENANCE',
+    scope: 'both',
+    default: '0',
+    description:
+      'Set to 1 to leave the minutes inside maintenance windows out of the SLO figures (SLI, error budget, burn rates) and the burn-rate alert rules. 0: they count like any other minute.',
+    expected: '1/0, true/false, yes/no or on/off',
+    schema: boolean,
+  },
   incidents: {
     successRatePercent: {
       name: 'INCIDENT_SUCCESS_RATE',

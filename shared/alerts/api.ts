@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { badRequest, HttpProblem, validate } from '../http/problem.js';
 import { checkEgressUrl, egressPolicy } from '../net/egress.js';
+import { maintenanceDefinition } from '../status/slo-maintenance.js';
 import {
   deleteChannel,
   deleteMaintenance,
@@ -179,7 +180,7 @@ export async function overview(config: Config, now: number) {
       burn_rate:
         '(1 − SLI) / (1 − objective) over each window, as in /status; fires when both windows of the fast pair, or both of the slow pair, are at or over their factor.',
       latency: 'fires when the p95 over the last windowMinutes stays over thresholdMs for forMinutes.',
-      maintenance: 'during a window covering the endpoint, transitions are recorded and nobody is notified.',
+      maintenance: `during a window covering the endpoint, transitions are recorded and nobody is notified. Burn rates: ${maintenanceDefinition(config.sloExcludeMaintenance)}`,
     },
   };
 }

@@ -230,7 +230,7 @@ describe('burn rate', () => {
     expect(embeddings?.value.fastShort).toBeGreaterThan(14.4);
     expect(embeddings?.value.fastLong).toBeGreaterThan(14.4);
     expect(bodies('embeddings').map((b) => b.event)).toEqual(['firing']);
-  });
+  }, 60_000); // 1,200 events through the write path: over 20 s on a loaded 2-core machine.
 });
 
 describe('maintenance windows', () => {
@@ -337,5 +337,51 @@ describe('deliveries', () => {
     clock.set(at + 40_000);
     const again = await evaluate();
     expect(again.deliveries.filter((d) => d.ruleId === 'assistants-down')).toEqual([]);
+  });
+});
+
+describe('maintenance windows and the SLO', () => {
+  it('leave burn-rate rules alone when SLO_EXCLUDE_MAINTENANCE=1, and not by default', async () => {
+    const now = T0 + 12 * 60 * MINUTE_MS + 30_000;
+    await saveMaintenance(tableName, {
+      id: 'images-migration',
+      title: 'Images migration',
+      endpoints: ['images'],
+      start: now - 30_000 - 15 * MINUTE_MS,
+      end: now + 5 * MINUTE_MS,
+      updatedAt: now,
+    });
+    await rule({
+      id: 'img-burn',
+      name: 'Images SLO',
+      endpoint: 'images',
+      condition: { kind: 'burn_rate' },
+      channels: ['hook'],
+    });
+    // Two calls a minute over the last hour; every call of the last 10 minutes (inside the window) failed.
+    const events: TraceEvent[] = [];
+    for (let m = 1; m <= 60; m++) {
+      for (let k = 0; k < 2; k++) {
+        const fail = m <= 10 ? { ok: false, status: 503, errorType: 'server_error' as const } : {};
+        events.push(ev({ ts: now - m * MINUTE_MS + k * 1000, endpoint: 'images', ...fail }));
+      }
+    }
+    clock.set(now);
+    await record(events);
+    const fired = async () =>
+      (await evaluate()).transitions.filter((t) => t.ruleId === 'img-burn').map((t) => t.to);
+    const restore = setEnv({ SLO_EXCLUDE_MAINTENANCE: '1' });
+    try {
+      expect(await fired()).toEqual([]);
+      const states = await listStates(tableName, 100);
+      expect(states.find((s) => s.ruleId === 'img-burn')).toBeUndefined();
+    } finally {
+      restore();
+    }
+    // Counted: the same minutes burn the budget at 200× over 5 min, and 34× over the hour (minutes 1 … 59 ago).
+    expect(await fired()).toEqual(['firing']);
+    const state = (await listStates(tableName, 100)).find((s) => s.ruleId === 'img-burn');
+    expect(state?.value.fastShort).toBeCloseTo(200, 6);
+    expect(state?.value.fastLong).toBeCloseTo(20 / 118 / 0.005, 2);
   });
 });

@@ -118,7 +118,7 @@ export async function evaluateRules(options: EvaluateOptions): Promise<Evaluatio
   }
   const request = { config, now };
   const reader = rollupsFor(request);
-  const figures = new EvaluationFigures(reader, now, lookback);
+  const figures = new EvaluationFigures(reader, now, lookback, config.sloExcludeMaintenance ? windows : []);
   const stateOf = new Map(states.map((s) => [`${s.ruleId}\u0000${s.endpoint}`, s]));
 
   const instances: Instance[] = [];
