@@ -710,6 +710,8 @@ export function platformOf(env: Env = process.env) {
     /** The Secrets Manager secrets this function may read (shared/secrets.ts). */
     /** The SNS topic alert e-mails are published to (set by the stack for the evaluator). */
     alertTopicArn: text('ALERT_TOPIC_ARN'),
+    /** The Secrets Manager secret holding the alert channels' secrets (shared/alerts/channel-secrets.ts). */
+    alertChannelSecretArn: text('ALERT_CHANNEL_SECRET_ARN'),
     secretArns: SECRET_ARN_VARIABLES.map(text).filter((arn): arn is string => arn !== undefined),
   };
 }
