@@ -5,11 +5,14 @@
  * egress guard (allowed by an explicit EGRESS_ALLOW exception).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { traceEvents } from '../../test/fixtures.js';
-import { ManualClock, setEnv, useClock, useFreshStore } from '../../test/helpers.js';
+import { ManualClock, setEnv, storedItem, useClock, useFreshStore } from '../../test/helpers.js';
 import { getConfig } from '../config.js';
 import type { TraceEvent } from '../events/model.js';
 import {
@@ -21,7 +24,8 @@ import {
   seedRulesOnce,
 } from '../store/alerts.js';
 import { recordEvents } from '../store/events.js';
-import { MINUTE_MS } from '../store/keys.js';
+import { alertChannelKey, MINUTE_MS } from '../store/keys.js';
+import { writeChannel } from './channel-secrets.js';
 import { evaluateRules } from './evaluate.js';
 import { type Delivery, type RuleInput, ruleInputSchema, type Transition } from './model.js';
 import { productionDelivery, RETRY_DELAYS_MS, SIGNATURE_HEADER } from './notify.js';
@@ -45,6 +49,8 @@ const clock = new ManualClock(T0);
 let restoreClock: () => void;
 let restoreEnv: () => void;
 const slept: number[] = [];
+/** The local channel secrets store (DATA_DIR/alert-channel-secrets.json): a fresh directory for this file. */
+const dataDir = mkdtempSync(join(tmpdir(), 'alerts-eval-'));
 
 beforeAll(async () => {
   receiver = createServer((request, response) => {
@@ -60,18 +66,23 @@ beforeAll(async () => {
   const port = (receiver.address() as AddressInfo).port;
   receiverUrl = `http://127.0.0.1:${port}/hook`;
   ({ tableName } = await useFreshStore());
-  restoreEnv = setEnv({ EGRESS_ALLOW: `127.0.0.1:${port}`, DASHBOARD_URL: 'https://status.example.com' });
+  restoreEnv = setEnv({
+    EGRESS_ALLOW: `127.0.0.1:${port}`,
+    DASHBOARD_URL: 'https://status.example.com',
+    DATA_DIR: dataDir,
+  });
   restoreClock = useClock(clock);
   // No default rules in this table: each test states its own.
   await seedRulesOnce(tableName, []);
-  await saveChannel(tableName, {
-    id: 'hook',
-    name: 'Receiver',
-    type: 'webhook',
-    url: receiverUrl,
-    secret: SECRET,
-    updatedAt: T0,
-  });
+  // `hook` as the API stores it (secrets in the store, a reference in the table); the two refused ones
+  // as an earlier version stored them (secrets inline), which deliveries still read.
+  await writeChannel(
+    getConfig(),
+    {
+      put: { id: 'hook', name: 'Receiver', type: 'webhook', url: receiverUrl, secret: SECRET, updatedAt: T0 },
+    },
+    { now: () => clock.now() },
+  );
   await saveChannel(tableName, {
     id: 'private',
     name: 'Private',
@@ -92,6 +103,7 @@ beforeAll(async () => {
 afterAll(async () => {
   restoreClock();
   restoreEnv();
+  rmSync(dataDir, { recursive: true, force: true });
   await new Promise<void>((resolve) => receiver.close(() => resolve()));
 });
 
@@ -383,5 +395,62 @@ describe('maintenance windows and the SLO', () => {
     const state = (await listStates(tableName, 100)).find((s) => s.ruleId === 'img-burn');
     expect(state?.value.fastShort).toBeCloseTo(200, 6);
     expect(state?.value.fastLong).toBeCloseTo(20 / 118 / 0.005, 2);
+  });
+});
+
+describe('channel secrets', () => {
+  it('sign with the key from the store, for a channel written by the API', async () => {
+    const item = await storedItem(tableName, alertChannelKey('hook'));
+    expect(item).not.toHaveProperty('secret');
+    expect(item).not.toHaveProperty('url');
+    const chat = received.filter((r) => (JSON.parse(r.body) as Body).endpoint === 'chat');
+    expect(chat.length).toBeGreaterThan(0);
+    for (const r of chat) expect(verify(r.headers, r.body, SECRET)).toBe(true);
+  });
+
+  it('of a channel stored with them inline still sign, before and after the next write moves them', async () => {
+    const OLD_SECRET = 'old-inline-secret-0123456789';
+    await saveChannel(tableName, {
+      id: 'old-hook',
+      name: 'Old receiver',
+      type: 'webhook',
+      url: `${receiverUrl}?old=1`,
+      secret: OLD_SECRET,
+      updatedAt: T0,
+    });
+    await rule({
+      id: 'fine-tunes-down',
+      name: 'Fine-tunes failing',
+      endpoint: 'fine_tunes',
+      condition: { kind: 'consecutive_failures', failures: 1, outOf: 1, recoverAfter: 1 },
+      channels: ['old-hook'],
+    });
+    const at = T0 + 14 * 60 * MINUTE_MS;
+    const runOnce = async (minute: number, ok: boolean) => {
+      clock.set(at + minute * MINUTE_MS + 10_000);
+      await record([
+        ev({
+          ts: clock.now(),
+          endpoint: 'fine_tunes',
+          ...(ok ? {} : { ok: false, status: 500, errorType: 'server_error' as const }),
+        }),
+      ]);
+      clock.set(at + minute * MINUTE_MS + 30_000);
+      return (await evaluate()).deliveries.filter((d) => d.ruleId === 'fine-tunes-down');
+    };
+    expect((await runOnce(0, false)).map((d) => [d.event, d.ok])).toEqual([['firing', true]]);
+    // The next channel write moves the inline secrets to the store.
+    await writeChannel(
+      getConfig(),
+      { put: { id: 'mail', name: 'Mail', type: 'email', updatedAt: clock.now() } },
+      { now: () => clock.now() },
+    );
+    const item = await storedItem(tableName, alertChannelKey('old-hook'));
+    expect(item).not.toHaveProperty('secret');
+    expect(item).toMatchObject({ secretRev: expect.any(String) });
+    expect((await runOnce(1, true)).map((d) => [d.event, d.ok])).toEqual([['resolved', true]]);
+    const sent = received.filter((r) => (JSON.parse(r.body) as Body).endpoint === 'fine_tunes');
+    expect(sent.map((r) => (JSON.parse(r.body) as Body).event)).toEqual(['firing', 'resolved']);
+    for (const r of sent) expect(verify(r.headers, r.body, OLD_SECRET)).toBe(true);
   });
 });
