@@ -173,6 +173,31 @@ describe('channels', () => {
     expect((await call('PUT', '/alerts/channels/ops', body, {})).status).toBe(401);
   });
 
+  it('written at the same time both keep their secrets (the writes take turns under a lease)', async () => {
+    const hook = (id: string) => ({
+      id,
+      name: id,
+      type: 'webhook',
+      url: `http://127.0.0.1:9/${id}`,
+      secret: `secret-of-${id}-0123456789`,
+    });
+    const answers = await Promise.all(
+      ['twin-a', 'twin-b', 'twin-c'].map((id) => call('POST', '/alerts/channels', hook(id))),
+    );
+    expect(answers.map((a) => a.status)).toEqual([201, 201, 201]);
+    const document = secretsDocument();
+    for (const id of ['twin-a', 'twin-b', 'twin-c']) {
+      const item = await storedItem(getConfig().tableName, alertChannelKey(id));
+      expect(document[id], id).toEqual({
+        rev: item?.secretRev,
+        url: `http://127.0.0.1:9/${id}`,
+        secret: `secret-of-${id}-0123456789`,
+      });
+    }
+    for (const id of ['twin-a', 'twin-b', 'twin-c'])
+      expect((await call('DELETE', `/alerts/channels/${id}`)).status).toBe(204);
+  });
+
   it('written by an earlier version (secrets in the item) keep working, and move to the store on the next write', async () => {
     const tableName = getConfig().tableName;
     const legacy = {
