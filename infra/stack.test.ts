@@ -97,8 +97,11 @@ function statementsOf(roleLogicalId: string): Statement[] {
 const actionsOf = (statements: Statement[]) =>
   statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
 
-/** The function reads a Secrets Manager secret: the main one, the cursor key, or both. */
-const readsASecret = (spec: FunctionSpec) => needsSecrets(spec, ROUTES) || spec.access?.cursorSecret === true;
+/** The function reads a Secrets Manager secret: the main one, the cursor key, the alert channels' secrets. */
+const readsASecret = (spec: FunctionSpec) =>
+  needsSecrets(spec, ROUTES) ||
+  spec.access?.cursorSecret === true ||
+  spec.access?.channelSecrets !== undefined;
 
 function functionOf(name: string) {
   return main.stack.functions.get(name);
@@ -552,6 +555,9 @@ describe('OpenAiStatusStack: functions', () => {
       else expect(env).not.toHaveProperty('SECRET_ARN');
       if (spec.access?.cursorSecret) expect(env.CURSOR_SECRET_ARN).toEqual(ref(main.stack.cursorSecret));
       else expect(env).not.toHaveProperty('CURSOR_SECRET_ARN');
+      if (spec.access?.channelSecrets)
+        expect(env.ALERT_CHANNEL_SECRET_ARN).toEqual(ref(main.stack.channelSecret));
+      else expect(env).not.toHaveProperty('ALERT_CHANNEL_SECRET_ARN');
     },
   );
 
@@ -630,7 +636,7 @@ describe('OpenAiStatusStack: secrets', () => {
   });
 
   it('generates CURSOR_SECRET at creation, in a JSON secret of its own, never derived', () => {
-    template.resourceCountIs('AWS::SecretsManager::Secret', 2);
+    template.resourceCountIs('AWS::SecretsManager::Secret', 3);
     const secret = resourceOf(template, main.stack.cursorSecret);
     expect(secret.Properties.SecretString).toBeUndefined();
     expect(secret.Properties.GenerateSecretString).toEqual({
@@ -649,6 +655,45 @@ describe('OpenAiStatusStack: secrets', () => {
       return env.CURSOR_SECRET_ARN !== undefined;
     }).map((f) => f.name);
     expect(holders).toEqual(['traces', 'synthetics', 'synthetic_run']);
+  });
+
+  it("keeps the alert channels' secrets in one secret of their own, starting empty, for the two alert functions", () => {
+    const secret = resourceOf(template, main.stack.channelSecret);
+    expect(secret.Properties.SecretString).toBe('{}');
+    expect(secret.Properties.GenerateSecretString).toBeUndefined();
+    expect(secret.DeletionPolicy).toBe('Retain');
+    const holders = FUNCTIONS.filter((f) => {
+      const env = (lambdaOf(f.name).Properties.Environment as { Variables: Record<string, unknown> })
+        .Variables;
+      return env.ALERT_CHANNEL_SECRET_ARN !== undefined;
+    }).map((f) => f.name);
+    expect(holders).toEqual(['alerts', 'alerts_eval']);
+    // The API function reads and puts it, and nothing more; the evaluator only reads it.
+    const onChannelSecret = (name: string) =>
+      actionsOf(
+        statementsOf(
+          (lambdaOf(name).Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0],
+        ).filter((s) => JSON.stringify(s.Resource).includes(logicalId(main.stack.channelSecret))),
+      ).sort();
+    expect(onChannelSecret('alerts')).toEqual([
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+      'secretsmanager:PutSecretValue',
+    ]);
+    expect(onChannelSecret('alerts_eval')).toEqual([
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+    ]);
+    for (const f of FUNCTIONS.filter((f) => !['alerts', 'alerts_eval'].includes(f.name)))
+      expect(onChannelSecret(f.name), f.name).toEqual([]);
+    // No function may create, delete or re-stage secrets: the stack owns them.
+    const all = actionsOf(
+      ofType('AWS::IAM::Policy').flatMap(
+        ([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement,
+      ),
+    );
+    for (const action of ['CreateSecret', 'DeleteSecret', 'UpdateSecret', 'UpdateSecretVersionStage'])
+      expect(all).not.toContain(`secretsmanager:${action}`);
   });
 
   it('never writes a secret value into the template (environment, outputs or anywhere)', () => {
@@ -855,6 +900,7 @@ describe('OpenAiStatusStack: outputs', () => {
     });
     template.hasOutput('ApiUrl', { Value: getAtt(main.stack.api.httpApi, 'ApiEndpoint') });
     template.hasOutput('SecretArn', { Value: ref(main.stack.secret) });
+    template.hasOutput('AlertChannelSecretArn', { Value: ref(main.stack.channelSecret) });
     template.hasOutput('AlarmTopicArn', { Value: ref(main.stack.alarms.topic) });
     template.hasOutput('TableName', { Value: ref(main.stack.table) });
     template.hasOutput('ArtifactsBucketName', { Value: ref(main.stack.artifactsBucket) });

@@ -68,6 +68,7 @@ export class OpenAiStatusStack extends Stack {
   readonly alarms: Alarms;
   readonly secret: Secret;
   readonly cursorSecret: Secret;
+  readonly channelSecret: Secret;
 
   constructor(scope: Construct, id: string, props: OpenAiStatusStackProps = {}) {
     super(scope, id, {
@@ -138,6 +139,20 @@ export class OpenAiStatusStack extends Stack {
       ],
     ]);
 
+    // The alert channels' secrets (webhook URLs and keys, Slack URLs), written by the alerts API (shared/alerts/channel-secrets.ts).
+    this.channelSecret = new Secret(this, 'AlertChannelSecret', {
+      description:
+        'openai-status alert channel secrets as JSON {"<channel id>": {rev, url, secret}}; written by the alerts function',
+      secretObjectValue: {},
+      removalPolicy,
+    });
+    acknowledge(this.channelSecret, [
+      [
+        'AwsSolutions-SMG4',
+        'Webhook keys and Slack URLs chosen by their owners: rotated with PUT /alerts/channels/{id}',
+      ],
+    ]);
+
     this.functions = new Functions(this, 'Functions', {
       functions: functionSpecs,
       routes,
@@ -146,6 +161,7 @@ export class OpenAiStatusStack extends Stack {
       artifactsBucket: this.artifactsBucket,
       secret: this.secret,
       cursorSecret: this.cursorSecret,
+      channelSecret: this.channelSecret,
       removalPolicy,
     });
     const functionOf = (name: string) => this.functions.get(name);
@@ -187,6 +203,10 @@ export class OpenAiStatusStack extends Stack {
     new CfnOutput(this, 'SecretArn', {
       value: this.secret.secretArn,
       description: 'Put OPENAI_API_KEY (and the other keys) here: aws secretsmanager put-secret-value',
+    });
+    new CfnOutput(this, 'AlertChannelSecretArn', {
+      value: this.channelSecret.secretArn,
+      description: "The alert channels' secrets (written through /alerts/channels; never set by hand)",
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
     new CfnOutput(this, 'TableName', { value: this.table.tableName });

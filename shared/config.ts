@@ -424,6 +424,15 @@ const ROWS = {
       )
       .pipe(z.array(z.enum(ERROR_TYPES))),
   },
+  sloExcludeMaintenance: {
+    name: 'SLO_EXCLUDE_MAINTENANCE',
+    scope: 'both',
+    default: '0',
+    description:
+      'Set to 1 to leave the minutes inside maintenance windows out of the SLO figures (SLI, error budget, burn rates) and the burn-rate alert rules. 0: they count like any other minute.',
+    expected: '1/0, true/false, yes/no or on/off',
+    schema: boolean,
+  },
   incidents: {
     successRatePercent: {
       name: 'INCIDENT_SUCCESS_RATE',
@@ -701,6 +710,8 @@ export function platformOf(env: Env = process.env) {
     /** The Secrets Manager secrets this function may read (shared/secrets.ts). */
     /** The SNS topic alert e-mails are published to (set by the stack for the evaluator). */
     alertTopicArn: text('ALERT_TOPIC_ARN'),
+    /** The Secrets Manager secret holding the alert channels' secrets (shared/alerts/channel-secrets.ts). */
+    alertChannelSecretArn: text('ALERT_CHANNEL_SECRET_ARN'),
     secretArns: SECRET_ARN_VARIABLES.map(text).filter((arn): arn is string => arn !== undefined),
   };
 }

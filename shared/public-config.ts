@@ -24,7 +24,11 @@ export function publicConfig(config: Config) {
         moderation: config.openaiModerationModel,
       },
     },
-    slo: { objectivePercent: config.sloTarget, excludedErrors: config.sloExcludeErrors },
+    slo: {
+      objectivePercent: config.sloTarget,
+      excludedErrors: config.sloExcludeErrors,
+      excludeMaintenance: config.sloExcludeMaintenance,
+    },
     incidents: config.incidents,
     retention: { eventsDays: config.retentionDays, rollupsDays: config.rollupRetentionDays },
     features: {

@@ -41,6 +41,12 @@ export interface FunctionAccess {
   readonly secrets?: boolean;
   /** Signs and checks `/traces` cursors: reads CURSOR_SECRET, which the stack generates in a secret of its own. */
   readonly cursorSecret?: boolean;
+  /**
+   * The alert channels' secrets, one Secrets Manager secret the stack creates
+   * (shared/alerts/channel-secrets.ts): `read` (GetSecretValue) to deliver,
+   * `readWrite` (also PutSecretValue) to store them.
+   */
+  readonly channelSecrets?: 'read' | 'readWrite';
 }
 
 export type ScheduleRate =
@@ -197,7 +203,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     description: 'Alert rules, channels, maintenance windows and the alerts overview',
     timeoutSec: 29,
     memoryMb: 512,
-    access: { table: 'readWrite' },
+    access: { table: 'readWrite', channelSecrets: 'readWrite' },
   },
   {
     name: 'alerts_eval',
@@ -207,7 +213,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     timeoutSec: 60,
     memoryMb: 512,
     schedule: 'alertEvalIntervalSec',
-    access: { table: 'readWrite' },
+    access: { table: 'readWrite', channelSecrets: 'read' },
   },
   {
     name: 'badge',
@@ -286,6 +292,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'DELETE', path: '/alerts/rules/{id}', function: 'alerts', auth: 'ingest', streaming: false },
   { method: 'GET', path: '/alerts/channels', function: 'alerts', auth: 'ingest', streaming: false },
   { method: 'POST', path: '/alerts/channels', function: 'alerts', auth: 'ingest', streaming: false },
+  { method: 'PUT', path: '/alerts/channels/{id}', function: 'alerts', auth: 'ingest', streaming: false },
   { method: 'DELETE', path: '/alerts/channels/{id}', function: 'alerts', auth: 'ingest', streaming: false },
   { method: 'GET', path: '/maintenance', function: 'alerts', auth: 'none', streaming: false },
   { method: 'POST', path: '/maintenance', function: 'alerts', auth: 'ingest', streaming: false },

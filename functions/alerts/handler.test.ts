@@ -1,20 +1,32 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHANNEL_SECRETS_FILE, resolveChannels } from '../../shared/alerts/channel-secrets.js';
 import { getConfig } from '../../shared/config.js';
-import { listStates, writeState } from '../../shared/store/alerts.js';
-import { invokeHttp, ManualClock, setEnv, useClock, useFreshStore } from '../../test/helpers.js';
+import { listChannels, listStates, saveChannel, writeState } from '../../shared/store/alerts.js';
+import { alertChannelKey } from '../../shared/store/keys.js';
+import { invokeHttp, ManualClock, setEnv, storedItem, useClock, useFreshStore } from '../../test/helpers.js';
 import { handler } from './handler.js';
 
 const KEY = 'test-ingest-key-0123';
 const NOW = Date.UTC(2026, 10, 30, 9, 30, 0);
 const AUTH = { 'x-api-key': KEY };
 let restore: () => void;
+/** The local channel secrets store lives in the data directory: a fresh one for this file. */
+const dataDir = mkdtempSync(join(tmpdir(), 'alerts-handler-'));
+const secretsFile = join(dataDir, CHANNEL_SECRETS_FILE);
+const secretsDocument = () => JSON.parse(readFileSync(secretsFile, 'utf8')) as Record<string, Body>;
 
 beforeAll(async () => {
   await useFreshStore();
-  setEnv({ INGEST_API_KEY: KEY, EGRESS_ALLOW: '127.0.0.1:9' });
+  setEnv({ INGEST_API_KEY: KEY, EGRESS_ALLOW: '127.0.0.1:9', DATA_DIR: dataDir });
   restore = useClock(new ManualClock(NOW));
 });
-afterAll(() => restore());
+afterAll(() => {
+  restore();
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 // biome-ignore lint/suspicious/noExplicitAny: loosely typed JSON answers keep the assertions readable
 type Body = Record<string, any>;
@@ -125,6 +137,117 @@ describe('channels', () => {
     expect(JSON.stringify(listed.body)).not.toContain(secret);
     expect(JSON.stringify(listed.body)).not.toContain('token=abc');
     expect((await call('GET', '/alerts/channels', undefined, {})).status).toBe(401);
+
+    // The table item holds a reference only; the secrets are in the data directory's store (mode 600).
+    const item = await storedItem(getConfig().tableName, alertChannelKey('ops'));
+    expect(JSON.stringify(item)).not.toContain(secret);
+    expect(JSON.stringify(item)).not.toContain('token=abc');
+    expect(item).toMatchObject({ destination: 'http://127.0.0.1:9/…', secretRev: expect.any(String) });
+    expect(secretsDocument().ops).toEqual({
+      rev: item?.secretRev,
+      url: 'http://127.0.0.1:9/hook?token=abc',
+      secret,
+    });
+    expect(statSync(secretsFile).mode & 0o777).toBe(0o600);
+    const resolved = await resolveChannels(getConfig(), await listChannels(getConfig().tableName, 50), NOW);
+    expect(resolved.get('ops')).toMatchObject({
+      type: 'webhook',
+      url: 'http://127.0.0.1:9/hook?token=abc',
+      secret,
+    });
+  });
+
+  it('are replaced by PUT (a new key, a new revision), and 404 when unknown', async () => {
+    const before = (await storedItem(getConfig().tableName, alertChannelKey('ops')))?.secretRev;
+    const rotated = 'rotated-secret-0123456789';
+    const body = { name: 'Ops hook', type: 'webhook', url: 'http://127.0.0.1:9/hook2', secret: rotated };
+    const replaced = await call('PUT', '/alerts/channels/ops', body);
+    expect(replaced.status).toBe(200);
+    expect(replaced.body).toMatchObject({ id: 'ops', destination: 'http://127.0.0.1:9/…', secretSet: true });
+    expect(JSON.stringify(replaced.body)).not.toContain(rotated);
+    const after = (await storedItem(getConfig().tableName, alertChannelKey('ops')))?.secretRev;
+    expect(after).not.toBe(before);
+    expect(secretsDocument().ops).toEqual({ rev: after, url: 'http://127.0.0.1:9/hook2', secret: rotated });
+    expect((await call('PUT', '/alerts/channels/nope', body)).status).toBe(404);
+    expect((await call('PUT', '/alerts/channels/ops', { ...body, id: 'other' })).body.field).toBe('body.id');
+    expect((await call('PUT', '/alerts/channels/ops', body, {})).status).toBe(401);
+  });
+
+  it('written at the same time both keep their secrets (the writes take turns under a lease)', async () => {
+    const hook = (id: string) => ({
+      id,
+      name: id,
+      type: 'webhook',
+      url: `http://127.0.0.1:9/${id}`,
+      secret: `secret-of-${id}-0123456789`,
+    });
+    const answers = await Promise.all(
+      ['twin-a', 'twin-b', 'twin-c'].map((id) => call('POST', '/alerts/channels', hook(id))),
+    );
+    expect(answers.map((a) => a.status)).toEqual([201, 201, 201]);
+    const document = secretsDocument();
+    for (const id of ['twin-a', 'twin-b', 'twin-c']) {
+      const item = await storedItem(getConfig().tableName, alertChannelKey(id));
+      expect(document[id], id).toEqual({
+        rev: item?.secretRev,
+        url: `http://127.0.0.1:9/${id}`,
+        secret: `secret-of-${id}-0123456789`,
+      });
+    }
+    for (const id of ['twin-a', 'twin-b', 'twin-c'])
+      expect((await call('DELETE', `/alerts/channels/${id}`)).status).toBe(204);
+  });
+
+  it('written by an earlier version (secrets in the item) keep working, and move to the store on the next write', async () => {
+    const tableName = getConfig().tableName;
+    const legacy = {
+      id: 'legacy',
+      name: 'Old hook',
+      type: 'webhook' as const,
+      url: 'http://127.0.0.1:9/old?token=xyz',
+      secret: 'legacy-secret-0123456789',
+      updatedAt: NOW - 1000,
+    };
+    const legacySlack = {
+      id: 'legacy-slack',
+      name: 'Old Slack',
+      type: 'slack' as const,
+      url: 'http://127.0.0.1:9/services/T0/B0/x',
+      updatedAt: NOW - 1000,
+    };
+    await saveChannel(tableName, legacy);
+    await saveChannel(tableName, legacySlack);
+    // Read as they are: listed without their secrets, resolved from the item.
+    const listed = await call('GET', '/alerts/channels');
+    expect(listed.body.channels.find((c: Body) => c.id === 'legacy')).toEqual({
+      id: 'legacy',
+      name: 'Old hook',
+      type: 'webhook',
+      destination: 'http://127.0.0.1:9/…',
+      secretSet: true,
+      updatedAt: NOW - 1000,
+    });
+    expect(JSON.stringify(listed.body)).not.toMatch(/token=xyz|legacy-secret|services\/T0/);
+    let resolved = await resolveChannels(getConfig(), await listChannels(tableName, 50), NOW);
+    expect(resolved.get('legacy')).toMatchObject({ url: legacy.url, secret: legacy.secret });
+    expect(resolved.get('legacy-slack')).toMatchObject({ url: legacySlack.url });
+
+    // Any channel write (here: a new e-mail channel) moves both to the store.
+    expect((await call('POST', '/alerts/channels', { id: 'mail', name: 'Mail', type: 'email' })).status).toBe(
+      201,
+    );
+    for (const id of ['legacy', 'legacy-slack']) {
+      const item = await storedItem(tableName, alertChannelKey(id));
+      expect(item, id).not.toHaveProperty('url');
+      expect(item, id).not.toHaveProperty('secret');
+      expect(item, id).toMatchObject({ destination: 'http://127.0.0.1:9/…', secretRev: expect.any(String) });
+      expect(secretsDocument()[id]?.rev).toBe(item?.secretRev);
+    }
+    resolved = await resolveChannels(getConfig(), await listChannels(tableName, 50), NOW);
+    expect(resolved.get('legacy')).toMatchObject({ type: 'webhook', url: legacy.url, secret: legacy.secret });
+    expect(resolved.get('legacy-slack')).toMatchObject({ type: 'slack', url: legacySlack.url });
+    expect(resolved.get('mail')).toMatchObject({ type: 'email' });
+    expect(secretsDocument()).not.toHaveProperty('mail');
   });
 
   it('refuse destinations the egress guard refuses', async () => {
@@ -149,6 +272,9 @@ describe('channels', () => {
     };
     expect((await call('POST', '/alerts/rules', rule)).status).toBe(201);
     expect((await call('DELETE', '/alerts/channels/ops')).status).toBe(204);
+    // Its secrets go with it.
+    expect(secretsDocument()).not.toHaveProperty('ops');
+    expect((await call('DELETE', '/alerts/channels/ops')).status).toBe(404);
   });
 });
 

@@ -42,7 +42,9 @@ export const handler = httpHandler(async (request) => {
     case 'GET /alerts/channels':
       return { headers: NO_STORE, body: { channels: await api.channels(config) } };
     case 'POST /alerts/channels':
-      return { statusCode: 201, headers: NO_STORE, body: await api.createChannel(config, now, body()) };
+      return { statusCode: 201, headers: NO_STORE, body: await api.putChannel(config, now, body()) };
+    case 'PUT /alerts/channels/{id}':
+      return { headers: NO_STORE, body: await api.putChannel(config, now, body(), id) };
     case 'DELETE /alerts/channels/{id}':
       await api.removeChannel(config, id);
       return { statusCode: 204, headers: NO_STORE };

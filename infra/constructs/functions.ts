@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -84,6 +84,8 @@ export interface FunctionsProps {
   readonly secret: ISecret;
   /** Holds CURSOR_SECRET (generated): for functions whose spec says `cursorSecret`. */
   readonly cursorSecret: ISecret;
+  /** Holds the alert channels' secrets: for functions whose spec says `channelSecrets`. */
+  readonly channelSecret: ISecret;
   readonly removalPolicy: RemovalPolicy;
 }
 
@@ -107,6 +109,7 @@ export class Functions extends Construct {
         throw new Error(`Function "${spec.name}": no handler at functions/${spec.name}/handler.ts`);
       const withSecrets = needsSecrets(spec, props.routes);
       const withCursorSecret = spec.access?.cursorSecret === true;
+      const channelSecrets = spec.access?.channelSecrets;
 
       const logGroup = new LogGroup(this, `${spec.name}Logs`, {
         retention: FUNCTION_LOG_RETENTION,
@@ -140,11 +143,15 @@ export class Functions extends Construct {
           ARTIFACTS_BUCKET: props.artifactsBucket.bucketName,
           ...(withSecrets ? { SECRET_ARN: props.secret.secretArn } : {}),
           ...(withCursorSecret ? { CURSOR_SECRET_ARN: props.cursorSecret.secretArn } : {}),
+          ...(channelSecrets ? { ALERT_CHANNEL_SECRET_ARN: props.channelSecret.secretArn } : {}),
           ...(spec.schedule === 'probeIntervalSec'
             ? { PROBE_METRICS_NAMESPACE: `${PROBE_METRIC.namespace}/${stackName}` }
             : {}),
         },
-        bundling: bundlingOptions(withSecrets || withCursorSecret, spec.browser === true),
+        bundling: bundlingOptions(
+          withSecrets || withCursorSecret || channelSecrets !== undefined,
+          spec.browser === true,
+        ),
       });
 
       const access = spec.access ?? {};
@@ -158,6 +165,14 @@ export class Functions extends Construct {
       else if (access.artifacts === 'readWrite') props.artifactsBucket.grantReadWrite(fn);
       if (withSecrets) props.secret.grantRead(fn);
       if (withCursorSecret) props.cursorSecret.grantRead(fn);
+      if (channelSecrets) props.channelSecret.grantRead(fn);
+      // PutSecretValue alone (grantWrite would add UpdateSecret and UpdateSecretVersionStage), on this secret alone.
+      if (channelSecrets === 'readWrite')
+        Grant.addToPrincipal({
+          grantee: fn,
+          actions: ['secretsmanager:PutSecretValue'],
+          resourceArns: [props.channelSecret.secretArn],
+        });
 
       acknowledgeGrantWildcards(role, spec, props);
       byName.set(spec.name, fn);

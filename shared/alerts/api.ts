@@ -5,11 +5,12 @@
  * the field); channel secrets go in and never come out (publicChannel).
  */
 import { randomUUID } from 'node:crypto';
+import { clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { badRequest, HttpProblem, validate } from '../http/problem.js';
 import { checkEgressUrl, egressPolicy } from '../net/egress.js';
+import { maintenanceDefinition } from '../status/slo-maintenance.js';
 import {
-  deleteChannel,
   deleteMaintenance,
   deleteRule,
   deleteState,
@@ -18,12 +19,12 @@ import {
   listRules,
   listStates,
   readLog,
-  saveChannel,
   saveMaintenance,
   saveRule,
   seedRulesOnce,
 } from '../store/alerts.js';
 import { DAY_MS } from '../store/keys.js';
+import { writeChannel } from './channel-secrets.js';
 import { defaultRules, MAX_STATES } from './evaluate.js';
 import { occurrences } from './maintenance.js';
 import {
@@ -96,26 +97,45 @@ export async function channels(config: Config) {
   return (await listChannels(config.tableName, MAX_CHANNELS)).map(publicChannel);
 }
 
-/** Stores a channel; a destination the egress guard refuses now is refused here (and again at each delivery). */
-export async function createChannel(config: Config, now: number, body: unknown) {
+/**
+ * Stores a channel (POST, `id` absent; PUT replaces one, `id` from the path):
+ * its secrets in the channel secrets store, a reference in the table
+ * (channel-secrets.ts). A destination the egress guard refuses now is refused
+ * here (and again at each delivery).
+ */
+export async function putChannel(config: Config, now: number, body: unknown, pathId?: string) {
   const input = validate(channelInputSchema, body, 'body');
+  if (pathId !== undefined && input.id !== undefined && input.id !== pathId)
+    throw badRequest('body.id', `differs from the path's id "${pathId}"`);
   if (input.type !== 'email') {
     const decision = await checkEgressUrl(input.url, egressPolicy(config));
     if (!decision.ok)
       throw badRequest('body.url', `refused by the egress guard (${decision.reason}): ${decision.message}`);
   }
   const existing = await listChannels(config.tableName, MAX_CHANNELS);
-  if (existing.length >= MAX_CHANNELS) throw badRequest('body', `at most ${MAX_CHANNELS} channels`);
-  const id = input.id ?? `c-${randomUUID().slice(0, 8)}`;
-  if (existing.some((c) => c.id === id))
-    throw new HttpProblem(409, 'Conflict', `A channel "${id}" exists: delete it first`, { field: 'body.id' });
+  const id = pathId ?? input.id ?? `c-${randomUUID().slice(0, 8)}`;
+  if (pathId !== undefined && !existing.some((c) => c.id === id)) throw notFound('channel', id);
+  if (pathId === undefined && existing.length >= MAX_CHANNELS)
+    throw badRequest('body', `at most ${MAX_CHANNELS} channels`);
+  if (pathId === undefined && existing.some((c) => c.id === id))
+    throw new HttpProblem(
+      409,
+      'Conflict',
+      `A channel "${id}" exists: PUT /alerts/channels/${id} replaces it`,
+      {
+        field: 'body.id',
+      },
+    );
   const channel: Channel = { ...input, id, updatedAt: now };
-  await saveChannel(config.tableName, channel);
-  return publicChannel(channel);
+  await writeChannel(config, { put: channel }, { now: () => clock.now() });
+  return publicChannel(
+    (await listChannels(config.tableName, MAX_CHANNELS)).find((c) => c.id === id) ?? channel,
+  );
 }
 
 export async function removeChannel(config: Config, id: string): Promise<void> {
-  if (!(await deleteChannel(config.tableName, id))) throw notFound('channel', id);
+  if (!(await writeChannel(config, { remove: id }, { now: () => clock.now() })))
+    throw notFound('channel', id);
 }
 
 export async function maintenanceWindows(config: Config, range: { from: number; to: number }) {
@@ -179,7 +199,7 @@ export async function overview(config: Config, now: number) {
       burn_rate:
         '(1 − SLI) / (1 − objective) over each window, as in /status; fires when both windows of the fast pair, or both of the slow pair, are at or over their factor.',
       latency: 'fires when the p95 over the last windowMinutes stays over thresholdMs for forMinutes.',
-      maintenance: 'during a window covering the endpoint, transitions are recorded and nobody is notified.',
+      maintenance: `during a window covering the endpoint, transitions are recorded and nobody is notified. Burn rates: ${maintenanceDefinition(config.sloExcludeMaintenance)}`,
     },
   };
 }

@@ -8,10 +8,11 @@
 import type { Config } from '../config.js';
 import type { Source } from '../events/model.js';
 import { type Aggregate, emptyAggregate } from '../stats/aggregate.js';
+import { maintenanceCounts, type SloCounts, withoutCounts } from '../status/slo-maintenance.js';
 import { burnRate, byEndpoint } from '../status/status.js';
 import { floorTo, MINUTE_MS } from '../store/keys.js';
 import type { Rollups } from '../store/rollups.js';
-import type { Condition } from './model.js';
+import type { Condition, MaintenanceWindow } from './model.js';
 
 /** Runs and failures of one minute of one endpoint. */
 interface MinuteRuns {
@@ -27,24 +28,55 @@ interface MinuteRuns {
 export class EvaluationFigures {
   private readonly windows = new Map<string, Promise<Map<string, Aggregate>>>();
   private readonly series = new Map<Source, Promise<Map<string, Map<number, MinuteRuns>>>>();
+  private readonly sloWindows = new Map<string, Promise<Map<string, SloCounts>>>();
 
   constructor(
     private readonly reader: Rollups,
     private readonly now: number,
     /** The longest consecutive-failures lookback per source: its minutes are read once. */
     private readonly lookback: ReadonlyMap<Source, number>,
+    /** Maintenance windows whose minutes the SLO leaves out (SLO_EXCLUDE_MAINTENANCE=1); empty: none. */
+    private readonly sloMaintenance: readonly MaintenanceWindow[] = [],
   ) {}
+
+  /** The range `window(source, minutes)` reads. */
+  private windowRange(minutes: number): { from: number; to: number } {
+    const end = floorTo(this.now, MINUTE_MS) + MINUTE_MS;
+    return { from: end - minutes * MINUTE_MS, to: this.now + 1 };
+  }
 
   /** Per endpoint, the last `minutes` minutes (the current one included). */
   window(source: Source, minutes: number): Promise<Map<string, Aggregate>> {
     const key = `${source}#${minutes}`;
     let pending = this.windows.get(key);
     if (!pending) {
-      const end = floorTo(this.now, MINUTE_MS) + MINUTE_MS;
-      pending = this.reader
-        .read({ sources: [source], from: end - minutes * MINUTE_MS, to: this.now + 1 })
-        .then(byEndpoint);
+      pending = this.reader.read({ sources: [source], ...this.windowRange(minutes) }).then(byEndpoint);
       this.windows.set(key, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * Per endpoint, what the SLO counts over the last `minutes` minutes: the
+   * window's executions, less those in maintenance minutes when the SLO leaves them out.
+   */
+  sloWindow(source: Source, minutes: number): Promise<Map<string, SloCounts>> {
+    const key = `${source}#${minutes}`;
+    let pending = this.sloWindows.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const groups: Map<string, SloCounts> = await this.window(source, minutes);
+        if (this.sloMaintenance.length === 0) return groups;
+        const { byEndpoint: out } = await maintenanceCounts(
+          this.sloMaintenance,
+          { ...this.windowRange(minutes), now: this.now },
+          async (from, to) => byEndpoint(await this.reader.read({ sources: [source], from, to })),
+        );
+        return new Map(
+          [...groups].map(([endpoint, counts]) => [endpoint, withoutCounts(counts, out.get(endpoint))]),
+        );
+      })();
+      this.sloWindows.set(key, pending);
     }
     return pending;
   }
@@ -150,7 +182,7 @@ export async function evaluateCondition(
       const objective = condition.objectivePercent ?? config.sloTarget;
       const rate = async (minutes: number) =>
         burnRate(
-          (await figures.window(source, minutes)).get(endpoint) ?? emptyAggregate(),
+          (await figures.sloWindow(source, minutes)).get(endpoint) ?? emptyAggregate(),
           objective,
           config.sloExcludeErrors,
         );

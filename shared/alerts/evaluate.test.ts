@@ -5,11 +5,14 @@
  * egress guard (allowed by an explicit EGRESS_ALLOW exception).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { traceEvents } from '../../test/fixtures.js';
-import { ManualClock, setEnv, useClock, useFreshStore } from '../../test/helpers.js';
+import { ManualClock, setEnv, storedItem, useClock, useFreshStore } from '../../test/helpers.js';
 import { getConfig } from '../config.js';
 import type { TraceEvent } from '../events/model.js';
 import {
@@ -21,7 +24,8 @@ import {
   seedRulesOnce,
 } from '../store/alerts.js';
 import { recordEvents } from '../store/events.js';
-import { MINUTE_MS } from '../store/keys.js';
+import { alertChannelKey, MINUTE_MS } from '../store/keys.js';
+import { writeChannel } from './channel-secrets.js';
 import { evaluateRules } from './evaluate.js';
 import { type Delivery, type RuleInput, ruleInputSchema, type Transition } from './model.js';
 import { productionDelivery, RETRY_DELAYS_MS, SIGNATURE_HEADER } from './notify.js';
@@ -45,6 +49,8 @@ const clock = new ManualClock(T0);
 let restoreClock: () => void;
 let restoreEnv: () => void;
 const slept: number[] = [];
+/** The local channel secrets store (DATA_DIR/alert-channel-secrets.json): a fresh directory for this file. */
+const dataDir = mkdtempSync(join(tmpdir(), 'alerts-eval-'));
 
 beforeAll(async () => {
   receiver = createServer((request, response) => {
@@ -60,18 +66,23 @@ beforeAll(async () => {
   const port = (receiver.address() as AddressInfo).port;
   receiverUrl = `http://127.0.0.1:${port}/hook`;
   ({ tableName } = await useFreshStore());
-  restoreEnv = setEnv({ EGRESS_ALLOW: `127.0.0.1:${port}`, DASHBOARD_URL: 'https://status.example.com' });
+  restoreEnv = setEnv({
+    EGRESS_ALLOW: `127.0.0.1:${port}`,
+    DASHBOARD_URL: 'https://status.example.com',
+    DATA_DIR: dataDir,
+  });
   restoreClock = useClock(clock);
   // No default rules in this table: each test states its own.
   await seedRulesOnce(tableName, []);
-  await saveChannel(tableName, {
-    id: 'hook',
-    name: 'Receiver',
-    type: 'webhook',
-    url: receiverUrl,
-    secret: SECRET,
-    updatedAt: T0,
-  });
+  // `hook` as the API stores it (secrets in the store, a reference in the table); the two refused ones
+  // as an earlier version stored them (secrets inline), which deliveries still read.
+  await writeChannel(
+    getConfig(),
+    {
+      put: { id: 'hook', name: 'Receiver', type: 'webhook', url: receiverUrl, secret: SECRET, updatedAt: T0 },
+    },
+    { now: () => clock.now() },
+  );
   await saveChannel(tableName, {
     id: 'private',
     name: 'Private',
@@ -92,6 +103,7 @@ beforeAll(async () => {
 afterAll(async () => {
   restoreClock();
   restoreEnv();
+  rmSync(dataDir, { recursive: true, force: true });
   await new Promise<void>((resolve) => receiver.close(() => resolve()));
 });
 
@@ -230,7 +242,7 @@ describe('burn rate', () => {
     expect(embeddings?.value.fastShort).toBeGreaterThan(14.4);
     expect(embeddings?.value.fastLong).toBeGreaterThan(14.4);
     expect(bodies('embeddings').map((b) => b.event)).toEqual(['firing']);
-  });
+  }, 60_000); // 1,200 events through the write path: over 20 s on a loaded 2-core machine.
 });
 
 describe('maintenance windows', () => {
@@ -337,5 +349,108 @@ describe('deliveries', () => {
     clock.set(at + 40_000);
     const again = await evaluate();
     expect(again.deliveries.filter((d) => d.ruleId === 'assistants-down')).toEqual([]);
+  });
+});
+
+describe('maintenance windows and the SLO', () => {
+  it('leave burn-rate rules alone when SLO_EXCLUDE_MAINTENANCE=1, and not by default', async () => {
+    const now = T0 + 12 * 60 * MINUTE_MS + 30_000;
+    await saveMaintenance(tableName, {
+      id: 'images-migration',
+      title: 'Images migration',
+      endpoints: ['images'],
+      start: now - 30_000 - 15 * MINUTE_MS,
+      end: now + 5 * MINUTE_MS,
+      updatedAt: now,
+    });
+    await rule({
+      id: 'img-burn',
+      name: 'Images SLO',
+      endpoint: 'images',
+      condition: { kind: 'burn_rate' },
+      channels: ['hook'],
+    });
+    // Two calls a minute over the last hour; every call of the last 10 minutes (inside the window) failed.
+    const events: TraceEvent[] = [];
+    for (let m = 1; m <= 60; m++) {
+      for (let k = 0; k < 2; k++) {
+        const fail = m <= 10 ? { ok: false, status: 503, errorType: 'server_error' as const } : {};
+        events.push(ev({ ts: now - m * MINUTE_MS + k * 1000, endpoint: 'images', ...fail }));
+      }
+    }
+    clock.set(now);
+    await record(events);
+    const fired = async () =>
+      (await evaluate()).transitions.filter((t) => t.ruleId === 'img-burn').map((t) => t.to);
+    const restore = setEnv({ SLO_EXCLUDE_MAINTENANCE: '1' });
+    try {
+      expect(await fired()).toEqual([]);
+      const states = await listStates(tableName, 100);
+      expect(states.find((s) => s.ruleId === 'img-burn')).toBeUndefined();
+    } finally {
+      restore();
+    }
+    // Counted: the same minutes burn the budget at 200× over 5 min, and 34× over the hour (minutes 1 … 59 ago).
+    expect(await fired()).toEqual(['firing']);
+    const state = (await listStates(tableName, 100)).find((s) => s.ruleId === 'img-burn');
+    expect(state?.value.fastShort).toBeCloseTo(200, 6);
+    expect(state?.value.fastLong).toBeCloseTo(20 / 118 / 0.005, 2);
+  });
+});
+
+describe('channel secrets', () => {
+  it('sign with the key from the store, for a channel written by the API', async () => {
+    const item = await storedItem(tableName, alertChannelKey('hook'));
+    expect(item).not.toHaveProperty('secret');
+    expect(item).not.toHaveProperty('url');
+    const chat = received.filter((r) => (JSON.parse(r.body) as Body).endpoint === 'chat');
+    expect(chat.length).toBeGreaterThan(0);
+    for (const r of chat) expect(verify(r.headers, r.body, SECRET)).toBe(true);
+  });
+
+  it('of a channel stored with them inline still sign, before and after the next write moves them', async () => {
+    const OLD_SECRET = 'old-inline-secret-0123456789';
+    await saveChannel(tableName, {
+      id: 'old-hook',
+      name: 'Old receiver',
+      type: 'webhook',
+      url: `${receiverUrl}?old=1`,
+      secret: OLD_SECRET,
+      updatedAt: T0,
+    });
+    await rule({
+      id: 'fine-tunes-down',
+      name: 'Fine-tunes failing',
+      endpoint: 'fine_tunes',
+      condition: { kind: 'consecutive_failures', failures: 1, outOf: 1, recoverAfter: 1 },
+      channels: ['old-hook'],
+    });
+    const at = T0 + 14 * 60 * MINUTE_MS;
+    const runOnce = async (minute: number, ok: boolean) => {
+      clock.set(at + minute * MINUTE_MS + 10_000);
+      await record([
+        ev({
+          ts: clock.now(),
+          endpoint: 'fine_tunes',
+          ...(ok ? {} : { ok: false, status: 500, errorType: 'server_error' as const }),
+        }),
+      ]);
+      clock.set(at + minute * MINUTE_MS + 30_000);
+      return (await evaluate()).deliveries.filter((d) => d.ruleId === 'fine-tunes-down');
+    };
+    expect((await runOnce(0, false)).map((d) => [d.event, d.ok])).toEqual([['firing', true]]);
+    // The next channel write moves the inline secrets to the store.
+    await writeChannel(
+      getConfig(),
+      { put: { id: 'mail', name: 'Mail', type: 'email', updatedAt: clock.now() } },
+      { now: () => clock.now() },
+    );
+    const item = await storedItem(tableName, alertChannelKey('old-hook'));
+    expect(item).not.toHaveProperty('secret');
+    expect(item).toMatchObject({ secretRev: expect.any(String) });
+    expect((await runOnce(1, true)).map((d) => [d.event, d.ok])).toEqual([['resolved', true]]);
+    const sent = received.filter((r) => (JSON.parse(r.body) as Body).endpoint === 'fine_tunes');
+    expect(sent.map((r) => (JSON.parse(r.body) as Body).event)).toEqual(['firing', 'resolved']);
+    for (const r of sent) expect(verify(r.headers, r.body, OLD_SECRET)).toBe(true);
   });
 });

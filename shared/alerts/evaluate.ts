@@ -32,6 +32,7 @@ import {
 } from '../store/alerts.js';
 import { MINUTE_MS } from '../store/keys.js';
 import { type ReadCost, readCost, rollupsFor } from '../store/rollups.js';
+import { resolveChannels } from './channel-secrets.js';
 import { EvaluationFigures, evaluateCondition, type Verdict } from './conditions.js';
 import { activeWindow } from './maintenance.js';
 import {
@@ -46,6 +47,7 @@ import {
   type NotificationEvent,
   type Rule,
   ruleInputSchema,
+  type StoredChannel,
 } from './model.js';
 import { type DeliverOptions, deliver, type Notification } from './notify.js';
 
@@ -118,7 +120,7 @@ export async function evaluateRules(options: EvaluateOptions): Promise<Evaluatio
   }
   const request = { config, now };
   const reader = rollupsFor(request);
-  const figures = new EvaluationFigures(reader, now, lookback);
+  const figures = new EvaluationFigures(reader, now, lookback, config.sloExcludeMaintenance ? windows : []);
   const stateOf = new Map(states.map((s) => [`${s.ruleId}\u0000${s.endpoint}`, s]));
 
   const instances: Instance[] = [];
@@ -143,6 +145,19 @@ export async function evaluateRules(options: EvaluateOptions): Promise<Evaluatio
 
   const logger = options.deliverOptions.logger ?? defaultLogger;
   const deliverOptions: DeliverOptions = { now: () => clock.now(), logger, ...options.deliverOptions };
+  // The channels' secrets, read once and only when something is to be sent (most minutes send nothing).
+  let withSecrets: Promise<{ channels: Map<string, Channel>; error?: string }> | undefined;
+  const channelOf = async (id: string) => {
+    withSecrets ??= resolveChannels(config, channels, now).then(
+      (resolved) => ({ channels: resolved }),
+      (error: Error) => {
+        logger.warn('alert channel secrets could not be read', { error: error.message });
+        return { channels: new Map<string, Channel>(), error: error.message.slice(0, 200) };
+      },
+    );
+    const { channels: resolved, error } = await withSecrets;
+    return { channel: resolved.get(id), error };
+  };
   const result: EvaluationResult = {
     evaluatedAt: now,
     rules: enabled.length,
@@ -152,7 +167,7 @@ export async function evaluateRules(options: EvaluateOptions): Promise<Evaluatio
     reads: { ...readCost(reader), tableQueries: 4, tableGets: 1 },
   };
   for (const instance of instances) {
-    await step(instance, { config, now, channels, windows, deliverOptions, result });
+    await step(instance, { config, now, channels, channelOf, windows, deliverOptions, result });
   }
   return result;
 }
@@ -160,7 +175,9 @@ export async function evaluateRules(options: EvaluateOptions): Promise<Evaluatio
 interface StepContext {
   config: Config;
   now: number;
-  channels: Channel[];
+  channels: StoredChannel[];
+  /** A channel with its secrets; `error` when the secrets store could not be read. */
+  channelOf: (id: string) => Promise<{ channel: Channel | undefined; error?: string | undefined }>;
   windows: Awaited<ReturnType<typeof listMaintenance>>;
   deliverOptions: DeliverOptions;
   result: EvaluationResult;
@@ -242,18 +259,43 @@ async function step(instance: Instance, context: StepContext): Promise<void> {
   // Channels in parallel: a slow receiver's retries do not delay the others.
   const deliveries = await Promise.all(
     rule.channels.map(async (channelId) => {
-      const channel = context.channels.find((c) => c.id === channelId);
-      if (!channel) {
+      const stored = context.channels.find((c) => c.id === channelId);
+      if (!stored) {
         defaultLogger.warn('alert rule names a channel that does not exist', {
           rule: rule.id,
           channel: channelId,
         });
         return undefined;
       }
-      const delivery = await deliver(channel, notification, context.deliverOptions);
+      const { channel, error } = await context.channelOf(channelId);
+      const delivery = channel
+        ? await deliver(channel, notification, context.deliverOptions)
+        : secretsMissing(stored, notification, context.deliverOptions.now(), error);
       await appendDelivery(config.tableName, delivery, config.retentionDays);
       return delivery;
     }),
   );
   for (const delivery of deliveries) if (delivery) context.result.deliveries.push(delivery);
+}
+
+/** The failed delivery of a channel whose secrets could not be found: logged like any failure, never thrown. */
+function secretsMissing(channel: StoredChannel, n: Notification, at: number, error?: string): Delivery {
+  return {
+    id: randomUUID(),
+    ts: at,
+    channelId: channel.id,
+    channelType: channel.type,
+    ruleId: n.rule.id,
+    endpoint: n.endpoint,
+    event: n.event,
+    ok: false,
+    attempts: [
+      {
+        at,
+        error: error
+          ? `the channel secrets could not be read: ${error}`
+          : 'the channel has no secrets in the secrets store (recreate it: PUT /alerts/channels/{id})',
+      },
+    ],
+  };
 }

@@ -150,15 +150,41 @@ export const channelInputSchema = z.discriminatedUnion('type', [
   z.object({ id: id.optional(), name: z.string().trim().min(1).max(120), type: z.literal('email') }).strict(),
 ]);
 export type ChannelInput = z.output<typeof channelInputSchema>;
+/** A channel with its secrets, as a delivery needs it (shared/alerts/channel-secrets.ts resolves it). */
 export type Channel = ChannelInput & { id: string; updatedAt: number };
 
-/** A channel as the API shows it: never its URL's path or query (a Slack URL is a secret), never its key. */
-export function publicChannel(channel: Channel) {
+/**
+ * A channel as the table keeps it: its name and type, where it sends (an
+ * origin, for display) and a reference to its secrets (the revision of its
+ * entry in the channel secrets store, shared/alerts/channel-secrets.ts), never
+ * the secrets themselves. An item written before that store existed holds
+ * `url` (and a webhook's `secret`) inline: it keeps working, and the next
+ * channel write moves them to the store.
+ */
+export interface StoredChannel {
+  id: string;
+  name: string;
+  type: (typeof CHANNEL_TYPES)[number];
+  updatedAt: number;
+  /** `https://host/…`: what the API shows of the URL. */
+  destination?: string | undefined;
+  /** The revision of the channel's entry in the secrets store. */
+  secretRev?: string | undefined;
+  /** Old form only: the URL (a Slack URL is a secret) and the webhook key, inline. */
+  url?: string | undefined;
+  secret?: string | undefined;
+}
+
+/** What the API shows of a destination URL: its origin, never its path or query (a Slack URL is a secret). */
+export const destinationOf = (url: string) => `${new URL(url).origin}/…`;
+
+/** A channel as the API shows it: never its URL's path or query, never its key. */
+export function publicChannel(channel: StoredChannel) {
   const base = { id: channel.id, name: channel.name, type: channel.type, updatedAt: channel.updatedAt };
   if (channel.type === 'email') return base;
   return {
     ...base,
-    destination: `${new URL(channel.url).origin}/…`,
+    destination: channel.destination ?? (channel.url ? destinationOf(channel.url) : null),
     ...(channel.type === 'webhook' ? { secretSet: true } : {}),
   };
 }

@@ -124,7 +124,11 @@ describe('GET /status', () => {
     expect(chat.slo.burnRate['6h']).toBeCloseTo(3 / 13 / 0.005, 9);
 
     expect(body.overall).toMatchObject({ total: 15, ok: 13, successRate: 13 / 15 });
-    expect(body.slo).toEqual({ objectivePercent: 99.5, excludedErrors: ['rate_limited'] });
+    expect(body.slo).toEqual({
+      objectivePercent: 99.5,
+      excludedErrors: ['rate_limited'],
+      excludeMaintenance: false,
+    });
     expect(body.simulatedShare).toBe(1);
     expect(body.definitions.successRate).toContain('ok / all executions');
     expect(body.endpoints.map((e: Body) => e.endpoint)).toEqual(['chat', 'models']);

@@ -4,6 +4,7 @@
  * tokens and cost, mean phase times, and the SLO view (SLI, error budget,
  * burn rates over 1 h and 6 h). The answer carries the definitions it used.
  */
+import { MAX_MAINTENANCE_WINDOWS } from '../alerts/model.js';
 import type { Config } from '../config.js';
 import type { ErrorType } from '../events/model.js';
 import {
@@ -13,9 +14,17 @@ import {
   mergeAggregate,
   summarize,
 } from '../stats/aggregate.js';
+import { listMaintenance } from '../store/alerts.js';
 import { HOUR_MS, MINUTE_MS } from '../store/keys.js';
 import { type RollupItem, readCost, rollupsFor } from '../store/rollups.js';
 import type { Filters, TimeRange } from './params.js';
+import {
+  maintenanceCounts,
+  maintenanceDefinition,
+  type SloCounts,
+  totalCounts,
+  withoutCounts,
+} from './slo-maintenance.js';
 
 const DEFINITIONS = {
   successRate: 'ok / all executions in the window; every failure counts, whatever its type.',
@@ -39,8 +48,8 @@ export interface SloFigures {
   errorBudgetRemaining: number | null;
 }
 
-/** SLI and error budget of an aggregate, leaving out the excluded error types. */
-function sloOf(aggregate: Aggregate, objectivePercent: number, excluded: readonly ErrorType[]): SloFigures {
+/** SLI and error budget of an aggregate's counts, leaving out the excluded error types. */
+function sloOf(aggregate: SloCounts, objectivePercent: number, excluded: readonly ErrorType[]): SloFigures {
   const excludedCount = excluded.reduce((sum, type) => sum + aggregate.errors[type], 0);
   const valid = aggregate.total - excludedCount;
   const good = aggregate.ok;
@@ -50,7 +59,7 @@ function sloOf(aggregate: Aggregate, objectivePercent: number, excluded: readonl
 }
 
 export function burnRate(
-  aggregate: Aggregate,
+  aggregate: SloCounts,
   objectivePercent: number,
   excluded: readonly ErrorType[],
 ): number | null {
@@ -89,6 +98,10 @@ export async function computeStatus(input: {
   const reader = rollupsFor(input);
   const read = (from: number, to: number) =>
     reader.read({ sources: filters.sources, from, to, filter: filters.filter });
+  // One small Query, only when the setting asks for it.
+  const windows = config.sloExcludeMaintenance
+    ? listMaintenance(config.tableName, MAX_MAINTENANCE_WINDOWS)
+    : undefined;
   const currentMinuteEnd = Math.floor(now / MINUTE_MS) * MINUTE_MS + MINUTE_MS;
   // Widest range first: the reader cuts the narrower ones out of what it has already asked for.
   const ranges: [number, number][] = [
@@ -106,11 +119,8 @@ export async function computeStatus(input: {
     const [from, to] = ranges[i] as [number, number];
     pending[i] = read(from, to);
   }
-  const [windowItems, hourItems, sixHourItems] = (await Promise.all(pending)) as [
-    RollupItem[],
-    RollupItem[],
-    RollupItem[],
-  ];
+  const [loaded, maintenance] = await Promise.all([Promise.all(pending), windows ?? []]);
+  const [windowItems, hourItems, sixHourItems] = loaded as [RollupItem[], RollupItem[], RollupItem[]];
 
   const windowGroups = byEndpoint(windowItems);
   const hourGroups = byEndpoint(hourItems);
@@ -118,11 +128,34 @@ export async function computeStatus(input: {
   const objective = config.sloTarget;
   const excluded = config.sloExcludeErrors;
 
-  const view = (window: Aggregate, hour: Aggregate, sixHours: Aggregate) => ({
+  // Per range, the counts of the maintenance minutes in it, taken out of the SLO figures (none when the setting is off).
+  // Read after the ranges themselves: the reader cuts what it can out of what it has already read.
+  const readGroups = async (from: number, to: number) => byEndpoint(await read(from, to));
+  const [windowOut, hourOut, sixHourOut] = (await Promise.all(
+    ranges.map(async ([from, to]) =>
+      maintenance.length === 0
+        ? new Map<string, SloCounts>()
+        : (
+            await maintenanceCounts(maintenance, { from, to, now }, readGroups)
+          ).byEndpoint,
+    ),
+  )) as [Map<string, SloCounts>, Map<string, SloCounts>, Map<string, SloCounts>];
+
+  const view = (
+    window: Aggregate,
+    hour: Aggregate,
+    sixHours: Aggregate,
+    out: [SloCounts | undefined, SloCounts | undefined, SloCounts | undefined],
+  ) => ({
     ...summarize(window),
     slo: {
-      ...sloOf(window, objective, excluded),
-      burnRate: { '1h': burnRate(hour, objective, excluded), '6h': burnRate(sixHours, objective, excluded) },
+      ...sloOf(withoutCounts(window, out[0]), objective, excluded),
+      burnRate: {
+        '1h': burnRate(withoutCounts(hour, out[1]), objective, excluded),
+        '6h': burnRate(withoutCounts(sixHours, out[2]), objective, excluded),
+      },
+      /** Executions of the window left out as maintenance (SLO_EXCLUDE_MAINTENANCE=1); 0 otherwise. */
+      maintenanceExcluded: out[0]?.total ?? 0,
     },
   });
 
@@ -132,10 +165,15 @@ export async function computeStatus(input: {
       windowGroups.get(endpoint) ?? emptyAggregate(),
       hourGroups.get(endpoint) ?? emptyAggregate(),
       sixHourGroups.get(endpoint) ?? emptyAggregate(),
+      [windowOut.get(endpoint), hourOut.get(endpoint), sixHourOut.get(endpoint)],
     ),
   }));
   const overallWindow = total(windowGroups);
-  const overall = view(overallWindow, total(hourGroups), total(sixHourGroups));
+  const overall = view(overallWindow, total(hourGroups), total(sixHourGroups), [
+    totalCounts(windowOut.values()),
+    totalCounts(hourOut.values()),
+    totalCounts(sixHourOut.values()),
+  ]);
 
   return {
     generatedAt: now,
@@ -148,10 +186,15 @@ export async function computeStatus(input: {
     upstream: config.upstream,
     /** Share of the window's executions that were made against the simulator. */
     simulatedShare: overallWindow.total > 0 ? overallWindow.simulated / overallWindow.total : null,
-    slo: { objectivePercent: objective, excludedErrors: excluded },
+    slo: {
+      objectivePercent: objective,
+      excludedErrors: excluded,
+      /** SLO_EXCLUDE_MAINTENANCE: maintenance minutes left out of the SLO figures. */
+      excludeMaintenance: config.sloExcludeMaintenance,
+    },
     overall,
     endpoints,
-    definitions: DEFINITIONS,
+    definitions: { ...DEFINITIONS, maintenance: maintenanceDefinition(config.sloExcludeMaintenance) },
     meta: readCost(reader),
   };
 }

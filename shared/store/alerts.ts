@@ -8,13 +8,22 @@
  * of two evaluations racing (a retried schedule), one wins and only the winner
  * notifies: a transition is announced once.
  */
+import { randomUUID } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { AlertState, Channel, Delivery, MaintenanceWindow, Rule, Transition } from '../alerts/model.js';
+import type {
+  AlertState,
+  Delivery,
+  MaintenanceWindow,
+  Rule,
+  StoredChannel,
+  Transition,
+} from '../alerts/model.js';
 import { dynamoClient } from '../aws.js';
 import { TABLE } from '../schema.js';
 import {
   ALERT_PARTITIONS,
   alertChannelKey,
+  alertChannelSecretsLockKey,
   alertLogKey,
   alertLogPartition,
   alertRuleKey,
@@ -132,9 +141,66 @@ export const deleteState = (tableName: string, ruleId: string, endpoint: string)
   remove(tableName, alertStateKey(ruleId, endpoint));
 
 export const listChannels = (tableName: string, max: number) =>
-  readPartition<Channel>(tableName, ALERT_PARTITIONS.channels, 'C#', max);
-export const saveChannel = (tableName: string, channel: Channel) =>
+  readPartition<StoredChannel>(tableName, ALERT_PARTITIONS.channels, 'C#', max);
+export const saveChannel = (tableName: string, channel: StoredChannel) =>
   put(tableName, alertChannelKey(channel.id), channel);
+
+/** How long a holder may keep the channel secrets lease: past it, a crashed holder's lease is taken over. */
+const SECRETS_LEASE_MS = 30_000;
+
+/**
+ * Runs `work` holding the channel secrets lease (a conditional write): the
+ * secrets live in one document outside the table, read, changed and written
+ * back whole, so two writers at once would lose one's change. Waits up to
+ * `waitMs` for the lease (`sleep` between tries), then throws a 503-worthy error.
+ */
+export async function withChannelSecretsLease<T>(
+  tableName: string,
+  options: { now: () => number; sleep: (ms: number) => Promise<void>; waitMs?: number },
+  work: () => Promise<T>,
+): Promise<T> {
+  const holder = randomUUID();
+  const deadline = options.now() + (options.waitMs ?? 10_000);
+  for (;;) {
+    const now = options.now();
+    try {
+      await put(
+        tableName,
+        alertChannelSecretsLockKey(),
+        { holder, expiresAt: now + SECRETS_LEASE_MS },
+        {
+          ConditionExpression: 'attribute_not_exists(#pk) OR #expires < :now',
+          ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#expires': 'expiresAt' },
+          ExpressionAttributeValues: { ':now': now },
+        },
+      );
+      break;
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      if (options.now() >= deadline)
+        throw new Error('the channel secrets are being changed by another request');
+      await options.sleep(200);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    // Only our own lease: one that expired and was taken over stays its new holder's.
+    await dynamoClient()
+      .send(
+        new DeleteCommand({
+          TableName: tableName,
+          Key: alertChannelSecretsLockKey(),
+          ConditionExpression: '#holder = :holder',
+          ExpressionAttributeNames: { '#holder': 'holder' },
+          ExpressionAttributeValues: { ':holder': holder },
+        }),
+      )
+      .catch((error: Error) => {
+        if (error.name !== 'ConditionalCheckFailedException') throw error;
+      });
+  }
+}
 export const deleteChannel = (tableName: string, id: string) => remove(tableName, alertChannelKey(id));
 
 export const listMaintenance = (tableName: string, max: number) =>

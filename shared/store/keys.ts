@@ -367,6 +367,8 @@ export const alertStateKey = (ruleId: string, endpoint: string) => ({
   sk: `S#${ruleId}#${encodeLabel(endpoint)}`,
 });
 export const alertChannelKey = (id: string) => ({ pk: ALERT_PARTITIONS.channels, sk: `C#${id}` });
+/** The lease held while the channel secrets (one document, outside the table) are read, changed and written back. */
+export const alertChannelSecretsLockKey = () => ({ pk: ALERT_PARTITIONS.channels, sk: 'LOCK#secrets' });
 export const maintenanceKey = (id: string) => ({ pk: ALERT_PARTITIONS.maintenance, sk: `W#${id}` });
 /** A log item (`AH` transitions, `AD` deliveries): the month of `ts`, then time and id. */
 export const alertLogKey = (kind: 'AH' | 'AD', ts: number, id: string) => ({

@@ -225,6 +225,22 @@ function matches(item: RollupItem, filter: LabelFilter): boolean {
   );
 }
 
+/**
+ * The buckets a read of [from, to) covers, [start, end): whole buckets of
+ * `step`. A range reaching now includes what happened at now, also when now
+ * falls on a bucket boundary (the minute it opens has started); a closed
+ * range ends at its `to`, as the live reads do. A read of [start, end - 1]
+ * covers exactly [start, end), whatever now is.
+ */
+export function readSpan(
+  from: number,
+  to: number,
+  now: number,
+  step = MINUTE_MS,
+): { start: number; end: number } {
+  return { start: floorTo(from, step), end: to >= now ? ceilTo(to + 1, step) : ceilTo(to, step) };
+}
+
 /** What identifies one request's rollup reads: the same object, the same reads. */
 export interface RollupRequest {
   readonly config: { readonly tableName: string };
@@ -343,10 +359,7 @@ class RollupReader implements Rollups {
     );
     // Hour items cover whole hours: so do the compact periods standing in for them.
     const step = options.resolution === 'hour' ? HOUR_MS : MINUTE_MS;
-    const start = floorTo(options.from, step);
-    // A range reaching now includes what happened at now, also when now falls on a bucket boundary
-    // (the minute it opens has started); a closed range ends at its `to`, as the live reads do.
-    const end = options.to >= this.now ? ceilTo(options.to + 1, step) : ceilTo(options.to, step);
+    const { start, end } = readSpan(options.from, options.to, this.now, step);
     const grain =
       options.bucketMs ??
       (options.resolution === undefined ? undefined : options.resolution === 'hour' ? HOUR_MS : MINUTE_MS);

@@ -47,7 +47,7 @@ export function SloTab() {
                 <summary>How these are computed</summary>
                 <dl>
                   {Object.entries(s.definitions)
-                    .filter(([k]) => ['sli', 'errorBudgetRemaining', 'burnRate'].includes(k))
+                    .filter(([k]) => ['sli', 'errorBudgetRemaining', 'burnRate', 'maintenance'].includes(k))
                     .map(([k, v]) => (
                       <div key={k}>
                         <dt>{k}</dt>
@@ -57,6 +57,14 @@ export function SloTab() {
                   <div>
                     <dt>excluded error types</dt>
                     <dd>{s.slo.excludedErrors.length ? s.slo.excludedErrors.join(', ') : 'none'}</dd>
+                  </div>
+                  <div>
+                    <dt>maintenance windows</dt>
+                    <dd>
+                      {s.slo.excludeMaintenance
+                        ? `left out (${s.overall.slo.maintenanceExcluded} executions in this range)`
+                        : 'counted'}
+                    </dd>
                   </div>
                 </dl>
               </details>
