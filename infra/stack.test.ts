@@ -58,7 +58,7 @@ beforeAll(() => {
   main = synthStack({ config: { ...SECRET_SENTINELS } }, { bundle: true });
   template = main.template;
   resources = (template.toJSON() as { Resources: Record<string, CfnResourceJson> }).Resources;
-}, 180_000);
+}, 300_000);
 
 /** The HTTP API route keys a route table needs: one per route, and HEAD beside each GET. */
 const apiRouteKeys = (routes: readonly RouteSpec[]) =>
