@@ -37,10 +37,10 @@ const UNUSED_IN_LAMBDA = [
 ];
 
 /**
- * shared/secrets.ts imports these on first use, and only with SECRET_ARN or
- * CURSOR_SECRET_ARN set: functions without a secret leave them out of their bundle.
+ * shared/secrets.ts imports this on first use, and only with SECRET_ARN or
+ * CURSOR_SECRET_ARN set: functions without a secret leave it out of their bundle.
  */
-const SECRETS_MODULES = ['@aws-lambda-powertools/parameters', '@aws-sdk/client-secrets-manager'];
+const SECRETS_MODULES = ['@aws-sdk/client-secrets-manager'];
 
 /** Lets bundled CommonJS dependencies `require` Node built-ins from the ESM bundle. */
 const ESM_REQUIRE_BANNER =
