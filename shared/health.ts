@@ -3,10 +3,10 @@
  * whether the table and the artifacts bucket answer.
  */
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
-import pkg from '../package.json' with { type: 'json' };
 import { s3Client } from './aws.js';
 import type { Config } from './config.js';
 import { tableStatus } from './store/table.js';
+import { APP_VERSION } from './version.js';
 
 export interface ComponentHealth {
   ok: boolean;
@@ -46,7 +46,7 @@ export async function checkHealth(config: Config): Promise<Health> {
   ]);
   return {
     ok: table.ok && artifacts.ok,
-    versions: { app: pkg.version, node: process.version },
+    versions: { app: APP_VERSION, node: process.version },
     upstream: config.upstream,
     store: {
       table: {

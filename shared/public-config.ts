@@ -2,14 +2,14 @@
  * `GET /config`: the runtime settings the dashboard needs, and nothing secret
  * (keys are reported only as set or not set).
  */
-import pkg from '../package.json' with { type: 'json' };
 import type { Config } from './config.js';
 import { ERROR_TYPES, SOURCES } from './events/model.js';
 import { PRICE_TABLE } from './pricing.js';
+import { APP_VERSION } from './version.js';
 
 export function publicConfig(config: Config) {
   return {
-    version: pkg.version,
+    version: APP_VERSION,
     upstream: config.upstream,
     probes: {
       endpoints: config.probeEndpoints,

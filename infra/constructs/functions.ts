@@ -37,10 +37,14 @@ const UNUSED_IN_LAMBDA = [
 ];
 
 /**
- * shared/secrets.ts imports these on first use, and only with SECRET_ARN or
- * CURSOR_SECRET_ARN set: functions without a secret leave them out of their bundle.
+ * shared/secrets.ts imports shared/secrets-client.ts (and through it the
+ * Secrets Manager client) on first use, and only with SECRET_ARN or
+ * CURSOR_SECRET_ARN set: functions without a secret leave that import
+ * unbundled (it never runs there), so neither is in their bundle. The module,
+ * not the SDK package, is left out: its static import of the SDK would
+ * otherwise become a top-level import of a package the function does not ship.
  */
-const SECRETS_MODULES = ['@aws-lambda-powertools/parameters', '@aws-sdk/client-secrets-manager'];
+const SECRETS_MODULES = ['*/secrets-client.js'];
 
 /** Lets bundled CommonJS dependencies `require` Node built-ins from the ESM bundle. */
 const ESM_REQUIRE_BANNER =

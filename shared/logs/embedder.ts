@@ -9,7 +9,7 @@
  * An index holds the vectors of one embedder only: `key` (model and size)
  * names it, and the indexer refuses to add vectors of another (indexer.ts).
  */
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import type { Config } from '../config.js';
 import { tokenize } from './text.js';
 
@@ -93,12 +93,21 @@ export function openaiEmbedder(options: {
   timeoutMs?: number;
 }): Embedder {
   const dims = options.dims ?? EMBEDDING_DIMENSIONS;
-  const client = new OpenAI({
-    apiKey: options.apiKey,
-    ...(options.baseURL ? { baseURL: options.baseURL } : {}),
-    timeout: options.timeoutMs ?? 20_000,
-    maxRetries: 2,
-  });
+  // Imported on first use: functions that only describe the embedder (the logs
+  // function's /logs/status) leave the SDK (~150 KB) out of their bundle.
+  let client: Promise<OpenAI> | undefined;
+  const openai = () => {
+    client ??= import('openai').then(
+      ({ default: OpenAI }) =>
+        new OpenAI({
+          apiKey: options.apiKey,
+          ...(options.baseURL ? { baseURL: options.baseURL } : {}),
+          timeout: options.timeoutMs ?? 20_000,
+          maxRetries: 2,
+        }),
+    );
+    return client;
+  };
   return {
     kind: 'openai',
     model: options.model,
@@ -109,7 +118,7 @@ export function openaiEmbedder(options: {
       const vectors: Float32Array[] = [];
       for (let start = 0; start < texts.length; start += OPENAI_BATCH) {
         const batch = texts.slice(start, start + OPENAI_BATCH);
-        const answer = await client.embeddings.create({
+        const answer = await (await openai()).embeddings.create({
           model: options.model,
           input: batch as string[],
           dimensions: dims,

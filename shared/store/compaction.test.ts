@@ -368,6 +368,32 @@ describe('compaction of closed periods', () => {
       expect(again.itemsRead).toBe(1);
     });
 
+    it("fetches each item once for a request's reads running at once (a window and its burn windows)", async () => {
+      await compactAll(tableName);
+      // As /status reads: the window, and inside it the last 1 h and 6 h, all started before any answers.
+      const ranges = [
+        { from: BASE + 35 * MINUTE_MS, to: BASE + 3 * HOUR_MS },
+        { from: BASE + 2 * HOUR_MS - 25 * MINUTE_MS, to: BASE + 3 * HOUR_MS },
+        { from: BASE + 50 * MINUTE_MS, to: BASE + 3 * HOUR_MS },
+      ];
+      const together = rollupsFor({ config: { tableName }, now: NOW });
+      const answers = await Promise.all(ranges.map((r) => together.read({ sources: ['probe'], ...r })));
+      let apart = 0;
+      for (const [i, range] of ranges.entries()) {
+        clearCompactCache();
+        const alone = rollupsFor({ config: { tableName }, now: NOW });
+        const expected = figuresOf(await alone.read({ sources: ['probe'], ...range }));
+        apart += alone.itemsRead;
+        const got = figuresOf(answers[i] as RollupItem[]);
+        for (const [endpoint, aggregate] of expected.endpoints)
+          expectSameFigures(got.endpoints.get(endpoint) as Aggregate, aggregate, `range ${i} ${endpoint}`);
+      }
+      // Window: 5 minutes + 2 blocks + 2 hours + the day's late versions (10). The second read adds
+      // its own edge (5 minutes, 2 blocks) and the third nothing: the rest is shared, not read again.
+      expect(together.itemsRead).toBe(17);
+      expect(apart).toBeGreaterThan(together.itemsRead);
+    });
+
     it('is idempotent: compacting the same periods again writes the same items', async () => {
       await compactAll(tableName);
       // The hour from BASE + 1 h, its first block and minute (the day is not over at NOW).

@@ -300,6 +300,59 @@ export async function batchGet(
 }
 
 /**
+ * Items one request has fetched or is fetching, by key id (undefined: not
+ * found), shared by its reads: `/status` reads its window and the 1 h and 6 h
+ * burn windows at once, and without this each would fetch the late versions
+ * and the compact items they share again.
+ */
+export type RequestFetches = Map<string, Promise<Record<string, unknown> | undefined>>;
+
+/** Registers the fetch of each of `keys`, answered by `all` (a pending read of them); a failure reaches whoever awaits. */
+function share(
+  fetches: RequestFetches,
+  keys: readonly { pk: string; sk: string }[],
+  all: Promise<Map<string, Record<string, unknown>>>,
+): void {
+  for (const key of keys) {
+    const one = all.then((found) => found.get(keyId(key)));
+    // Awaited by the read that needs it; a key no later read asks for must not count as an unhandled rejection.
+    one.catch(() => {});
+    fetches.set(keyId(key), one);
+  }
+}
+
+/** A Query of adjacent compact periods [low, high] of one partition: the items found, by key id. */
+async function queryRun(
+  tableName: string,
+  run: { pk: string; low: string; high: string },
+  counts: BatchGetCounts,
+): Promise<Map<string, Record<string, unknown>>> {
+  const found = new Map<string, Record<string, unknown>>();
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    counts.queries++;
+    const page = await dynamoClient().send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :low AND :high',
+        ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
+        ExpressionAttributeValues: { ':pk': run.pk, ':low': run.low, ':high': run.high },
+        ExclusiveStartKey: startKey,
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    counts.units += page.ConsumedCapacity?.CapacityUnits ?? 0;
+    for (const item of page.Items ?? []) {
+      counts.items++;
+      counts.bytes += itemBytes(item);
+      found.set(`${item[TABLE.partitionKey]}|${item[TABLE.sortKey]}`, item);
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return found;
+}
+
+/**
  * The compact periods of `cells` that are valid now (built with the current
  * late versions), by cell start; cells left out must be read live. Decoded
  * items are kept for later requests of this container and reused while their
@@ -311,70 +364,53 @@ export async function readCompactCells(input: {
   view: CompactView;
   cells: readonly Cell[];
   counts: BatchGetCounts;
-  /** Late-versions items already fetched by this request (null: not found), shared by its reads. */
-  lateVersions: Map<string, Record<string, unknown> | null>;
+  /** What this request's other reads fetched or are fetching: each key is fetched once per request. */
+  fetches: RequestFetches;
 }): Promise<Map<number, CompactPeriod>> {
-  const { tableName, source, view, cells, lateVersions } = input;
+  const { tableName, source, view, cells, fetches } = input;
   const valid = new Map<number, CompactPeriod>();
   if (cells.length === 0) return valid;
   const first = cells[0] as Cell;
   const last = cells.at(-1) as Cell;
   const vKeys = versionKeys(source, first.from, last.to);
   const keys = cells.map((cell) => compactKey(source, view, cell.level, cell.from));
-  const missing = keys.filter((key) => !cache.has(keyId(key)));
-  const newVersionKeys = vKeys.filter((key) => !lateVersions.has(keyId(key)));
+  const newVersionKeys = vKeys.filter((key) => !fetches.has(keyId(key)));
   // Adjacent periods of one level sort next to each other: a run of them is one Query, billed by
   // the bytes it returns rather than 4 KB per item as BatchGetItem does; short runs go by key.
-  const runs: { pk: string; low: string; high: string; length: number; to: number; level: string }[] = [];
-  const single: { pk: string; sk: string }[] = [];
+  // Everything is registered in `fetches` before the first await, so a read started next shares it.
+  const runs: {
+    pk: string;
+    low: string;
+    high: string;
+    to: number;
+    level: string;
+    keys: { pk: string; sk: string }[];
+  }[] = [];
   cells.forEach((cell, i) => {
     const key = keys[i] as { pk: string; sk: string };
-    if (cache.has(keyId(key))) return;
+    if (cache.has(keyId(key)) || fetches.has(keyId(key))) return;
     const run = runs.findLast((r) => r.pk === key.pk && r.level === cell.level.code);
     if (run && run.to === cell.from) {
       run.high = key.sk;
-      run.length++;
       run.to = cell.to;
+      run.keys.push(key);
     } else
-      runs.push({ pk: key.pk, low: key.sk, high: key.sk, length: 1, to: cell.to, level: cell.level.code });
+      runs.push({ pk: key.pk, low: key.sk, high: key.sk, to: cell.to, level: cell.level.code, keys: [key] });
   });
-  const queried = runs.filter((r) => r.length >= MIN_RUN_FOR_QUERY);
+  const single = runs.filter((r) => r.keys.length < MIN_RUN_FOR_QUERY).flatMap((r) => r.keys);
+  const byKey = [...newVersionKeys, ...single];
+  if (byKey.length > 0) share(fetches, byKey, batchGet(tableName, byKey, input.counts));
   for (const run of runs)
-    if (run.length < MIN_RUN_FOR_QUERY)
-      single.push(...missing.filter((k) => k.pk === run.pk && k.sk >= run.low && k.sk <= run.high));
-  const found =
-    single.length + newVersionKeys.length > 0
-      ? await batchGet(tableName, [...newVersionKeys, ...single], input.counts)
-      : new Map<string, Record<string, unknown>>();
+    if (run.keys.length >= MIN_RUN_FOR_QUERY)
+      share(fetches, run.keys, queryRun(tableName, run, input.counts));
+  const found = new Map<string, Record<string, unknown>>();
   await Promise.all(
-    queried.map(async (run) => {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        input.counts.queries++;
-        const page = await dynamoClient().send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :low AND :high',
-            ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
-            ExpressionAttributeValues: { ':pk': run.pk, ':low': run.low, ':high': run.high },
-            ExclusiveStartKey: startKey,
-            ReturnConsumedCapacity: 'TOTAL',
-          }),
-        );
-        input.counts.units += page.ConsumedCapacity?.CapacityUnits ?? 0;
-        for (const item of page.Items ?? []) {
-          input.counts.items++;
-          input.counts.bytes += itemBytes(item);
-          found.set(`${item[TABLE.partitionKey]}|${item[TABLE.sortKey]}`, item);
-        }
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
+    [...vKeys, ...keys].map(async (key) => {
+      const item = await fetches.get(keyId(key));
+      if (item) found.set(keyId(key), item);
     }),
   );
-  for (const key of newVersionKeys) lateVersions.set(keyId(key), found.get(keyId(key)) ?? null);
-  const versions = parseVersions(
-    vKeys.map((k) => lateVersions.get(keyId(k))).filter((item) => item !== undefined && item !== null),
-  );
+  const versions = parseVersions(vKeys.map((k) => found.get(keyId(k))).filter((item) => item !== undefined));
   // A kept item whose period took a late write since: fetched again (the compactor may have rebuilt it).
   const outdated = keys.filter((key, i) => {
     const kept = cache.peek(keyId(key));

@@ -22,6 +22,7 @@ import {
   type CompactPeriod,
   cellsOf,
   compactHorizon,
+  type RequestFetches,
   readCompactCells,
 } from './compaction.js';
 import {
@@ -326,8 +327,8 @@ class RollupReader implements Rollups {
   bytesRead = 0;
   readUnits = 0;
   compactItemsRead = 0;
-  /** Late-versions items this request has fetched, shared by its reads. */
-  private readonly lateVersions = new Map<string, Record<string, unknown> | null>();
+  /** Late-versions and compact items this request has fetched or is fetching, shared by its reads. */
+  private readonly fetches: RequestFetches = new Map();
   /** Partitions and buckets planned so far (ranges cut out of earlier answers cost nothing). */
   private planned = { queries: 0, buckets: 0 };
   private readonly limits: RollupLimits = activeLimits;
@@ -379,7 +380,7 @@ class RollupReader implements Rollups {
           view,
           cells,
           counts,
-          lateVersions: this.lateVersions,
+          fetches: this.fetches,
         });
         this.itemsRead += counts.items;
         this.compactItemsRead += counts.items;

@@ -6,7 +6,7 @@
  */
 import { type Span, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import pkg from '../../package.json' with { type: 'json' };
+import { APP_VERSION } from '../version.js';
 import type { Attributes, SpanLike } from './span-event.js';
 
 const finished = new Map<string, ReadableSpan>();
@@ -29,7 +29,7 @@ export function probeTracer() {
     trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [handOver] }));
     registered = true;
   }
-  return trace.getTracer('openai-status.probe', pkg.version);
+  return trace.getTracer('openai-status.probe', APP_VERSION);
 }
 
 const hrToMs = ([seconds, nanos]: readonly [number, number]) => seconds * 1000 + nanos / 1e6;
