@@ -67,15 +67,12 @@ function secretsManagerStore(arn: string): ChannelSecretStore {
     kind: 'secrets-manager',
     async load() {
       // Imported on first use: functions that never touch a channel secret do not load the client.
-      const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-      const answer = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: arn }));
-      return parseDocument(answer.SecretString);
+      const { getSecretString } = await import('../secrets-client.js');
+      return parseDocument(await getSecretString(arn));
     },
     async save(document) {
-      const { SecretsManagerClient, PutSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
-      await new SecretsManagerClient({}).send(
-        new PutSecretValueCommand({ SecretId: arn, SecretString: JSON.stringify(document) }),
-      );
+      const { putSecretString } = await import('../secrets-client.js');
+      await putSecretString(arn, JSON.stringify(document));
     },
   };
 }

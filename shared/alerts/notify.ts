@@ -193,10 +193,8 @@ export function productionDelivery(config: Config): Omit<DeliverOptions, 'now' |
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     publishEmail: topicArn
       ? async (subject, text) => {
-          const { SNSClient, PublishCommand } = await import('@aws-sdk/client-sns');
-          await new SNSClient({}).send(
-            new PublishCommand({ TopicArn: topicArn, Subject: subject, Message: text }),
-          );
+          const { publish } = await import('./sns-client.js');
+          await publish(topicArn, subject, text);
         }
       : undefined,
   };
