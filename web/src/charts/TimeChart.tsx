@@ -7,6 +7,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { chartBoxStyle, ScrollRegion } from '../components';
 import { dateTime } from '../format';
 import { useShared } from '../state';
 import { displayText } from '../text';
@@ -47,6 +48,10 @@ export interface TimeChartProps {
   label: string;
   /** Cursor sync group. */
   sync?: string;
+  /** Rows the legend wraps to on wide and narrow screens, when more than 1 and 2 (long labels). */
+  legendRows?: readonly [number, number];
+  /** Labels for the y axis ticks all at once (one unit on the axis); `format` labels each alone by default. */
+  axisFormat?: (splits: number[]) => string[];
   testId?: string;
 }
 
@@ -246,7 +251,7 @@ function buildOptions(
   const spark = props.sparkline === true;
   const ordered = props.stacked ? [...props.series].reverse() : props.series;
   const hasY2 = props.series.some((s) => s.scale === 'y2');
-  const axisFont = '11px system-ui, sans-serif';
+  const axisFont = '12px system-ui, sans-serif';
   const range = () => current().xRange;
   const yFormat = (v: number) => current().format(v);
 
@@ -285,7 +290,10 @@ function buildOptions(
           ticks: { stroke: grid },
           font: axisFont,
           size: 60,
-          values: (_u, splits) => splits.map((v) => yFormat(v)),
+          values: (_u, splits) => {
+            const axis = current().axisFormat;
+            return axis ? axis(splits) : splits.map((v) => yFormat(v));
+          },
         },
         ...(hasY2
           ? [
@@ -376,7 +384,7 @@ function ChartTable(props: TimeChartProps) {
     <details class="data-table" onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
       <summary>Data table</summary>
       {open ? (
-        <div class="table-wrap">
+        <ScrollRegion label={`${displayText(props.label)}: data table`}>
           <table class="table table-compact">
             <thead>
               <tr>
@@ -409,7 +417,7 @@ function ChartTable(props: TimeChartProps) {
                 ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       ) : null}
     </details>
   );
@@ -498,7 +506,8 @@ export function TimeChart(props: TimeChartProps) {
   return (
     <figure
       ref={wrapperRef}
-      class={props.sparkline ? 'chart chart-spark' : 'chart'}
+      class={props.sparkline ? 'chart chart-spark' : 'chart chart-box'}
+      style={chartBoxStyle(props.height ?? (props.sparkline ? 48 : 220), props.legendRows)}
       aria-label={displayText(props.label)}
       data-testid={props.testId}
       data-from={String(from)}

@@ -2,7 +2,7 @@
 import { useMemo } from 'preact/hooks';
 import { apiUrl, useApi } from '../api';
 import { type ChartSeries, TimeChart } from '../charts/TimeChart';
-import { Async, EmptyState, Panel, SelectField } from '../components';
+import { Async, EmptyState, Panel, ScrollRegion, SelectField } from '../components';
 import { hasData, pointTimes, seriesTotals } from '../data';
 import { ms, num, pct, usd } from '../format';
 import { baseQuery, useShared, useStore } from '../state';
@@ -101,7 +101,7 @@ function CompareTable(props: {
     },
   ];
   return (
-    <div class="table-wrap">
+    <ScrollRegion label="Baseline and canary compared">
       <table class="table compare-table" data-testid="compare-table">
         <thead>
           <tr>
@@ -130,7 +130,7 @@ function CompareTable(props: {
           ))}
         </tbody>
       </table>
-    </div>
+    </ScrollRegion>
   );
 }
 
@@ -321,7 +321,7 @@ export function CompareTab() {
       >
         <Async state={series} what="the groups" isEmpty={(d) => !hasData(d)} lines={4}>
           {() => (
-            <div class="table-wrap">
+            <ScrollRegion label="All groups">
               <table class="table">
                 <thead>
                   <tr>
@@ -367,7 +367,7 @@ export function CompareTab() {
                   ))}
                 </tbody>
               </table>
-            </div>
+            </ScrollRegion>
           )}
         </Async>
       </Panel>

@@ -1,7 +1,7 @@
 /** SLO: the objective, then per endpoint the SLI, the error budget left, burn rates and the burn-rate sparkline. */
 import { apiUrl, useApi } from '../api';
 import { TimeChart } from '../charts/TimeChart';
-import { Async, EmptyState, Panel } from '../components';
+import { Async, EmptyState, Panel, ScrollRegion } from '../components';
 import { burnSeries, pointTimes, useEndpointSeries } from '../data';
 import { pct, ratio } from '../format';
 import { baseQuery, useShared, useStore } from '../state';
@@ -71,7 +71,7 @@ export function SloTab() {
             s.endpoints.length === 0 ? (
               <EmptyState />
             ) : (
-              <div class="table-wrap">
+              <ScrollRegion label="SLO per endpoint">
                 <table class="table slo-table">
                   <thead>
                     <tr>
@@ -132,7 +132,7 @@ export function SloTab() {
                     })}
                   </tbody>
                 </table>
-              </div>
+              </ScrollRegion>
             )
           }
         </Async>

@@ -3,7 +3,7 @@
  * by cursor ("load more"), CSV and NDJSON export, a call's full detail, and the
  * latency histogram of the selected endpoint.
  */
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { apiUrl, type Query, useApi } from '../api';
 import { Async, EmptyState, ErrorState, Panel, Skeleton } from '../components';
 import { dateTime } from '../format';
@@ -40,6 +40,17 @@ export function TracesTab() {
   const { page, loadMore, retry } = useTracePages(query, limit);
 
   const selected = page.items.find((i) => i.id === params.trace);
+  // Closing the detail puts focus back on the row it was opened from (not on the page's body).
+  const returnFocusTo = useRef<string | undefined>(undefined);
+  useEffect(() => {
+    const id = returnFocusTo.current;
+    if (id === undefined || params.trace !== undefined) return;
+    returnFocusTo.current = undefined;
+    const row = [...document.querySelectorAll<HTMLElement>('[data-testid="trace-row"]')].find(
+      (r) => r.dataset.id === id,
+    );
+    row?.querySelector<HTMLElement>('.row-open')?.focus();
+  }, [params.trace]);
   const histEndpoint = selected?.endpoint ?? params.endpoint;
   const histogram = useApi<HistogramAnswer>(
     apiUrl('/latency_histogram', {
@@ -104,7 +115,10 @@ export function TracesTab() {
                   items={page.items}
                   selectedId={params.trace}
                   duplicatesDropped={page.duplicatesDropped}
-                  onOpen={(id) => set({ trace: id === params.trace ? undefined : id })}
+                  onOpen={(id) => {
+                    if (id === params.trace) returnFocusTo.current = id;
+                    set({ trace: id === params.trace ? undefined : id });
+                  }}
                 />
               </div>
               <div class="table-foot">
@@ -131,7 +145,10 @@ export function TracesTab() {
             {selected ? (
               <Detail
                 event={selected}
-                onClose={() => set({ trace: undefined })}
+                onClose={() => {
+                  returnFocusTo.current = selected.id;
+                  set({ trace: undefined });
+                }}
                 onFilter={(endpoint) => set({ endpoint, trace: undefined })}
               />
             ) : null}
@@ -148,7 +165,7 @@ export function TracesTab() {
         }
         testId="histogram-panel"
       >
-        <Async state={histogram} what="the latency histogram" isEmpty={(h) => h.count === 0} height={180}>
+        <Async state={histogram} what="the latency histogram" isEmpty={(h) => h.count === 0} height={206}>
           {(h) => <Histogram data={h} />}
         </Async>
       </Panel>
