@@ -38,6 +38,8 @@ export function Skeleton(props: {
   label?: string;
   chart?: number;
   legendRows?: readonly [number, number];
+  /** A class giving the placeholder the height its content takes (styles.css, per screen width). */
+  box?: string;
 }) {
   return (
     <div class="skeleton-wrap" role="status" aria-live="polite" aria-busy="true" data-state="loading">
@@ -48,6 +50,8 @@ export function Skeleton(props: {
         ))
       ) : props.chart ? (
         <div class="skeleton chart-box" style={chartBoxStyle(props.chart, props.legendRows)} />
+      ) : props.box ? (
+        <div class={`skeleton ${props.box}`} />
       ) : (
         <div class="skeleton" style={{ height: `${props.height ?? 200}px` }} />
       )}
@@ -147,6 +151,7 @@ export function Async<T>(props: {
   /** The plot height of the TimeChart this shows: the placeholder takes the chart's whole box. */
   chart?: number;
   legendRows?: readonly [number, number];
+  box?: string;
   children: (data: T) => VNode | VNode[] | null;
 }) {
   const { state } = props;
@@ -158,6 +163,7 @@ export function Async<T>(props: {
         lines={props.lines}
         chart={props.chart}
         legendRows={props.legendRows}
+        box={props.box}
         label={`Loading ${props.what}…`}
       />
     );

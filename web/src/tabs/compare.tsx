@@ -4,7 +4,7 @@ import { apiUrl, useApi } from '../api';
 import { type ChartSeries, TimeChart } from '../charts/TimeChart';
 import { Async, EmptyState, Panel, ScrollRegion, SelectField } from '../components';
 import { hasData, pointTimes, seriesTotals } from '../data';
-import { ms, num, pct, usd } from '../format';
+import { ms, msAxis, num, pct, usd } from '../format';
 import { baseQuery, useShared, useStore } from '../state';
 import { displayText } from '../text';
 import type { StatusAnswer, Summary, TimeseriesAnswer } from '../types';
@@ -134,6 +134,9 @@ function CompareTable(props: {
   );
 }
 
+/** The baseline and canary labels are long: their legend takes 2 rows on a wide screen, 3 on a phone. */
+const COMPARE_LEGEND_ROWS = [2, 3] as const;
+
 export function CompareTab() {
   const { params, set } = useStore();
   const { tick } = useShared();
@@ -245,7 +248,7 @@ export function CompareTab() {
           </div>
         }
       >
-        <Async state={series} what="the groups" isEmpty={(d) => !hasData(d)} lines={6}>
+        <Async state={series} what="the groups" isEmpty={(d) => !hasData(d)} box="box-compare">
           {() =>
             baseline && canary ? (
               <CompareTable
@@ -278,14 +281,22 @@ export function CompareTab() {
 
       <div class="grid-2">
         <Panel title="p95 latency" subtitle="baseline vs canary">
-          <Async state={series} what="latency" isEmpty={(d) => !hasData(d)} height={240}>
+          <Async
+            state={series}
+            what="latency"
+            isEmpty={(d) => !hasData(d)}
+            chart={220}
+            legendRows={COMPARE_LEGEND_ROWS}
+          >
             {() =>
               charts ? (
                 <TimeChart
+                  legendRows={COMPARE_LEGEND_ROWS}
                   x={charts.x}
                   series={charts.p95}
                   xRange={charts.xRange}
                   format={ms}
+                  axisFormat={msAxis}
                   yMin={0}
                   sync="compare"
                   label="p95 latency of baseline and canary over time"
@@ -296,10 +307,17 @@ export function CompareTab() {
           </Async>
         </Panel>
         <Panel title="Success rate" subtitle="baseline vs canary">
-          <Async state={series} what="success rate" isEmpty={(d) => !hasData(d)} height={240}>
+          <Async
+            state={series}
+            what="success rate"
+            isEmpty={(d) => !hasData(d)}
+            chart={220}
+            legendRows={COMPARE_LEGEND_ROWS}
+          >
             {() =>
               charts ? (
                 <TimeChart
+                  legendRows={COMPARE_LEGEND_ROWS}
                   x={charts.x}
                   series={charts.rate}
                   xRange={charts.xRange}

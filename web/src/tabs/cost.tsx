@@ -84,7 +84,7 @@ export function CostTab() {
           </fieldset>
         }
       >
-        <Async state={data} what="token usage" isEmpty={(d) => !hasData(d)} height={260}>
+        <Async state={data} what="token usage" isEmpty={(d) => !hasData(d)} box="box-tokens">
           {() =>
             view ? (
               <>
@@ -135,7 +135,7 @@ export function CostTab() {
         }
         testId="cost-panel"
       >
-        <Async state={data} what="the cost" isEmpty={(d) => !hasData(d)} height={220}>
+        <Async state={data} what="the cost" isEmpty={(d) => !hasData(d)} chart={220}>
           {() =>
             view ? (
               <TimeChart

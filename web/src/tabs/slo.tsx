@@ -23,7 +23,7 @@ export function SloTab() {
         subtitle="Availability over the selected range, against the configured objective"
         testId="slo-overall"
       >
-        <Async state={status} what="the SLO" isEmpty={(s) => s.overall.total === 0} height={140}>
+        <Async state={status} what="the SLO" isEmpty={(s) => s.overall.total === 0} box="box-slo">
           {(s) => (
             <>
               <SloWidget

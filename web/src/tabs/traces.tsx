@@ -102,7 +102,7 @@ export function TracesTab() {
         {page.error ? (
           <ErrorState error={page.error} retry={retry} what="the traces" />
         ) : page.loading && page.items.length === 0 ? (
-          <Skeleton lines={8} label="Loading traces…" />
+          <Skeleton box="box-traces" label="Loading traces…" />
         ) : page.items.length === 0 ? (
           <EmptyState title="No calls match">
             No calls in this range match these filters. Widen the range or clear a filter.
