@@ -42,6 +42,7 @@ export function SloTab() {
                     : undefined
                 }
                 xRange={overall.data ? [overall.data.from, overall.data.to] : undefined}
+                reserveSpark
               />
               <details class="definitions">
                 <summary>How these are computed</summary>
@@ -124,7 +125,8 @@ export function SloTab() {
                                 label={`Burn rate of ${e.endpoint} over time`}
                               />
                             ) : (
-                              <span class="muted">—</span>
+                              // The sparkline's height, so the row does not grow when the series arrives.
+                              <span class="muted spark-slot">—</span>
                             )}
                           </td>
                         </tr>
