@@ -5,7 +5,7 @@
  * incident tooltip is textContent too.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import uPlot from 'uplot';
+import type uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { chartBoxStyle, ScrollRegion } from '../components';
 import { dateTime } from '../format';
@@ -56,6 +56,20 @@ export interface TimeChartProps {
 }
 
 let firstChartMarked = false;
+
+/**
+ * uPlot is its own chunk, fetched once by the first chart: the page paints its
+ * figures (and the charts' reserved boxes) without waiting for it.
+ */
+let uPlotLoading: Promise<typeof uPlot> | undefined;
+let uPlotLoaded: typeof uPlot | undefined;
+function loadUPlot(): Promise<typeof uPlot> {
+  uPlotLoading ??= import('uplot').then((m) => {
+    uPlotLoaded = m.default;
+    return m.default;
+  });
+  return uPlotLoading;
+}
 
 export function cssColor(value: string, alpha?: number): string {
   let color = value;
@@ -269,7 +283,7 @@ function buildOptions(
         spanGaps: false,
         points: { show: spark ? false : (_u: uPlot, _si: number, i0: number, i1: number) => i1 - i0 < 40 },
         ...(props.stacked || s.fill ? { fill: cssColor(s.color, props.stacked ? 0.75 : 0.12) } : {}),
-        ...(s.bars ? { paths: uPlot.paths.bars?.({ size: [0.7, 40] }) } : {}),
+        ...(s.bars ? { paths: uPlotLoaded?.paths.bars?.({ size: [0.7, 40] }) } : {}),
         value: (_u, v, _si, idx) => {
           const now = current();
           const shown = now.stacked && idx !== null ? (now.series[rawIndex]?.values[idx] ?? null) : v;
@@ -448,9 +462,13 @@ export function TimeChart(props: TimeChartProps) {
   ].join('/');
 
   const inputs = useRef<unknown[]>([]);
+  const [UPlot, setUPlot] = useState<typeof uPlot | undefined>(() => uPlotLoaded);
+  useEffect(() => {
+    if (!UPlot) void loadUPlot().then((loaded) => setUPlot(() => loaded));
+  }, [UPlot]);
   useEffect(() => {
     const host = hostRef.current;
-    if (!host) return;
+    if (!host || !UPlot) return;
     const next = [props.x, props.series, props.incidents, props.xRange?.[0], props.xRange?.[1]];
     const same = next.every((v, i) => v === inputs.current[i]);
     let plot = plotRef.current;
@@ -464,7 +482,7 @@ export function TimeChart(props: TimeChartProps) {
     }
     plot?.destroy();
     const width = Math.max(120, host.clientWidth);
-    plot = new uPlot(
+    plot = new UPlot(
       buildOptions(
         () => propsRef.current,
         width,
