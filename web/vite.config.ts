@@ -1,6 +1,7 @@
 /**
  * The dashboard build: Preact through Oxc's automatic JSX runtime (no plugin
- * needed), one small bundle in web/dist. `npx vite web` serves it with the API
+ * needed), in web/dist: the shell and Status tab, uPlot, and a chunk per other
+ * tab (dynamic imports in app.tsx and TimeChart.tsx). `npx vite web` serves it with the API
  * proxied to a running local stack (`npm start`, port 3000).
  */
 import { defineConfig } from 'vite';

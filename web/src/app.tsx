@@ -4,23 +4,77 @@
  */
 import type { JSX, TargetedKeyboardEvent } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { apiUrl, useApi } from './api';
+import { ApiError, apiUrl, useApi } from './api';
+import { ErrorState, Skeleton } from './components';
 import { ago, pct } from './format';
 import { baseQuery, RANGES, SharedContext, StoreContext, TABS, type TabId, useUrlState } from './state';
-import { AlertsTab } from './tabs/alerts';
-import { ChatTab } from './tabs/chat';
-import { CompareTab } from './tabs/compare';
-import { CostTab } from './tabs/cost';
-import { HeatmapsTab } from './tabs/heatmaps';
-import { LogsTab } from './tabs/logs';
-import { SloTab } from './tabs/slo';
 import { StatusTab } from './tabs/status';
-import { SyntheticsTab } from './tabs/synthetics';
-import { TracesTab } from './tabs/traces';
 import { displayText } from './text';
 import type { PublicConfig, StatusAnswer } from './types';
 
 const REFRESH_MS = 30_000;
+
+type TabView = () => JSX.Element | null;
+type LazyTab = Exclude<TabId, 'status'>;
+
+/**
+ * Every tab but Status is its own chunk, fetched the first time it is opened:
+ * the status tab's first paint loads only the shell and the status view.
+ */
+const TAB_MODULES: Record<LazyTab, () => Promise<TabView>> = {
+  slo: () => import('./tabs/slo').then((m) => m.SloTab),
+  compare: () => import('./tabs/compare').then((m) => m.CompareTab),
+  heatmaps: () => import('./tabs/heatmaps').then((m) => m.HeatmapsTab),
+  cost: () => import('./tabs/cost').then((m) => m.CostTab),
+  traces: () => import('./tabs/traces').then((m) => m.TracesTab),
+  logs: () => import('./tabs/logs').then((m) => m.LogsTab),
+  chat: () => import('./tabs/chat').then((m) => m.ChatTab),
+  synthetics: () => import('./tabs/synthetics').then((m) => m.SyntheticsTab),
+  alerts: () => import('./tabs/alerts').then((m) => m.AlertsTab),
+};
+const loadedTabs = new Map<LazyTab, TabView>();
+
+/** The view of a lazy tab once its chunk is in (undefined until then), or the error that stopped it. */
+function useTabView(tab: TabId): { view: TabView | undefined; error: Error | undefined; retry: () => void } {
+  const [, setLoaded] = useState(0);
+  const [error, setError] = useState<Error | undefined>();
+  const [attempt, setAttempt] = useState(0);
+  useEffect(() => {
+    if (tab === 'status' || loadedTabs.has(tab)) return;
+    let live = true;
+    setError(undefined);
+    TAB_MODULES[tab]().then(
+      (view) => {
+        loadedTabs.set(tab, view);
+        if (live) setLoaded((n) => n + 1);
+      },
+      (failure: unknown) => live && setError(failure instanceof Error ? failure : new Error(String(failure))),
+    );
+    return () => {
+      live = false;
+    };
+  }, [tab, attempt]);
+  return {
+    view: tab === 'status' ? undefined : loadedTabs.get(tab),
+    error,
+    retry: () => setAttempt((n) => n + 1),
+  };
+}
+
+function LazyTabPanel(props: { tab: LazyTab }) {
+  const { view: View, error, retry } = useTabView(props.tab);
+  if (View) return <View />;
+  if (error) {
+    return (
+      <ErrorState
+        error={new ApiError(0, 'The view did not load', error.message)}
+        retry={retry}
+        what="this view"
+      />
+    );
+  }
+  return <Skeleton lines={6} label="Loading this view…" />;
+}
 
 type ThemeChoice = 'auto' | 'light' | 'dark';
 
@@ -216,38 +270,8 @@ export function App() {
 
   const shared = useMemo(() => ({ tick, theme, config: config.data }), [tick, theme, config.data]);
 
-  let panel: JSX.Element;
-  switch (tab) {
-    case 'slo':
-      panel = <SloTab />;
-      break;
-    case 'compare':
-      panel = <CompareTab />;
-      break;
-    case 'heatmaps':
-      panel = <HeatmapsTab />;
-      break;
-    case 'cost':
-      panel = <CostTab />;
-      break;
-    case 'traces':
-      panel = <TracesTab />;
-      break;
-    case 'chat':
-      panel = <ChatTab />;
-      break;
-    case 'logs':
-      panel = <LogsTab />;
-      break;
-    case 'synthetics':
-      panel = <SyntheticsTab />;
-      break;
-    case 'alerts':
-      panel = <AlertsTab />;
-      break;
-    default:
-      panel = <StatusTab status={status} />;
-  }
+  const panel =
+    tab === 'status' ? <StatusTab status={status} /> : <LazyTabPanel key={tab} tab={tab as LazyTab} />;
 
   return (
     <StoreContext.Provider value={store}>
@@ -263,7 +287,9 @@ export function App() {
                 <path d="M6 13h3l2-5 3 9 2-4h2" fill="none" stroke="currentColor" stroke-width="2" />
               </svg>
               <h1>OpenAI API status</h1>
-              <SimulatedBadge config={config.data} status={status.data} />
+              <span class="badge-slot">
+                <SimulatedBadge config={config.data} status={status.data} />
+              </span>
             </div>
             <div class="top-actions">
               <Updated auto={auto} lastAt={lastAt} />
@@ -280,7 +306,7 @@ export function App() {
           </div>
           <Tabs active={tab} onSelect={(t) => set({ tab: t })} />
         </header>
-        <div class="toolbar">
+        <section class="toolbar" aria-label="Time range and filters">
           <fieldset class="segmented" aria-label="Time range">
             <legend class="visually-hidden">Time range</legend>
             {ranges.map((r) => (
@@ -323,7 +349,7 @@ export function App() {
               <option value="all">All sources</option>
             </select>
           </label>
-        </div>
+        </section>
         <main id="main" class="content" tabIndex={-1}>
           <div
             id={`panel-${tab}`}

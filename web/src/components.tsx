@@ -1,5 +1,6 @@
 /** Building blocks: panels, and the designed loading, empty and error states. */
 import type { ComponentChildren, VNode } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ApiError, ApiState } from './api';
 import { useShared } from './state';
 import { displayText } from './text';
@@ -26,7 +27,20 @@ export function Panel(props: {
   );
 }
 
-export function Skeleton(props: { height?: number; lines?: number; label?: string }) {
+/**
+ * A loading placeholder. `chart` makes it exactly the box a TimeChart of that
+ * plot height takes (plot, legend and data-table line: the same CSS sum), so
+ * the chart replaces it without moving what follows.
+ */
+export function Skeleton(props: {
+  height?: number;
+  lines?: number;
+  label?: string;
+  chart?: number;
+  legendRows?: readonly [number, number];
+  /** A class giving the placeholder the height its content takes (styles.css, per screen width). */
+  box?: string;
+}) {
   return (
     <div class="skeleton-wrap" role="status" aria-live="polite" aria-busy="true" data-state="loading">
       <span class="visually-hidden">{props.label ?? 'Loading…'}</span>
@@ -34,9 +48,59 @@ export function Skeleton(props: { height?: number; lines?: number; label?: strin
         Array.from({ length: props.lines }, (_, i) => (
           <div key={i} class="skeleton skeleton-line" style={{ width: `${90 - ((i * 17) % 35)}%` }} />
         ))
+      ) : props.chart ? (
+        <div class="skeleton chart-box" style={chartBoxStyle(props.chart, props.legendRows)} />
+      ) : props.box ? (
+        <div class={`skeleton ${props.box}`} />
       ) : (
         <div class="skeleton" style={{ height: `${props.height ?? 200}px` }} />
       )}
+    </div>
+  );
+}
+
+/**
+ * The CSS variables that size a chart's box: its plot height, and the rows its
+ * legend takes on wide and on narrow screens (uPlot wraps the legend; callers
+ * with long series labels say how many rows they take).
+ */
+export function chartBoxStyle(plotHeight: number, legendRows?: readonly [number, number]) {
+  return {
+    '--plot-h': `${plotHeight}px`,
+    ...(legendRows ? { '--legend-rows-wide': legendRows[0], '--legend-rows-narrow': legendRows[1] } : {}),
+  };
+}
+
+/**
+ * A box that may scroll sideways (a wide table on a phone): when it does, it is
+ * in the Tab order, so a keyboard can scroll it (a labelled group, so a screen
+ * reader names what it scrolls); when it fits, it is no extra Tab stop.
+ */
+export function ScrollRegion(props: { label: string; children: ComponentChildren; class?: string }) {
+  const ref = useRef<HTMLDivElement>(null);
+  const [scrolls, setScrolls] = useState(false);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const check = () =>
+      setScrolls(el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1);
+    const observer = new ResizeObserver(check);
+    observer.observe(el);
+    const inner = el.firstElementChild;
+    if (inner) observer.observe(inner);
+    check();
+    return () => observer.disconnect();
+  }, []);
+  return (
+    // biome-ignore lint/a11y/useSemanticElements: a box that scrolls a table, not a group of form fields
+    <div
+      ref={ref}
+      class={`table-wrap ${props.class ?? ''}`}
+      role="group"
+      aria-label={props.label}
+      tabIndex={scrolls ? 0 : undefined}
+    >
+      {props.children}
     </div>
   );
 }
@@ -84,12 +148,25 @@ export function Async<T>(props: {
   empty?: ComponentChildren;
   height?: number;
   lines?: number;
+  /** The plot height of the TimeChart this shows: the placeholder takes the chart's whole box. */
+  chart?: number;
+  legendRows?: readonly [number, number];
+  box?: string;
   children: (data: T) => VNode | VNode[] | null;
 }) {
   const { state } = props;
   if (state.data === undefined) {
     if (state.error) return <ErrorState error={state.error} retry={state.retry} what={props.what} />;
-    return <Skeleton height={props.height} lines={props.lines} label={`Loading ${props.what}…`} />;
+    return (
+      <Skeleton
+        height={props.height}
+        lines={props.lines}
+        chart={props.chart}
+        legendRows={props.legendRows}
+        box={props.box}
+        label={`Loading ${props.what}…`}
+      />
+    );
   }
   if (props.isEmpty?.(state.data)) {
     return props.empty ? (props.empty as VNode) : <EmptyState />;

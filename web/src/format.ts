@@ -73,3 +73,18 @@ export function duration(msValue: number): string {
   if (m < 1440) return `${m / 60} h`;
   return `${m / 1440} d`;
 }
+
+/**
+ * Latency tick labels in one unit for the whole axis (seconds once the axis
+ * reaches 1 s, else milliseconds), with as many decimals as the step needs:
+ * "0 s, 0.5 s, 1.0 s", never "0.0 ms" beside "1.00 s".
+ */
+export function msAxis(splits: readonly number[]): string[] {
+  const top = Math.max(0, ...splits.map((v) => Math.abs(v)));
+  const step = splits.length > 1 ? Math.abs((splits[1] as number) - (splits[0] as number)) : top;
+  const seconds = top >= 1000;
+  const unit = seconds ? 1000 : 1;
+  const scaledStep = step / unit;
+  const decimals = scaledStep > 0 ? Math.min(3, Math.max(0, -Math.floor(Math.log10(scaledStep) + 1e-9))) : 0;
+  return splits.map((v) => `${(v / unit).toFixed(decimals)} ${seconds ? 's' : 'ms'}`);
+}

@@ -95,6 +95,8 @@ export function SloWidget(props: {
   burn: { x: number[]; values: (number | null)[] } | undefined;
   xRange?: [number, number];
   title?: string;
+  /** Keep the sparkline's place while its series is on its way (nothing below moves when it arrives). */
+  reserveSpark?: boolean;
 }) {
   const { slo, objectivePercent } = props;
   const met = slo.sli === null ? null : slo.sli >= objectivePercent / 100;
@@ -133,6 +135,11 @@ export function SloWidget(props: {
             sparkline
             label="Burn rate over time"
           />
+        </div>
+      ) : props.reserveSpark ? (
+        <div class="slo-spark" aria-hidden="true">
+          <span class="figure-label">Burn rate over the range (1× spends the budget exactly)</span>
+          <div class="chart-spark" style={{ '--plot-h': '48px' }} />
         </div>
       ) : null}
     </div>

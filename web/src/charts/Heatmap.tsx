@@ -4,8 +4,10 @@
  * canvas takes keyboard focus: arrow keys move a cell cursor whose value is
  * announced; a data table is there for screen readers and copying.
  */
+
 import type { TargetedKeyboardEvent, TargetedMouseEvent } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { ScrollRegion } from '../components';
 import { axisTime, dateTime } from '../format';
 import { useShared } from '../state';
 import { displayText } from '../text';
@@ -222,7 +224,7 @@ export function Heatmap(props: HeatmapProps) {
       >
         <summary>Data table</summary>
         {tableOpen ? (
-          <div class="table-wrap">
+          <ScrollRegion label="Heatmap data table">
             <table class="table table-compact">
               <thead>
                 <tr>
@@ -250,7 +252,7 @@ export function Heatmap(props: HeatmapProps) {
                 ))}
               </tbody>
             </table>
-          </div>
+          </ScrollRegion>
         ) : null}
       </details>
     </div>

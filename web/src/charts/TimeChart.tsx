@@ -5,8 +5,9 @@
  * incident tooltip is textContent too.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import uPlot from 'uplot';
+import type uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { chartBoxStyle, ScrollRegion } from '../components';
 import { dateTime } from '../format';
 import { useShared } from '../state';
 import { displayText } from '../text';
@@ -47,10 +48,28 @@ export interface TimeChartProps {
   label: string;
   /** Cursor sync group. */
   sync?: string;
+  /** Rows the legend wraps to on wide and narrow screens, when more than 1 and 2 (long labels). */
+  legendRows?: readonly [number, number];
+  /** Labels for the y axis ticks all at once (one unit on the axis); `format` labels each alone by default. */
+  axisFormat?: (splits: number[]) => string[];
   testId?: string;
 }
 
 let firstChartMarked = false;
+
+/**
+ * uPlot is its own chunk, fetched once by the first chart: the page paints its
+ * figures (and the charts' reserved boxes) without waiting for it.
+ */
+let uPlotLoading: Promise<typeof uPlot> | undefined;
+let uPlotLoaded: typeof uPlot | undefined;
+function loadUPlot(): Promise<typeof uPlot> {
+  uPlotLoading ??= import('uplot').then((m) => {
+    uPlotLoaded = m.default;
+    return m.default;
+  });
+  return uPlotLoading;
+}
 
 export function cssColor(value: string, alpha?: number): string {
   let color = value;
@@ -246,7 +265,7 @@ function buildOptions(
   const spark = props.sparkline === true;
   const ordered = props.stacked ? [...props.series].reverse() : props.series;
   const hasY2 = props.series.some((s) => s.scale === 'y2');
-  const axisFont = '11px system-ui, sans-serif';
+  const axisFont = '12px system-ui, sans-serif';
   const range = () => current().xRange;
   const yFormat = (v: number) => current().format(v);
 
@@ -264,7 +283,7 @@ function buildOptions(
         spanGaps: false,
         points: { show: spark ? false : (_u: uPlot, _si: number, i0: number, i1: number) => i1 - i0 < 40 },
         ...(props.stacked || s.fill ? { fill: cssColor(s.color, props.stacked ? 0.75 : 0.12) } : {}),
-        ...(s.bars ? { paths: uPlot.paths.bars?.({ size: [0.7, 40] }) } : {}),
+        ...(s.bars ? { paths: uPlotLoaded?.paths.bars?.({ size: [0.7, 40] }) } : {}),
         value: (_u, v, _si, idx) => {
           const now = current();
           const shown = now.stacked && idx !== null ? (now.series[rawIndex]?.values[idx] ?? null) : v;
@@ -285,7 +304,10 @@ function buildOptions(
           ticks: { stroke: grid },
           font: axisFont,
           size: 60,
-          values: (_u, splits) => splits.map((v) => yFormat(v)),
+          values: (_u, splits) => {
+            const axis = current().axisFormat;
+            return axis ? axis(splits) : splits.map((v) => yFormat(v));
+          },
         },
         ...(hasY2
           ? [
@@ -376,7 +398,7 @@ function ChartTable(props: TimeChartProps) {
     <details class="data-table" onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
       <summary>Data table</summary>
       {open ? (
-        <div class="table-wrap">
+        <ScrollRegion label={`${displayText(props.label)}: data table`}>
           <table class="table table-compact">
             <thead>
               <tr>
@@ -409,7 +431,7 @@ function ChartTable(props: TimeChartProps) {
                 ))}
             </tbody>
           </table>
-        </div>
+        </ScrollRegion>
       ) : null}
     </details>
   );
@@ -440,9 +462,13 @@ export function TimeChart(props: TimeChartProps) {
   ].join('/');
 
   const inputs = useRef<unknown[]>([]);
+  const [UPlot, setUPlot] = useState<typeof uPlot | undefined>(() => uPlotLoaded);
+  useEffect(() => {
+    if (!UPlot) void loadUPlot().then((loaded) => setUPlot(() => loaded));
+  }, [UPlot]);
   useEffect(() => {
     const host = hostRef.current;
-    if (!host) return;
+    if (!host || !UPlot) return;
     const next = [props.x, props.series, props.incidents, props.xRange?.[0], props.xRange?.[1]];
     const same = next.every((v, i) => v === inputs.current[i]);
     let plot = plotRef.current;
@@ -456,7 +482,7 @@ export function TimeChart(props: TimeChartProps) {
     }
     plot?.destroy();
     const width = Math.max(120, host.clientWidth);
-    plot = new uPlot(
+    plot = new UPlot(
       buildOptions(
         () => propsRef.current,
         width,
@@ -498,7 +524,8 @@ export function TimeChart(props: TimeChartProps) {
   return (
     <figure
       ref={wrapperRef}
-      class={props.sparkline ? 'chart chart-spark' : 'chart'}
+      class={props.sparkline ? 'chart chart-spark' : 'chart chart-box'}
+      style={chartBoxStyle(props.height ?? (props.sparkline ? 48 : 220), props.legendRows)}
       aria-label={displayText(props.label)}
       data-testid={props.testId}
       data-from={String(from)}

@@ -1,22 +1,15 @@
 /**
  * Alerts: what is firing, every rule with its states, the transitions and
- * deliveries logged, and the maintenance windows. `FiringAlerts` is also the
- * banner at the top of the Status tab.
+ * deliveries logged, and the maintenance windows. The firing banner and the
+ * request both share live in ./firing (the Status tab loads it without this view).
  */
-import { apiUrl, useApi } from '../api';
-import { Async, Panel } from '../components';
+import { Async, Panel, ScrollRegion } from '../components';
 import { dateTime } from '../format';
-import { useShared } from '../state';
 import { displayText } from '../text';
 import type { AlertsAnswer } from '../types';
+import { FiringAlerts, useAlerts } from './firing';
 
 type Rule = AlertsAnswer['rules'][number];
-
-/** One request for both the tab and the Status banner (the API caches it briefly). */
-export function useAlerts() {
-  const { tick } = useShared();
-  return useApi<AlertsAnswer>(apiUrl('/alerts'), tick);
-}
 
 function conditionText(rule: Rule): string {
   const c = rule.condition;
@@ -25,35 +18,6 @@ function conditionText(rule: Rule): string {
   if (c.kind === 'burn_rate')
     return `burn rate ≥ ${c.fast.factor}× over ${c.fast.longMinutes} and ${c.fast.shortMinutes} min, or ≥ ${c.slow.factor}× over ${c.slow.longMinutes} and ${c.slow.shortMinutes} min`;
   return `p95 over ${c.windowMinutes} min above ${c.thresholdMs} ms${rule.forMinutes ? ` for ${rule.forMinutes} min` : ''}`;
-}
-
-/** The alerts firing now; nothing at all when none is (or the answer is not in yet). */
-export function FiringAlerts(props: { alerts: AlertsAnswer | undefined }) {
-  const firing = props.alerts?.firing ?? [];
-  if (firing.length === 0) return null;
-  return (
-    <section class="firing-alerts" role="alert" aria-label="Firing alerts" data-testid="firing-alerts">
-      <h2 class="firing-title">
-        {firing.length} alert{firing.length > 1 ? 's' : ''} firing
-      </h2>
-      <ul>
-        {firing.map((state) => (
-          <li key={`${state.ruleId}-${state.endpoint}`}>
-            <span class="pill pill-down">
-              <span class="dot" />
-              firing
-            </span>{' '}
-            <strong>{displayText(state.ruleName)}</strong> · {displayText(state.endpoint)} · since{' '}
-            {dateTime(state.since)}
-            <span class="muted small"> — {displayText(state.summary)}</span>
-          </li>
-        ))}
-      </ul>
-      <a class="link" href="?tab=alerts">
-        All alerts
-      </a>
-    </section>
-  );
 }
 
 function StateCell(props: { rule: Rule }) {
@@ -91,7 +55,7 @@ export function AlertsTab() {
               </p>
             ) : null}
             <Panel title="Rules" subtitle={displayText(data.definitions.states)} testId="alert-rules">
-              <div class="table-wrap">
+              <ScrollRegion label="Alert rules">
                 <table class="table">
                   <thead>
                     <tr>
@@ -119,13 +83,13 @@ export function AlertsTab() {
                     ))}
                   </tbody>
                 </table>
-              </div>
+              </ScrollRegion>
             </Panel>
             <Panel title="History" subtitle="Every change of state, newest first" testId="alert-history">
               {data.transitions.length === 0 ? (
                 <p class="muted small">No transitions yet.</p>
               ) : (
-                <div class="table-wrap">
+                <ScrollRegion label="Alert history">
                   <table class="table">
                     <thead>
                       <tr>
@@ -156,7 +120,7 @@ export function AlertsTab() {
                       ))}
                     </tbody>
                   </table>
-                </div>
+                </ScrollRegion>
               )}
             </Panel>
             <Panel
@@ -167,7 +131,7 @@ export function AlertsTab() {
               {data.deliveries.length === 0 ? (
                 <p class="muted small">No notifications sent yet.</p>
               ) : (
-                <div class="table-wrap">
+                <ScrollRegion label="Notification deliveries">
                   <table class="table">
                     <thead>
                       <tr>
@@ -195,7 +159,7 @@ export function AlertsTab() {
                       ))}
                     </tbody>
                   </table>
-                </div>
+                </ScrollRegion>
               )}
             </Panel>
             <Panel

@@ -2,9 +2,9 @@
 import { useMemo } from 'preact/hooks';
 import { apiUrl, useApi } from '../api';
 import { type ChartSeries, TimeChart } from '../charts/TimeChart';
-import { Async, EmptyState, Panel, SelectField } from '../components';
+import { Async, EmptyState, Panel, ScrollRegion, SelectField } from '../components';
 import { hasData, pointTimes, seriesTotals } from '../data';
-import { ms, num, pct, usd } from '../format';
+import { ms, msAxis, num, pct, usd } from '../format';
 import { baseQuery, useShared, useStore } from '../state';
 import { displayText } from '../text';
 import type { StatusAnswer, Summary, TimeseriesAnswer } from '../types';
@@ -101,7 +101,7 @@ function CompareTable(props: {
     },
   ];
   return (
-    <div class="table-wrap">
+    <ScrollRegion label="Baseline and canary compared">
       <table class="table compare-table" data-testid="compare-table">
         <thead>
           <tr>
@@ -130,9 +130,12 @@ function CompareTable(props: {
           ))}
         </tbody>
       </table>
-    </div>
+    </ScrollRegion>
   );
 }
+
+/** The baseline and canary labels are long: their legend takes 2 rows on a wide screen, 3 on a phone. */
+const COMPARE_LEGEND_ROWS = [2, 3] as const;
 
 export function CompareTab() {
   const { params, set } = useStore();
@@ -245,7 +248,7 @@ export function CompareTab() {
           </div>
         }
       >
-        <Async state={series} what="the groups" isEmpty={(d) => !hasData(d)} lines={6}>
+        <Async state={series} what="the groups" isEmpty={(d) => !hasData(d)} box="box-compare">
           {() =>
             baseline && canary ? (
               <CompareTable
@@ -278,14 +281,22 @@ export function CompareTab() {
 
       <div class="grid-2">
         <Panel title="p95 latency" subtitle="baseline vs canary">
-          <Async state={series} what="latency" isEmpty={(d) => !hasData(d)} height={240}>
+          <Async
+            state={series}
+            what="latency"
+            isEmpty={(d) => !hasData(d)}
+            chart={220}
+            legendRows={COMPARE_LEGEND_ROWS}
+          >
             {() =>
               charts ? (
                 <TimeChart
+                  legendRows={COMPARE_LEGEND_ROWS}
                   x={charts.x}
                   series={charts.p95}
                   xRange={charts.xRange}
                   format={ms}
+                  axisFormat={msAxis}
                   yMin={0}
                   sync="compare"
                   label="p95 latency of baseline and canary over time"
@@ -296,10 +307,17 @@ export function CompareTab() {
           </Async>
         </Panel>
         <Panel title="Success rate" subtitle="baseline vs canary">
-          <Async state={series} what="success rate" isEmpty={(d) => !hasData(d)} height={240}>
+          <Async
+            state={series}
+            what="success rate"
+            isEmpty={(d) => !hasData(d)}
+            chart={220}
+            legendRows={COMPARE_LEGEND_ROWS}
+          >
             {() =>
               charts ? (
                 <TimeChart
+                  legendRows={COMPARE_LEGEND_ROWS}
                   x={charts.x}
                   series={charts.rate}
                   xRange={charts.xRange}
@@ -321,7 +339,7 @@ export function CompareTab() {
       >
         <Async state={series} what="the groups" isEmpty={(d) => !hasData(d)} lines={4}>
           {() => (
-            <div class="table-wrap">
+            <ScrollRegion label="All groups">
               <table class="table">
                 <thead>
                   <tr>
@@ -367,7 +385,7 @@ export function CompareTab() {
                   ))}
                 </tbody>
               </table>
-            </div>
+            </ScrollRegion>
           )}
         </Async>
       </Panel>

@@ -2,7 +2,7 @@
 import { useMemo } from 'preact/hooks';
 import { apiUrl, useApi } from '../api';
 import { type ChartSeries, TimeChart } from '../charts/TimeChart';
-import { Async, Panel } from '../components';
+import { Async, Panel, ScrollRegion } from '../components';
 import { hasData, paletteColor, pointTimes } from '../data';
 import { num, usd } from '../format';
 import { baseQuery, useShared, useStore } from '../state';
@@ -84,7 +84,7 @@ export function CostTab() {
           </fieldset>
         }
       >
-        <Async state={data} what="token usage" isEmpty={(d) => !hasData(d)} height={260}>
+        <Async state={data} what="token usage" isEmpty={(d) => !hasData(d)} box="box-tokens">
           {() =>
             view ? (
               <>
@@ -135,7 +135,7 @@ export function CostTab() {
         }
         testId="cost-panel"
       >
-        <Async state={data} what="the cost" isEmpty={(d) => !hasData(d)} height={220}>
+        <Async state={data} what="the cost" isEmpty={(d) => !hasData(d)} chart={220}>
           {() =>
             view ? (
               <TimeChart
@@ -160,7 +160,7 @@ export function CostTab() {
       >
         {prices ? (
           <>
-            <div class="table-wrap">
+            <ScrollRegion label="Prices">
               <table class="table table-compact">
                 <thead>
                   <tr>
@@ -183,7 +183,7 @@ export function CostTab() {
                   ))}
                 </tbody>
               </table>
-            </div>
+            </ScrollRegion>
             <p class="muted small">
               Source: {prices.source}. The server prices each call with this same table; dated model snapshots
               use their base model's price.

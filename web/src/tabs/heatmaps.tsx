@@ -70,7 +70,7 @@ export function HeatmapsTab() {
           </fieldset>
         }
       >
-        <Async state={grouped} what="the latency heatmap" isEmpty={(d) => !hasData(d)} height={260}>
+        <Async state={grouped} what="the latency heatmap" isEmpty={(d) => !hasData(d)} box="box-heat-latency">
           {() =>
             latency ? (
               <Heatmap
@@ -96,7 +96,7 @@ export function HeatmapsTab() {
         }
         testId="error-heatmap-panel"
       >
-        <Async state={overall} what="the error heatmap" isEmpty={(d) => !hasData(d)} height={160}>
+        <Async state={overall} what="the error heatmap" isEmpty={(d) => !hasData(d)} box="box-heat-errors">
           {() =>
             errors && errors.rows.length > 0 ? (
               <Heatmap

@@ -239,14 +239,7 @@ export function LogsTab() {
   return (
     <div class="stack">
       {params.line ? <CitedLine id={params.line} onClose={() => set({ line: undefined })} /> : null}
-      <Panel
-        title="Log search"
-        subtitle={
-          embedder
-            ? `Full text and vectors fused by rank (RRF). Embedder: ${embedder.model}${embedder.semantic ? '' : ' (local hashing, not semantic)'}.`
-            : 'Full text and vectors fused by rank (RRF).'
-        }
-      >
+      <Panel title="Log search" subtitle="Full text and vectors fused by rank (RRF).">
         <form
           class="log-search"
           onSubmit={(event) => {
@@ -306,6 +299,12 @@ export function LogsTab() {
             }
           </Async>
         )}
+        {/* Last in the panel: its arrival (and length) moves nothing. */}
+        <p class="panel-sub">
+          {embedder
+            ? `Embedder: ${embedder.model}${embedder.semantic ? '' : ' (local hashing, not semantic)'}.`
+            : '\u00a0'}
+        </p>
       </Panel>
       <LogControls status={status.data} onChanged={() => setChanges((n) => n + 1)} />
     </div>

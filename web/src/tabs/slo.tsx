@@ -1,7 +1,7 @@
 /** SLO: the objective, then per endpoint the SLI, the error budget left, burn rates and the burn-rate sparkline. */
 import { apiUrl, useApi } from '../api';
 import { TimeChart } from '../charts/TimeChart';
-import { Async, EmptyState, Panel } from '../components';
+import { Async, EmptyState, Panel, ScrollRegion } from '../components';
 import { burnSeries, pointTimes, useEndpointSeries } from '../data';
 import { pct, ratio } from '../format';
 import { baseQuery, useShared, useStore } from '../state';
@@ -23,7 +23,7 @@ export function SloTab() {
         subtitle="Availability over the selected range, against the configured objective"
         testId="slo-overall"
       >
-        <Async state={status} what="the SLO" isEmpty={(s) => s.overall.total === 0} height={140}>
+        <Async state={status} what="the SLO" isEmpty={(s) => s.overall.total === 0} box="box-slo">
           {(s) => (
             <>
               <SloWidget
@@ -42,6 +42,7 @@ export function SloTab() {
                     : undefined
                 }
                 xRange={overall.data ? [overall.data.from, overall.data.to] : undefined}
+                reserveSpark
               />
               <details class="definitions">
                 <summary>How these are computed</summary>
@@ -79,7 +80,7 @@ export function SloTab() {
             s.endpoints.length === 0 ? (
               <EmptyState />
             ) : (
-              <div class="table-wrap">
+              <ScrollRegion label="SLO per endpoint">
                 <table class="table slo-table">
                   <thead>
                     <tr>
@@ -132,7 +133,8 @@ export function SloTab() {
                                 label={`Burn rate of ${e.endpoint} over time`}
                               />
                             ) : (
-                              <span class="muted">—</span>
+                              // The sparkline's height, so the row does not grow when the series arrives.
+                              <span class="muted spark-slot">—</span>
                             )}
                           </td>
                         </tr>
@@ -140,7 +142,7 @@ export function SloTab() {
                     })}
                   </tbody>
                 </table>
-              </div>
+              </ScrollRegion>
             )
           }
         </Async>

@@ -2,9 +2,9 @@
 import { useMemo } from 'preact/hooks';
 import type { ApiState } from '../api';
 import { type ChartSeries, TimeChart } from '../charts/TimeChart';
-import { Async, EmptyState, Panel, Skeleton } from '../components';
+import { Async, EmptyState, Panel } from '../components';
 import { burnSeries, hasData, pointTimes, useEndpointSeries, useIncidents } from '../data';
-import { duration, ms, num, pct } from '../format';
+import { duration, ms, msAxis, num, pct } from '../format';
 import { useShared, useStore } from '../state';
 import { displayText } from '../text';
 import type { EndpointSummary, StatusAnswer, TimeseriesAnswer } from '../types';
@@ -18,12 +18,31 @@ import {
   Sparkline,
   Stat,
 } from '../widgets';
-import { FiringAlerts, useAlerts } from './alerts';
+import { FiringAlerts, useAlerts } from './firing';
+
+const NO_LATENCY = { p50: null, p95: null, p99: null };
+
+/** The overview's shape before /status answers: the same boxes, figures as dashes (nothing moves when it answers). */
+function placeholderStatus(objectivePercent: number): StatusAnswer {
+  const slo = {
+    sli: null,
+    good: 0,
+    valid: 0,
+    errorBudgetRemaining: null,
+    burnRate: { '1h': null, '6h': null },
+  };
+  return {
+    slo: { objectivePercent, excludedErrors: [] },
+    overall: { total: 0, ok: 0, failed: 0, successRate: null, latencyMs: NO_LATENCY, slo },
+    endpoints: [],
+  } as unknown as StatusAnswer;
+}
 
 function Overview(props: {
   status: StatusAnswer;
   endpoint: string | undefined;
   series: TimeseriesAnswer | undefined;
+  loading?: boolean;
 }) {
   const { status } = props;
   const objective = status.slo.objectivePercent;
@@ -32,12 +51,22 @@ function Overview(props: {
   const failing = status.endpoints.filter((e) => healthOf(e.successRate, objective) !== 'ok' && e.total > 0);
   const worst = failing.some((e) => healthOf(e.successRate, objective) === 'down') ? 'down' : 'degraded';
   const overallHealth = status.overall.total === 0 ? 'none' : failing.length === 0 ? 'ok' : worst;
-  const headline =
-    overallHealth === 'none'
+  const headline = props.loading
+    ? 'Loading the status…'
+    : overallHealth === 'none'
       ? 'No recent results'
       : overallHealth === 'ok'
         ? 'All endpoints operational'
         : `${failing.length} endpoint${failing.length > 1 ? 's' : ''} below the objective`;
+  // Always one line (ellipsis, full text on hover): its presence or length never moves the figures below.
+  const below =
+    failing.length > 0
+      ? `Below objective: ${displayText(failing.map((e) => e.endpoint).join(', '))}`
+      : props.loading
+        ? '…'
+        : overallHealth === 'ok'
+          ? `Every endpoint meets the ${objective}% objective`
+          : 'Nothing recorded in this range';
   const first = props.series?.series[0];
   const burn = first
     ? {
@@ -46,13 +75,18 @@ function Overview(props: {
       }
     : undefined;
   return (
-    <section class={`overview tone-${overallHealth}`} aria-label="Overall status" data-testid="overview">
+    <section
+      class={`overview tone-${overallHealth}`}
+      aria-label="Overall status"
+      data-testid="overview"
+      aria-busy={props.loading ? 'true' : undefined}
+    >
       <div class="overview-head">
         <HealthPill health={overallHealth} />
         <h2 class="overview-title">{headline}</h2>
-        {failing.length > 0 ? (
-          <p class="muted small">Below objective: {displayText(failing.map((e) => e.endpoint).join(', '))}</p>
-        ) : null}
+        <p class="muted small overview-below" title={below}>
+          {below}
+        </p>
       </div>
       <div class="stats">
         <Stat
@@ -71,6 +105,7 @@ function Overview(props: {
         burn={burn}
         xRange={props.series ? [props.series.from, props.series.to] : undefined}
         title={chosen ? displayText(chosen.endpoint) : undefined}
+        reserveSpark
       />
     </section>
   );
@@ -119,6 +154,18 @@ function EndpointCard(props: {
   );
 }
 
+/** One card-sized placeholder per configured endpoint (known from /config before /status answers). */
+function EndpointSkeletons(props: { count: number }) {
+  return (
+    <div class="cards" role="status" aria-busy="true" data-state="loading">
+      <span class="visually-hidden">Loading the endpoints…</span>
+      {Array.from({ length: props.count }, (_, i) => (
+        <div key={i} class="card skeleton card-skeleton" />
+      ))}
+    </div>
+  );
+}
+
 const LATENCY_COLORS = ['--c-p50', '--c-p95', '--c-p99'];
 
 export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
@@ -164,7 +211,7 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
           {() => null}
         </Async>
       ) : (
-        <Skeleton height={180} label="Loading the status…" />
+        <Overview status={placeholderStatus(objective)} endpoint={undefined} series={undefined} loading />
       )}
 
       <div class="grid-2">
@@ -177,7 +224,7 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
           }
           testId="latency-panel"
         >
-          <Async state={overall} what="latency" isEmpty={(d) => !hasData(d)} height={260}>
+          <Async state={overall} what="latency" isEmpty={(d) => !hasData(d)} chart={220}>
             {() =>
               charts ? (
                 <TimeChart
@@ -185,6 +232,7 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
                   series={charts.latency}
                   xRange={charts.xRange}
                   format={ms}
+                  axisFormat={msAxis}
                   yMin={0}
                   incidents={incidentItems}
                   label="Latency percentiles over time"
@@ -200,7 +248,7 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
           subtitle={`objective ${objective}%${params.endpoint ? ` · ${displayText(params.endpoint)}` : ''}`}
           testId="success-panel"
         >
-          <Async state={overall} what="success rate" isEmpty={(d) => !hasData(d)} height={260}>
+          <Async state={overall} what="success rate" isEmpty={(d) => !hasData(d)} chart={220}>
             {() =>
               charts ? (
                 <TimeChart
@@ -257,7 +305,7 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
             {() => null}
           </Async>
         ) : (
-          <Skeleton lines={4} label="Loading the endpoints…" />
+          <EndpointSkeletons count={config?.probes.endpoints.length ?? 4} />
         )}
       </Panel>
     </div>

@@ -9,7 +9,7 @@
  */
 import { useState } from 'preact/hooks';
 import { ApiError, apiUrl, useApi } from '../api';
-import { Async, Panel } from '../components';
+import { Async, Panel, ScrollRegion } from '../components';
 import { dateTime } from '../format';
 import { useShared } from '../state';
 import { displayText } from '../text';
@@ -68,7 +68,7 @@ async function send<T>(method: string, path: string, key: string, body?: unknown
 
 function StepsTable(props: { steps: Step[] }) {
   return (
-    <div class="table-wrap">
+    <ScrollRegion label="Steps of the run">
       <table class="table" data-testid="synthetic-steps">
         <thead>
           <tr>
@@ -92,7 +92,7 @@ function StepsTable(props: { steps: Step[] }) {
           ))}
         </tbody>
       </table>
-    </div>
+    </ScrollRegion>
   );
 }
 

@@ -3,7 +3,7 @@
  * by cursor ("load more"), CSV and NDJSON export, a call's full detail, and the
  * latency histogram of the selected endpoint.
  */
-import { useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { apiUrl, type Query, useApi } from '../api';
 import { Async, EmptyState, ErrorState, Panel, Skeleton } from '../components';
 import { dateTime } from '../format';
@@ -46,6 +46,17 @@ export function TracesTab() {
   const { page, loadMore, retry } = useTracePages(query, limit);
 
   const selected = page.items.find((i) => i.id === params.trace);
+  // Closing the detail puts focus back on the row it was opened from (not on the page's body).
+  const returnFocusTo = useRef<string | undefined>(undefined);
+  useEffect(() => {
+    const id = returnFocusTo.current;
+    if (id === undefined || params.trace !== undefined) return;
+    returnFocusTo.current = undefined;
+    const row = [...document.querySelectorAll<HTMLElement>('[data-testid="trace-row"]')].find(
+      (r) => r.dataset.id === id,
+    );
+    row?.querySelector<HTMLElement>('.row-open')?.focus();
+  }, [params.trace]);
   const histEndpoint = selected?.endpoint ?? params.endpoint;
   const histogram = useApi<HistogramAnswer>(
     apiUrl('/latency_histogram', {
@@ -109,7 +120,7 @@ export function TracesTab() {
         {page.error ? (
           <ErrorState error={page.error} retry={retry} what="the traces" />
         ) : page.loading && page.items.length === 0 ? (
-          <Skeleton lines={8} label="Loading traces…" />
+          <Skeleton box="box-traces" label="Loading traces…" />
         ) : page.items.length === 0 ? (
           <EmptyState title="No calls match">
             No calls in this range match these filters. Widen the range or clear a filter.
@@ -122,7 +133,10 @@ export function TracesTab() {
                   items={page.items}
                   selectedId={params.trace}
                   duplicatesDropped={page.duplicatesDropped}
-                  onOpen={(id) => set({ trace: id === params.trace ? undefined : id })}
+                  onOpen={(id) => {
+                    if (id === params.trace) returnFocusTo.current = id;
+                    set({ trace: id === params.trace ? undefined : id });
+                  }}
                 />
               </div>
               <div class="table-foot">
@@ -149,7 +163,10 @@ export function TracesTab() {
             {selected ? (
               <Detail
                 event={selected}
-                onClose={() => set({ trace: undefined })}
+                onClose={() => {
+                  returnFocusTo.current = selected.id;
+                  set({ trace: undefined });
+                }}
                 onFilter={(endpoint) => set({ endpoint, trace: undefined })}
               />
             ) : null}
@@ -166,7 +183,7 @@ export function TracesTab() {
         }
         testId="histogram-panel"
       >
-        <Async state={histogram} what="the latency histogram" isEmpty={(h) => h.count === 0} height={180}>
+        <Async state={histogram} what="the latency histogram" isEmpty={(h) => h.count === 0} height={206}>
           {(h) => <Histogram data={h} />}
         </Async>
       </Panel>

@@ -29,7 +29,7 @@ export function Histogram(props: { data: HistogramAnswer }) {
         {marks.map(({ k, m }) => (
           <div
             key={k}
-            class={`histo-mark mark-${k}`}
+            class={`histo-mark mark-${k}${m.bin + 0.5 > n * 0.6 ? ' mark-end' : ''}`}
             style={{ left: `${((m.bin + 0.5) / Math.max(1, n)) * 100}%` }}
           >
             <span>

@@ -3,7 +3,7 @@ import { dateTime, ms, num } from '../../format';
 import { displayText } from '../../text';
 import type { TraceEvent } from '../../types';
 
-function Row(props: { event: TraceEvent; selected: boolean; onOpen: () => void }) {
+function Row(props: { event: TraceEvent; selected: boolean; current: boolean; onOpen: () => void }) {
   const e = props.event;
   const tokens = e.usage ? (e.usage.input ?? 0) + (e.usage.output ?? 0) : undefined;
   return (
@@ -24,6 +24,7 @@ function Row(props: { event: TraceEvent; selected: boolean; onOpen: () => void }
           }}
           aria-label={`Open call ${displayText(e.id)} of ${dateTime(e.ts)}`}
           aria-expanded={props.selected}
+          tabIndex={props.current ? 0 : -1}
         >
           {dateTime(e.ts)}
         </button>
@@ -52,9 +53,38 @@ export function TracesTable(props: {
   onOpen: (id: string) => void;
 }) {
   const { items, duplicatesDropped } = props;
+  // One Tab stop for the whole table (the open call's row, else the first): the arrow keys move between
+  // rows, and Tab goes on past the table rather than through every row.
+  const current = items.some((e) => e.id === props.selectedId) ? props.selectedId : items[0]?.id;
+  const onKeyDown = (event: KeyboardEvent) => {
+    const target = event.target as HTMLElement;
+    if (!target.classList.contains('row-open')) return;
+    const buttons = [...(event.currentTarget as HTMLElement).querySelectorAll<HTMLElement>('.row-open')];
+    const at = buttons.indexOf(target);
+    let next = -1;
+    if (event.key === 'ArrowDown') next = Math.min(buttons.length - 1, at + 1);
+    else if (event.key === 'ArrowUp') next = Math.max(0, at - 1);
+    else if (event.key === 'Home') next = 0;
+    else if (event.key === 'End') next = buttons.length - 1;
+    if (next < 0) return;
+    event.preventDefault();
+    for (const b of buttons) b.tabIndex = -1;
+    const to = buttons[next];
+    if (to) {
+      to.tabIndex = 0;
+      to.focus();
+    }
+  };
   return (
-    <table class="table traces-table" data-testid="traces-table" data-duplicates-dropped={duplicatesDropped}>
-      <caption class="visually-hidden">Calls, newest first. Open a row for its full detail.</caption>
+    <table
+      class="table traces-table"
+      data-testid="traces-table"
+      data-duplicates-dropped={duplicatesDropped}
+      onKeyDown={onKeyDown}
+    >
+      <caption class="visually-hidden">
+        Calls, newest first. Up and down arrows move between calls, Enter opens one, Tab leaves the table.
+      </caption>
       <thead>
         <tr>
           <th scope="col">Time</th>
@@ -84,6 +114,7 @@ export function TracesTable(props: {
             key={event.id}
             event={event}
             selected={event.id === props.selectedId}
+            current={event.id === current}
             onOpen={() => props.onOpen(event.id)}
           />
         ))}

@@ -1,0 +1,183 @@
+/**
+ * The dashboard as a visitor gets it: Lighthouse (desktop and mobile presets)
+ * on the Status and Traces tabs with 24 h of data (the browser tests' seed,
+ * ten endpoints), driving the system's Chromium; then the JavaScript each tab
+ * loads for its first paint (every tab, opened directly by its URL), raw and
+ * gzipped, and each tab's cumulative layout shift during that load at 1280 and
+ * 360 px.
+ *
+ * Lighthouse's mobile preset simulates a mid-range phone on a slow 4G link
+ * (its Performance score is computed from that simulation, so it depends less
+ * on this machine's load than the wall-clock figures do); still, the load
+ * average is printed beside the figures.
+ *
+ * Run: npx tsx bench/dashboard.ts   (builds web/dist first if it is missing)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import lighthouse, { desktopConfig } from 'lighthouse';
+import { chromium } from 'playwright-core';
+import { startSeededStack } from '../test/browser/seed.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const TABS = [
+  'status',
+  'slo',
+  'compare',
+  'heatmaps',
+  'cost',
+  'traces',
+  'logs',
+  'chat',
+  'synthetics',
+  'alerts',
+];
+const LIGHTHOUSE_TABS = ['status', 'traces'];
+const load = () =>
+  loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
+
+if (!existsSync(join(ROOT, 'web', 'dist', 'index.html'))) {
+  const built = spawnSync('npx', ['vite', 'build', 'web', '--logLevel', 'warn'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+  if (built.status !== 0) throw new Error('vite build failed');
+}
+
+/** A free loopback port for Chromium's DevTools endpoint (Lighthouse connects to it). */
+async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => done(port));
+    });
+  });
+}
+
+const seeded = await startSeededStack();
+const base = seeded.stack.gateway.url;
+console.log(`seeded ${seeded.events} events (24 h, 10 endpoints); load average ${load()}\n`);
+const port = await freePort();
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', `--remote-debugging-port=${port}`],
+});
+
+try {
+  // Warm the functions once (a Lambda's cold start is not the dashboard's to measure).
+  const warm = await browser.newPage();
+  for (const tab of LIGHTHOUSE_TABS)
+    await warm.goto(`${base}/?tab=${tab}&range=24h`, { waitUntil: 'networkidle' });
+  await warm.close();
+
+  console.log('Lighthouse (performance and accessibility scores; metrics from the preset’s simulation)');
+  console.log('tab      preset   perf  a11y   FCP     LCP     TBT    CLS     script requests  script bytes');
+  for (const tab of LIGHTHOUSE_TABS) {
+    for (const preset of ['desktop', 'mobile'] as const) {
+      const result = await lighthouse(
+        `${base}/?tab=${tab}&range=24h`,
+        { port, output: 'json', logLevel: 'error', onlyCategories: ['performance', 'accessibility'] },
+        preset === 'desktop' ? desktopConfig : undefined,
+      );
+      if (!result) throw new Error('Lighthouse gave no result');
+      const { lhr } = result;
+      const score = (id: string) => Math.round((lhr.categories[id]?.score ?? 0) * 100);
+      const metric = (id: string) => lhr.audits[id]?.displayValue ?? '—';
+      const requests =
+        (lhr.audits['network-requests']?.details as { items?: Record<string, unknown>[] })?.items ?? [];
+      const scripts = requests.filter((r) => r.resourceType === 'Script');
+      const scriptBytes = scripts.reduce((sum, r) => sum + Number(r.resourceSize ?? 0), 0);
+      const failing = Object.values(lhr.audits)
+        .filter(
+          (a) =>
+            a.score !== null &&
+            a.score < 1 &&
+            lhr.categories.accessibility?.auditRefs.some((ref) => ref.id === a.id && ref.weight > 0),
+        )
+        .map((a) => a.id);
+      console.log(
+        `${tab.padEnd(8)} ${preset.padEnd(8)} ${String(score('performance')).padStart(4)}  ${String(
+          score('accessibility'),
+        ).padStart(4)}  ${metric('first-contentful-paint').padStart(6)}  ${metric(
+          'largest-contentful-paint',
+        ).padStart(
+          6,
+        )}  ${metric('total-blocking-time').padStart(6)}  ${metric('cumulative-layout-shift').padStart(5)}  ${String(
+          scripts.length,
+        ).padStart(
+          15,
+        )}  ${(scriptBytes / 1024).toFixed(1)} KiB${failing.length ? `  a11y audits below 1: ${failing.join(', ')}` : ''}`,
+      );
+    }
+  }
+  console.log(`load average ${load()}\n`);
+
+  console.log(
+    'JavaScript loaded by each tab’s first paint (opened by its URL), and its layout shift during load',
+  );
+  console.log('tab         KiB by FCP  KiB in all  gzip KiB   CLS 1280  CLS 360  files');
+  const shifts: Record<string, Record<number, number>> = {};
+  for (const width of [1280, 360]) {
+    const context = await browser.newContext({ viewport: { width, height: width > 600 ? 900 : 780 } });
+    const page = await context.newPage();
+    for (const tab of TABS) {
+      await page.goto(`${base}/?tab=${tab}&range=24h`, { waitUntil: 'networkidle' });
+      const cls = (await page.evaluate(`new Promise((done) => {
+        new PerformanceObserver((list) => done(list.getEntries().filter((e) => !e.hadRecentInput)
+          .reduce((sum, e) => sum + e.value, 0))).observe({ type: 'layout-shift', buffered: true });
+        setTimeout(() => done(0), 200);
+      })`)) as number;
+      shifts[tab] = { ...shifts[tab], [width]: cls };
+    }
+    await context.close();
+  }
+  for (const tab of TABS) {
+    const page = await browser.newPage();
+    await page.goto(`${base}/?tab=${tab}&range=24h`, { waitUntil: 'networkidle' });
+    // From the browser's own timings: the scripts fetched before the first contentful paint, and all of
+    // them by the time the tab has loaded (uPlot and a tab's chunk arrive after the shell painted).
+    const { before, all, files } = (await page.evaluate(`(() => {
+      const fcp = performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? Infinity;
+      const scripts = performance.getEntriesByType('resource').filter((e) => e.name.endsWith('.js'));
+      const sum = (list) => list.reduce((n, e) => n + e.decodedBodySize, 0);
+      return {
+        before: sum(scripts.filter((e) => e.responseEnd <= fcp)),
+        all: sum(scripts),
+        files: scripts.map((e) => e.name.split('/').pop()),
+      };
+    })()`)) as { before: number; all: number; files: string[] };
+    const gzip = (
+      await Promise.all(
+        files.map(
+          async (name) =>
+            gzipSync(Buffer.from(await (await fetch(`${base}/assets/${name}`)).arrayBuffer()), { level: 9 })
+              .length,
+        ),
+      )
+    ).reduce((a, b) => a + b, 0);
+    await page.close();
+    console.log(
+      `${tab.padEnd(11)} ${(before / 1024).toFixed(1).padStart(12)}  ${(all / 1024).toFixed(1).padStart(9)}  ${(
+        gzip / 1024
+      )
+        .toFixed(1)
+        .padStart(8)}  ${(shifts[tab]?.[1280] ?? 0).toFixed(4).padStart(9)}  ${(shifts[tab]?.[360] ?? 0)
+        .toFixed(4)
+        .padStart(7)}  ${files.join(' ')}`,
+    );
+  }
+  console.log(`load average ${load()}`);
+} finally {
+  await browser.close();
+  await seeded.stop();
+}
