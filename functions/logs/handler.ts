@@ -1,10 +1,10 @@
 import type { APIGatewayProxyEventV2, Context, ScheduledEvent } from 'aws-lambda';
 import { httpHandler } from '../../shared/http/middleware.js';
 import { HttpProblem } from '../../shared/http/problem.js';
+import { rejectUnknown } from '../../shared/http/query.js';
 import { isScheduledEvent, scheduledHandler } from '../../shared/lambda-stack.js';
-import { answerSimulatorSwitch } from '../../shared/logs/http.js';
 import { ingestLogs, LOG_INGEST_MAX_BODY_BYTES } from '../../shared/logs/ingest.js';
-import { logSimulatorTick } from '../../shared/logs/simulator.js';
+import { logSimulatorTick, switchLogSimulator } from '../../shared/logs/simulator.js';
 
 /**
  * POST /logs/ingest (NDJSON or a JSON array of lines), GET|POST /logs/sim/start
@@ -14,8 +14,11 @@ import { logSimulatorTick } from '../../shared/logs/simulator.js';
 const http = httpHandler(
   async (request) => {
     if (request.path === '/logs/ingest') return ingestLogs(request);
-    if (request.path === '/logs/sim/start') return answerSimulatorSwitch(true, request.query);
-    if (request.path === '/logs/sim/stop') return answerSimulatorSwitch(false, request.query);
+    if (request.path === '/logs/sim/start' || request.path === '/logs/sim/stop') {
+      rejectUnknown(request.query, []);
+      const body = await switchLogSimulator(request.path === '/logs/sim/start');
+      return { headers: { 'cache-control': 'no-store' }, body };
+    }
     throw new HttpProblem(404, 'Not Found', `No route ${request.path}`);
   },
   { maxBodyBytes: LOG_INGEST_MAX_BODY_BYTES },

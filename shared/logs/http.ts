@@ -23,7 +23,7 @@ import { describeEmbedder, embedderFor } from './embedder.js';
 import { INDEX_DEFAULT_LIMIT, INDEX_MAX_LIMIT, IndexEmbedderMismatch, indexPendingLogs } from './indexer.js';
 import { LOG_LEVELS, logIdTime } from './schema.js';
 import { defaultSearchDeps, searchLogs } from './search.js';
-import { logSimulatorStatus, switchLogSimulator } from './simulator.js';
+import { logSimulatorStatus } from './simulator-status.js';
 
 export const SEARCH_MAX_K = 100;
 const MAX_QUERY_LENGTH = 500;
@@ -143,13 +143,4 @@ export async function answerIndexLogs(query: Readonly<Record<string, string>>): 
     }
     throw error;
   }
-}
-
-/** `GET|POST /logs/sim/start` and `/logs/sim/stop`. */
-export async function answerSimulatorSwitch(
-  running: boolean,
-  query: Readonly<Record<string, string>>,
-): Promise<HttpResponse> {
-  rejectUnknown(query, []);
-  return { headers: { 'cache-control': 'no-store' }, body: await switchLogSimulator(running) };
 }

@@ -17,14 +17,10 @@ import { clock } from '../clock.js';
 import { getConfig } from '../config.js';
 import { storeTraceItems } from '../ingest/ingest.js';
 import { MINUTE_MS, padTs } from '../store/keys.js';
-import {
-  advanceLogSimulator,
-  type LogSimulatorState,
-  putLogSimulatorState,
-  readLogSimulatorState,
-} from '../store/logs.js';
+import { advanceLogSimulator, putLogSimulatorState, readLogSimulatorState } from '../store/logs.js';
 import { storeLogLines } from './ingest.js';
 import type { LogLevel, LogLine } from './schema.js';
+import { logSimulatorStatus, type SimulatorStatus } from './simulator-status.js';
 
 export const SCENARIOS = [
   'success',
@@ -326,32 +322,6 @@ export function simulateLogPeriod(
     }
   }
   return { lines, calls };
-}
-
-export interface SimulatorStatus {
-  running: boolean;
-  /** `api` (start/stop), `config` (LOG_SIM_ENABLED, no switch stored yet). */
-  source: 'api' | 'config';
-  changedAt: number | null;
-  writtenUpTo: number | null;
-  lines: number;
-  intervalMs: number;
-}
-
-function statusOf(state: LogSimulatorState | undefined): SimulatorStatus {
-  const config = getConfig();
-  return {
-    running: state ? state.running : config.logSimEnabled,
-    source: state && state.changedBy !== 'config' ? 'api' : 'config',
-    changedAt: state?.changedAt ?? null,
-    writtenUpTo: state?.writtenUpTo ?? null,
-    lines: state?.lines ?? 0,
-    intervalMs: config.logSimIntervalMs,
-  };
-}
-
-export async function logSimulatorStatus(): Promise<SimulatorStatus> {
-  return statusOf(await readLogSimulatorState(getConfig().tableName));
 }
 
 /** One tick: when running, writes the lines of the period since the last tick. */

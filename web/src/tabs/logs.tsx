@@ -8,7 +8,7 @@
 import { useState } from 'preact/hooks';
 import type { LogLine } from '../../../shared/logs/schema.js';
 import type { LogHit, SearchAnswer } from '../../../shared/logs/search.js';
-import type { SimulatorStatus } from '../../../shared/logs/simulator.js';
+import type { SimulatorStatus } from '../../../shared/logs/simulator-status.js';
 import { apiUrl, useApi } from '../api';
 import { Async, EmptyState, Panel } from '../components';
 import { dateTime } from '../format';
