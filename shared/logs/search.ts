@@ -25,6 +25,7 @@ import {
   countInRange,
   idMatches,
   type LineFilter,
+  lowerBound,
   postingsOf,
   type Segment,
   templateSimilarity,
@@ -183,18 +184,6 @@ class TopScores {
   }
 }
 
-/** The first position in ascending `docs` holding a doc >= value. */
-function firstAtLeast(docs: Uint32Array, value: number): number {
-  let low = 0;
-  let high = docs.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if ((docs[mid] as number) < value) low = mid + 1;
-    else high = mid;
-  }
-  return low;
-}
-
 /**
  * BM25 over the candidates. The statistics (lines, their mean length, each
  * term's document frequency) are those of every line in the time range,
@@ -254,8 +243,8 @@ function bm25List(scopes: readonly Scope[], terms: readonly string[], ids: reado
       if (!postings) continue;
       const weight = idf(term);
       const { docs, tfs } = postings;
-      const last = firstAtLeast(docs, end);
-      for (let i = firstAtLeast(docs, start); i < last; i++) {
+      const last = lowerBound(docs, end);
+      for (let i = lowerBound(docs, start); i < last; i++) {
         const doc = docs[i] as number;
         if (mask && mask[doc] !== 1) continue;
         add(doc, tfs[i] as number, weight);

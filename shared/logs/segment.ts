@@ -567,13 +567,13 @@ export interface LineFilter {
   level?: readonly LogLevel[] | undefined;
 }
 
-/** First index whose ts is >= value (ts ascending). */
-function lowerBound(ts: Float64Array, value: number): number {
+/** The first index of ascending `values` holding a value >= `value` (its length if none). */
+export function lowerBound(values: ArrayLike<number>, value: number): number {
   let low = 0;
-  let high = ts.length;
+  let high = values.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if ((ts[mid] as number) < value) low = mid + 1;
+    if ((values[mid] as number) < value) low = mid + 1;
     else high = mid;
   }
   return low;
