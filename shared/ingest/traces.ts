@@ -113,8 +113,11 @@ export function validateTraces(
   return { valid, rejected };
 }
 
-/** An item without an id gets one derived from its content: the same trace sent twice is the same event. */
-function contentId(input: TraceInput): string {
+/**
+ * The id of an item sent without one, derived from its content (keys in any
+ * order): the same trace or log line sent twice is the same item.
+ */
+export function contentId(input: unknown): string {
   const canonical = JSON.stringify(sortKeys(input));
   return `h${createHash('sha256').update(canonical).digest('hex').slice(0, 24)}`;
 }

@@ -7,13 +7,12 @@
  * the same body) gets the first answer, and a line sent again with the same
  * id and ts (or, without an id, the same content) is stored once.
  */
-import { createHash } from 'node:crypto';
 import { clock } from '../clock.js';
 import { getConfig } from '../config.js';
 import type { HttpRequest, HttpResponse } from '../http/middleware.js';
 import { HttpProblem } from '../http/problem.js';
 import { once } from '../ingest/idempotency.js';
-import { parseTraceBody, type Rejection } from '../ingest/traces.js';
+import { contentId, parseTraceBody, type Rejection } from '../ingest/traces.js';
 import { redactSecrets } from '../redact.js';
 import { DAY_MS, padTs } from '../store/keys.js';
 import { putLogLines } from '../store/logs.js';
@@ -22,27 +21,10 @@ import { LOG_LIMITS, type LogLine, type LogLineInput, logLineInputSchema } from 
 /** Largest body, after decompression: 1,000 lines of about 4 KB. */
 export const LOG_INGEST_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value as Record<string, unknown>)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([k, v]) => [k, canonical(v)]),
-    );
-  }
-  return value;
-}
-
 /** The stored line of an input: its id is its time and the client's id, or a hash of its content. */
 export function lineFromInput(input: LogLineInput): LogLine {
   const { id: clientId, ...rest } = input;
-  const suffix =
-    clientId ??
-    `h${createHash('sha256')
-      .update(JSON.stringify(canonical(rest)))
-      .digest('hex')
-      .slice(0, 24)}`;
+  const suffix = clientId ?? contentId(rest);
   return {
     id: `${padTs(input.ts)}-${suffix}`,
     ts: input.ts,
