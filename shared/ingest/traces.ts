@@ -4,11 +4,13 @@
  * stored), and turns items into trace events with source `ingest`.
  */
 import { createHash } from 'node:crypto';
+import type * as z from 'zod';
 import type { TraceEvent } from '../events/model.js';
 import { errorTypeForStatus } from '../events/model.js';
 import { HttpProblem } from '../http/problem.js';
 import { estimateCost } from '../pricing.js';
 import { redactSecrets } from '../redact.js';
+import { DAY_MS } from '../store/keys.js';
 import { INGEST_LIMITS, type TraceInput, traceInputSchema } from './schema.js';
 
 export interface Rejection {
@@ -77,6 +79,31 @@ export function parseTraceBody(rawBody: string | undefined, contentType: string 
   return parsed;
 }
 
+/** The first schema issue of an ingested item; an unknown field is named by itself rather than the item. */
+export function schemaIssue(
+  issues: readonly z.core.$ZodIssue[],
+  whole: string,
+): { field: string; message: string; unknownField: boolean } {
+  const issue = issues[0];
+  const unknownKey = issue?.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+  return {
+    field: unknownKey ?? (issue?.path.map(String).join('.') || whole),
+    message: issue?.message ?? 'invalid',
+    unknownField: unknownKey !== undefined,
+  };
+}
+
+/** Why an ingested item's time is refused (before retention, or too far ahead), or undefined. */
+export function timeRejection(
+  ts: number,
+  options: { now: number; retentionDays: number },
+): string | undefined {
+  if (ts < options.now - options.retentionDays * DAY_MS)
+    return `older than the retention of ${options.retentionDays} days`;
+  if (ts > options.now + INGEST_LIMITS.futureSkewMs) return 'more than 5 minutes in the future';
+  return undefined;
+}
+
 /** Validates each item; returns the valid ones and a rejection (index, field, reason) per invalid one. */
 export function validateTraces(
   parsed: ParsedBody,
@@ -84,27 +111,16 @@ export function validateTraces(
 ): { valid: { index: number; input: TraceInput }[]; rejected: Rejection[] } {
   const valid: { index: number; input: TraceInput }[] = [];
   const rejected = [...parsed.rejected];
-  const oldest = options.now - options.retentionDays * 86_400_000;
   for (const { index, value } of parsed.items) {
     const result = traceInputSchema.safeParse(value);
     if (!result.success) {
-      const issue = result.error.issues[0];
-      // An unknown field is reported by its own name rather than the item's.
-      const unknownKey = issue?.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
-      const field = unknownKey ?? (issue?.path.map(String).join('.') || '(item)');
-      rejected.push({ index, field, reason: issue?.message ?? 'invalid' });
+      const issue = schemaIssue(result.error.issues, '(item)');
+      rejected.push({ index, field: issue.field, reason: issue.message });
       continue;
     }
-    if (result.data.ts < oldest) {
-      rejected.push({
-        index,
-        field: 'ts',
-        reason: `older than the retention of ${options.retentionDays} days`,
-      });
-      continue;
-    }
-    if (result.data.ts > options.now + INGEST_LIMITS.futureSkewMs) {
-      rejected.push({ index, field: 'ts', reason: 'more than 5 minutes in the future' });
+    const late = timeRejection(result.data.ts, options);
+    if (late) {
+      rejected.push({ index, field: 'ts', reason: late });
       continue;
     }
     valid.push({ index, input: result.data });

@@ -12,11 +12,12 @@ import { getConfig } from '../config.js';
 import type { HttpRequest, HttpResponse } from '../http/middleware.js';
 import { HttpProblem } from '../http/problem.js';
 import { once } from '../ingest/idempotency.js';
-import { contentId, parseTraceBody, type Rejection } from '../ingest/traces.js';
+import { contentId, parseTraceBody, type Rejection, schemaIssue, timeRejection } from '../ingest/traces.js';
 import { redactSecrets } from '../redact.js';
-import { DAY_MS, padTs } from '../store/keys.js';
+import { padTs } from '../store/keys.js';
 import { putLogLines } from '../store/logs.js';
-import { LOG_LIMITS, type LogLine, type LogLineInput, logLineInputSchema } from './schema.js';
+import type { LogLine, LogLineInput } from './schema.js';
+import { logLineInputSchema } from './schema.js';
 
 /** Largest body, after decompression: 1,000 lines of about 4 KB. */
 export const LOG_INGEST_MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -49,26 +50,20 @@ export function validateLogLines(
 ): { valid: { index: number; line: LogLine }[]; rejected: Rejection[] } {
   const valid: { index: number; line: LogLine }[] = [];
   const rejected: Rejection[] = [];
-  const oldest = options.now - options.retentionDays * DAY_MS;
   for (const { index, value } of items) {
     const result = logLineInputSchema.safeParse(value);
     if (!result.success) {
-      const issue = result.error.issues[0];
-      const unknownKey = issue?.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
-      const field = unknownKey ?? (issue?.path.map(String).join('.') || '(line)');
-      rejected.push({ index, field, reason: unknownKey ? 'unknown field' : (issue?.message ?? 'invalid') });
-      continue;
-    }
-    if (result.data.ts < oldest) {
+      const issue = schemaIssue(result.error.issues, '(line)');
       rejected.push({
         index,
-        field: 'ts',
-        reason: `older than the retention of ${options.retentionDays} days`,
+        field: issue.field,
+        reason: issue.unknownField ? 'unknown field' : issue.message,
       });
       continue;
     }
-    if (result.data.ts > options.now + LOG_LIMITS.futureSkewMs) {
-      rejected.push({ index, field: 'ts', reason: 'more than 5 minutes in the future' });
+    const late = timeRejection(result.data.ts, options);
+    if (late) {
+      rejected.push({ index, field: 'ts', reason: late });
       continue;
     }
     valid.push({ index, line: lineFromInput(result.data) });
