@@ -240,6 +240,17 @@ function llmAnswer(
   };
 }
 
+/** The Responses API request that asks the model to answer from the evidence only (both routes send it). */
+function answerRequest(config: Config, request: ChatRequest, prepared: Prepared) {
+  return {
+    model: config.aiChatModel,
+    instructions: instructionsOf(config),
+    input: promptInput(request.question, prepared.book.items),
+    store: false,
+    max_output_tokens: MAX_OUTPUT_TOKENS,
+  };
+}
+
 /** `POST /ai/chat`: the whole answer at once. */
 export async function answerChat(body: unknown, context: ChatContext): Promise<ChatAnswer> {
   const request = validate(chatRequestSchema, body);
@@ -253,13 +264,7 @@ export async function answerChat(body: unknown, context: ChatContext): Promise<C
   const started = Date.now();
   try {
     const { data: response, response: raw } = await chatClient(config)
-      .responses.create({
-        model,
-        instructions: instructionsOf(config),
-        input: promptInput(request.question, prepared.book.items),
-        store: false,
-        max_output_tokens: MAX_OUTPUT_TOKENS,
-      })
+      .responses.create(answerRequest(config, request, prepared))
       .withResponse();
     const usage = usageOf(model, response.usage);
     await recordLlmCall(config, {
@@ -367,14 +372,7 @@ export async function* streamChat(request: ChatRequest, context: ChatContext): A
   let status: number | undefined;
   try {
     const { data: stream, response: raw } = await chatClient(config)
-      .responses.create({
-        model,
-        instructions: instructionsOf(config),
-        input: promptInput(request.question, prepared.book.items),
-        store: false,
-        max_output_tokens: MAX_OUTPUT_TOKENS,
-        stream: true,
-      })
+      .responses.create({ ...answerRequest(config, request, prepared), stream: true })
       .withResponse();
     status = raw.status;
     for await (const event of stream) {
