@@ -252,8 +252,8 @@ export async function answerChat(body: unknown, context: ChatContext): Promise<C
   const model = config.aiChatModel;
   const started = Date.now();
   try {
-    const { data: response, response: raw } = await chatClient(config)
-      .responses.create({
+    const { data: response, response: raw } = await (await chatClient(config)).responses
+      .create({
         model,
         instructions: instructionsOf(config),
         input: promptInput(request.question, prepared.book.items),
@@ -366,8 +366,8 @@ export async function* streamChat(request: ChatRequest, context: ChatContext): A
   let failure: string | undefined;
   let status: number | undefined;
   try {
-    const { data: stream, response: raw } = await chatClient(config)
-      .responses.create({
+    const { data: stream, response: raw } = await (await chatClient(config)).responses
+      .create({
         model,
         instructions: instructionsOf(config),
         input: promptInput(request.question, prepared.book.items),
