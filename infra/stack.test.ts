@@ -69,7 +69,7 @@ const BUNDLE_CEILINGS_OVER_TARGET: Record<string, number> = {};
  */
 const SCHEDULED_BUNDLE_CEILINGS: Record<string, number> = {
   probe: 600,
-  synthetics_dispatch: 520,
+  synthetics_dispatch: 450,
   alerts_eval: 420,
 };
 
