@@ -11,7 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { App } from 'aws-cdk-lib';
@@ -36,8 +36,15 @@ console.log(
   `synthesized ${FUNCTIONS.length} functions in ${((performance.now() - started) / 1000).toFixed(1)} s`,
 );
 console.log(
-  `node ${spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()}, ${runs} runs each\n`,
+  `node ${spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim()}, ${runs} runs each, ${loadAverage()}\n`,
 );
+
+/** Init times depend on how busy the machine is; sizes do not. */
+function loadAverage(): string {
+  return `load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ')}`;
+}
 
 /** Lambda's Node runtime defines `awslambda` before it loads a streaming handler; a stand-in lets one load here. */
 const AWSLAMBDA_STAND_IN =
@@ -157,5 +164,6 @@ console.log(
     `         ≤ ${TARGET_INIT_MS} ms init, measured here with source maps on, as in Lambda (import of the entry, lazy chunks not loaded).`,
   ].join('\n'),
 );
+console.log(`timed at ${loadAverage()} (at the end)`);
 console.log('\nheaviest packages (KB, minified):');
 for (const note of notes) console.log(`  ${note}`);
