@@ -34,7 +34,7 @@ const store = await startLocalStore({ dataDir: undefined });
 let exitCode = 0;
 try {
   const config = parseConfig({ OPENAI_BASE_URL: sim.url, LOG_LEVEL: 'SILENT' });
-  const client = probeClient(config);
+  const client = await probeClient(config);
   const authorization = `Bearer ${config.openaiApiKey ?? 'simulated'}`;
 
   const bare = async (): Promise<void> => {
@@ -127,7 +127,7 @@ try {
 } finally {
   // Close everything that holds the event loop open: pooled sockets, SDK clients, servers.
   const closing = parseConfig({ OPENAI_BASE_URL: sim.url });
-  probeClient(closing).timed.close();
+  (await probeClient(closing)).timed.close();
   resetClients();
   await sim.close();
   await store.close();

@@ -2,9 +2,9 @@
  * What `GET /health` reports: versions, which upstream probes go to, and
  * whether the table and the artifacts bucket answer.
  */
-import { HeadBucketCommand } from '@aws-sdk/client-s3';
-import { s3Client } from './aws.js';
+
 import type { Config } from './config.js';
+import { s3Client, s3Sdk } from './s3.js';
 import { tableStatus } from './store/table.js';
 import { APP_VERSION } from './version.js';
 
@@ -42,7 +42,10 @@ export async function checkHealth(config: Config): Promise<Health> {
       if (status !== 'ACTIVE') throw Object.assign(new Error(), { name: `Table${status}` });
       return status;
     }),
-    timed(() => s3Client().send(new HeadBucketCommand({ Bucket: config.artifactsBucket }))),
+    timed(async () => {
+      const { HeadBucketCommand } = await s3Sdk();
+      return (await s3Client()).send(new HeadBucketCommand({ Bucket: config.artifactsBucket }));
+    }),
   ]);
   return {
     ok: table.ok && artifacts.ok,

@@ -1,9 +1,9 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { s3Client } from '../../shared/aws.js';
 import { getConfig } from '../../shared/config.js';
 import type { TraceEvent } from '../../shared/events/model.js';
 import { INCIDENTS_KEY } from '../../shared/incidents/store.js';
+import { s3Client } from '../../shared/s3.js';
 import { recordEvents } from '../../shared/store/events.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../../shared/store/keys.js';
 import { traceEvents } from '../../test/fixtures.js';
@@ -211,7 +211,7 @@ describe('PUT /incidents', () => {
   });
 
   it('reports a corrupt incidents.json as a warning and still answers', async () => {
-    await s3Client().send(
+    await (await s3Client()).send(
       new PutObjectCommand({ Bucket: getConfig().artifactsBucket, Key: INCIDENTS_KEY, Body: '[{"id": 1,' }),
     );
     const { status, body } = await get();
@@ -219,7 +219,7 @@ describe('PUT /incidents', () => {
     expect(body.warnings).toEqual([expect.stringMatching(/^incidents\.json is not valid: not JSON/)]);
     expect(body.items.map((i: Body) => i.kind)).toEqual(['detected']);
 
-    await s3Client().send(
+    await (await s3Client()).send(
       new PutObjectCommand({
         Bucket: getConfig().artifactsBucket,
         Key: INCIDENTS_KEY,

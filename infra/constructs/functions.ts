@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Architecture, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -12,6 +11,7 @@ import { Construct } from 'constructs';
 import type { FunctionSpec, RouteSpec } from '../../shared/routes.js';
 import { PROBE_METRIC } from '../../shared/telemetry/probe-metrics.js';
 import { acknowledge, arnFinding } from '../nag.js';
+import { splitBundleCode } from './bundling.js';
 
 /** Repository root: entries, the lock file and tsconfig are found from here. */
 export const PROJECT_ROOT = join(import.meta.dirname, '..', '..');
@@ -46,37 +46,12 @@ const UNUSED_IN_LAMBDA = [
  */
 const SECRETS_MODULES = ['*/secrets-client.js'];
 
-/** Lets bundled CommonJS dependencies `require` Node built-ins from the ESM bundle. */
-const ESM_REQUIRE_BANNER =
-  "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
-
 /**
  * Shipped as installed packages next to the bundle of a function that starts
  * a browser: @sparticuz/chromium's compressed Chromium (`bin/*.br`) is read
  * from its package folder, and playwright-core resolves its own files at run time.
  */
 export const BROWSER_NODE_MODULES = ['@sparticuz/chromium', 'playwright-core'];
-
-/** The esbuild options of every function (bench/bundles.ts measures the same bundles). */
-function bundlingOptions(withSecrets: boolean, browser = false) {
-  return {
-    ...(browser ? { nodeModules: BROWSER_NODE_MODULES } : {}),
-    format: OutputFormat.ESM,
-    target: 'node22',
-    mainFields: ['module', 'main'],
-    banner: ESM_REQUIRE_BANNER,
-    minify: true,
-    sourceMap: true,
-    sourceMapMode: SourceMapMode.DEFAULT,
-    // Stack traces need names and lines, not the sources: keeps the .map small.
-    sourcesContent: false,
-    metafile: true,
-    bundleAwsSDK: true,
-    externalModules: [...UNUSED_IN_LAMBDA, ...(withSecrets ? [] : SECRETS_MODULES)],
-    // Sizes are printed by bench/bundles.ts; synth shows only warnings.
-    logLevel: LogLevel.WARNING,
-  };
-}
 
 export interface FunctionsProps {
   readonly functions: readonly FunctionSpec[];
@@ -100,11 +75,11 @@ export interface FunctionsProps {
  * that sign `/traces` cursors.
  */
 export class Functions extends Construct {
-  readonly byName: ReadonlyMap<string, NodejsFunction>;
+  readonly byName: ReadonlyMap<string, LambdaFunction>;
 
   constructor(scope: Construct, id: string, props: FunctionsProps) {
     super(scope, id);
-    const byName = new Map<string, NodejsFunction>();
+    const byName = new Map<string, LambdaFunction>();
     const stackName = Stack.of(this).stackName;
 
     for (const spec of props.functions) {
@@ -126,11 +101,18 @@ export class Functions extends Construct {
       // Instead of the AWSLambdaBasicExecutionRole managed policy: write to its own log group only.
       logGroup.grant(role, 'logs:CreateLogStream', 'logs:PutLogEvents');
 
-      const fn = new NodejsFunction(this, spec.name, {
-        entry,
-        handler: 'handler',
-        projectRoot: PROJECT_ROOT,
-        depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      const fn = new LambdaFunction(this, spec.name, {
+        code: splitBundleCode({
+          entry,
+          projectRoot: PROJECT_ROOT,
+          externals: [
+            ...UNUSED_IN_LAMBDA,
+            ...(withSecrets || withCursorSecret || channelSecrets !== undefined ? [] : SECRETS_MODULES),
+          ],
+          ...(spec.browser ? { nodeModules: BROWSER_NODE_MODULES } : {}),
+        }),
+        // index.mjs (ENTRY_FILE), export `handler`.
+        handler: 'index.handler',
         description: spec.description,
         runtime: Runtime.NODEJS_22_X,
         // @sparticuz/chromium ships an x86_64 Chromium only.
@@ -152,10 +134,6 @@ export class Functions extends Construct {
             ? { PROBE_METRICS_NAMESPACE: `${PROBE_METRIC.namespace}/${stackName}` }
             : {}),
         },
-        bundling: bundlingOptions(
-          withSecrets || withCursorSecret || channelSecrets !== undefined,
-          spec.browser === true,
-        ),
       });
 
       const access = spec.access ?? {};
@@ -184,7 +162,7 @@ export class Functions extends Construct {
     this.byName = byName;
   }
 
-  get(name: string): NodejsFunction {
+  get(name: string): LambdaFunction {
     const fn = this.byName.get(name);
     if (!fn) throw new Error(`No function "${name}"`);
     return fn;

@@ -263,8 +263,8 @@ export async function answerChat(body: unknown, context: ChatContext): Promise<C
   const model = config.aiChatModel;
   const started = Date.now();
   try {
-    const { data: response, response: raw } = await chatClient(config)
-      .responses.create(answerRequest(config, request, prepared))
+    const { data: response, response: raw } = await (await chatClient(config)).responses
+      .create(answerRequest(config, request, prepared))
       .withResponse();
     const usage = usageOf(model, response.usage);
     await recordLlmCall(config, {
@@ -371,8 +371,8 @@ export async function* streamChat(request: ChatRequest, context: ChatContext): A
   let failure: string | undefined;
   let status: number | undefined;
   try {
-    const { data: stream, response: raw } = await chatClient(config)
-      .responses.create({ ...answerRequest(config, request, prepared), stream: true })
+    const { data: stream, response: raw } = await (await chatClient(config)).responses
+      .create({ ...answerRequest(config, request, prepared), stream: true })
       .withResponse();
     status = raw.status;
     for await (const event of stream) {

@@ -7,9 +7,10 @@
  * tokens and cost.
  */
 import { randomUUID } from 'node:crypto';
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import type { Config } from '../config.js';
 import type { TraceEvent } from '../events/model.js';
+import { loadedOpenAiSdk, openaiClient } from '../openai-client.js';
 import { estimateCost } from '../pricing.js';
 import { redactSecrets } from '../redact.js';
 import { recordEvents } from '../store/events.js';
@@ -28,26 +29,11 @@ const CITATION_RULE =
 /** Longest answer asked for. */
 export const MAX_OUTPUT_TOKENS = 600;
 
-let cached: { key: string; client: OpenAI } | undefined;
-
 /** The SDK client for the chat: the real API with a key, the simulator without. */
-export function chatClient(config: Config): OpenAI {
+export async function chatClient(config: Config): Promise<OpenAI> {
   const baseURL = config.openaiBaseUrl;
   if (!baseURL) throw new Error('OPENAI_BASE_URL is not set and no simulator is running');
-  const key = `${baseURL}|${config.openaiApiKey ?? ''}`;
-  if (cached?.key !== key) {
-    cached = {
-      key,
-      // The simulator accepts any key; it must not be empty for the SDK.
-      client: new OpenAI({
-        apiKey: config.openaiApiKey ?? 'simulated',
-        baseURL,
-        maxRetries: 1,
-        timeout: 25_000,
-      }),
-    };
-  }
-  return cached.client;
+  return openaiClient('chat', { apiKey: config.openaiApiKey, baseURL, maxRetries: 1, timeoutMs: 25_000 });
 }
 
 /**
@@ -225,7 +211,8 @@ export async function recordLlmCall(config: Config, call: LlmCall): Promise<void
 
 /** The HTTP status and message of an SDK error, without anything secret. */
 export function describeLlmError(error: unknown): { status?: number; message: string } {
-  if (error instanceof OpenAI.APIError) {
+  const sdk = loadedOpenAiSdk();
+  if (sdk && error instanceof sdk.APIError) {
     return {
       ...(error.status ? { status: error.status } : {}),
       message: redactSecrets(error.message).slice(0, 200),

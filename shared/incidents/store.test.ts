@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { useFreshStore } from '../../test/helpers.js';
-import { s3Client } from '../aws.js';
+import { s3Client } from '../s3.js';
 import { INCIDENTS_KEY, parseIncidents, readDeclaredIncidents, seedDeclaredIncidents } from './store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'incidents-seed-'));
@@ -20,7 +20,7 @@ beforeAll(async () => {
   ({ bucket } = await useFreshStore());
 });
 beforeEach(async () => {
-  await s3Client().send(new DeleteObjectCommand({ Bucket: bucket, Key: INCIDENTS_KEY }));
+  await (await s3Client()).send(new DeleteObjectCommand({ Bucket: bucket, Key: INCIDENTS_KEY }));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -40,7 +40,9 @@ describe('seedDeclaredIncidents (local start-up)', () => {
   });
 
   it('does not overwrite an existing object even when it is invalid', async () => {
-    await s3Client().send(new PutObjectCommand({ Bucket: bucket, Key: INCIDENTS_KEY, Body: 'garbage' }));
+    await (await s3Client()).send(
+      new PutObjectCommand({ Bucket: bucket, Key: INCIDENTS_KEY, Body: 'garbage' }),
+    );
     const seeded = await seedDeclaredIncidents({ bucket, file: file('ok.json', JSON.stringify(example)) });
     expect(seeded).toEqual({ seeded: false, reason: 'present' });
     expect((await readDeclaredIncidents(bucket)).problem).toMatch(/^not JSON/);

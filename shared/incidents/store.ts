@@ -4,14 +4,8 @@
  * seeded from the project's example file when the local stack starts.
  */
 import { readFile } from 'node:fs/promises';
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  NoSuchKey,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
-import { s3Client } from '../aws.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { s3Client, s3Sdk } from '../s3.js';
 import { ARTIFACT_PREFIXES } from '../schema.js';
 import { type DeclaredIncident, declaredIncidentsSchema } from './schema.js';
 
@@ -40,17 +34,18 @@ export function parseIncidents(text: string): { incidents: DeclaredIncident[] } 
 
 function isMissing(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return error instanceof NoSuchKey || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
+  // By name, not `instanceof NoSuchKey`: the SDK's classes are imported only when S3 is used.
+  return e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
 }
 
 /** The declared incidents. Throws only when S3 itself fails (not for a missing or invalid object). */
-export async function readDeclaredIncidents(
-  bucket: string,
-  s3: S3Client = s3Client(),
-): Promise<DeclaredRead> {
+export async function readDeclaredIncidents(bucket: string, s3?: S3Client): Promise<DeclaredRead> {
+  const { GetObjectCommand } = await s3Sdk();
   let text: string;
   try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: INCIDENTS_KEY }));
+    const object = await (s3 ?? (await s3Client())).send(
+      new GetObjectCommand({ Bucket: bucket, Key: INCIDENTS_KEY }),
+    );
     text = (await object.Body?.transformToString('utf8')) ?? '';
   } catch (error) {
     if (isMissing(error)) return { incidents: [] };
@@ -64,9 +59,10 @@ export async function readDeclaredIncidents(
 export async function writeDeclaredIncidents(
   bucket: string,
   incidents: readonly DeclaredIncident[],
-  s3: S3Client = s3Client(),
+  s3?: S3Client,
 ): Promise<void> {
-  await s3.send(
+  const { PutObjectCommand } = await s3Sdk();
+  await (s3 ?? (await s3Client())).send(
     new PutObjectCommand({
       Bucket: bucket,
       Key: INCIDENTS_KEY,
@@ -77,6 +73,7 @@ export async function writeDeclaredIncidents(
 }
 
 async function exists(bucket: string, s3: S3Client): Promise<boolean> {
+  const { HeadObjectCommand } = await s3Sdk();
   try {
     await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: INCIDENTS_KEY }));
     return true;
@@ -102,7 +99,7 @@ export async function seedDeclaredIncidents(options: {
   s3?: S3Client;
   warn?: (line: string) => void;
 }): Promise<SeedResult> {
-  const s3 = options.s3 ?? s3Client();
+  const s3 = options.s3 ?? (await s3Client());
   const warn = options.warn ?? ((line: string) => console.warn(line));
   if (await exists(options.bucket, s3)) return { seeded: false, reason: 'present' };
   let text: string;

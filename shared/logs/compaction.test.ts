@@ -1,8 +1,8 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, setEnv, useClock, useFreshStore } from '../../test/helpers.js';
-import { s3Client } from '../aws.js';
 import { getConfig } from '../config.js';
+import { s3Client } from '../s3.js';
 import { DAY_MS, HOUR_MS } from '../store/keys.js';
 import { claimLogIndexState, liveSegmentEntries, readSegmentEntries } from '../store/logs.js';
 import {
@@ -169,7 +169,7 @@ describe('daily compaction', () => {
     });
     expect((await manifest()).map((e) => e.segmentId)).toEqual(live.map((e) => e.segmentId));
     await expect(
-      s3Client().send(
+      (await s3Client()).send(
         new GetObjectCommand({ Bucket: getConfig().artifactsBucket, Key: replaced[0]?.objectKey }),
       ),
     ).rejects.toThrow();

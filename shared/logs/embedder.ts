@@ -11,6 +11,7 @@
  */
 import type OpenAI from 'openai';
 import type { Config } from '../config.js';
+import { openaiClient } from '../openai-client.js';
 import { tokenize } from './text.js';
 
 /** Dimensions of every index: 256 keeps int8 vectors at 256 bytes and separates log messages well. */
@@ -93,21 +94,15 @@ export function openaiEmbedder(options: {
   timeoutMs?: number;
 }): Embedder {
   const dims = options.dims ?? EMBEDDING_DIMENSIONS;
-  // Imported on first use: functions that only describe the embedder (the logs
-  // function's /logs/status) leave the SDK (~150 KB) out of their bundle.
-  let client: Promise<OpenAI> | undefined;
-  const openai = () => {
-    client ??= import('openai').then(
-      ({ default: OpenAI }) =>
-        new OpenAI({
-          apiKey: options.apiKey,
-          ...(options.baseURL ? { baseURL: options.baseURL } : {}),
-          timeout: options.timeoutMs ?? 20_000,
-          maxRetries: 2,
-        }),
-    );
-    return client;
-  };
+  // The SDK is imported on first use: functions that only describe the
+  // embedder (the logs function's /logs/status) never load it.
+  const openai = (): Promise<OpenAI> =>
+    openaiClient('embeddings', {
+      apiKey: options.apiKey,
+      baseURL: options.baseURL,
+      timeoutMs: options.timeoutMs ?? 20_000,
+      maxRetries: 2,
+    });
   return {
     kind: 'openai',
     model: options.model,

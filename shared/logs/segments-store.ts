@@ -6,8 +6,7 @@
  * segments hold (their index arrays, and their lines still compressed or
  * inflated, but not parsed: segment.ts).
  */
-import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { s3Client } from '../aws.js';
+import { s3Client, s3Sdk } from '../s3.js';
 import { ARTIFACT_PREFIXES } from '../schema.js';
 import { hourOf } from '../store/keys.js';
 import { type DecodedSegment, decodeSegment, encodeSegment, type Segment } from './segment.js';
@@ -18,15 +17,17 @@ export const segmentObjectKey = (indexKey: string, hour: number, segmentId: stri
 
 export async function writeSegment(bucket: string, key: string, segment: Segment): Promise<number> {
   const body = encodeSegment(segment);
-  await s3Client().send(
+  const { PutObjectCommand } = await s3Sdk();
+  await (await s3Client()).send(
     new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/octet-stream' }),
   );
   return body.byteLength;
 }
 
 export async function deleteSegmentObjects(bucket: string, keys: readonly string[]): Promise<void> {
+  const { DeleteObjectsCommand } = await s3Sdk();
   for (let i = 0; i < keys.length; i += 1000) {
-    await s3Client().send(
+    await (await s3Client()).send(
       new DeleteObjectsCommand({
         Bucket: bucket,
         Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
@@ -57,7 +58,8 @@ export async function loadSegment(
     cache.set(name, hit);
     return { segment: hit.segment, cached: true, bytes: 0 };
   }
-  const object = await s3Client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const { GetObjectCommand } = await s3Sdk();
+  const object = await (await s3Client()).send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   const bytes = await object.Body?.transformToByteArray();
   if (!bytes) throw new Error(`segment ${key}: empty object`);
   const decoded = decodeSegment(bytes);

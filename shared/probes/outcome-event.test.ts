@@ -57,7 +57,7 @@ async function sameAsSpanMapping(key: ProbeKey, client: ProbeClient, timeoutMs =
 
 describe('eventFromOutcome equals eventFromSpan on the probe span', () => {
   it.each([...PROBE_KEYS])('%s answered', async (key) => {
-    const event = await sameAsSpanMapping(key, probeClient(config));
+    const event = await sameAsSpanMapping(key, await probeClient(config));
     expect(event).toMatchObject({ endpoint: key, ok: true, status: 200 });
   });
 
@@ -91,7 +91,7 @@ describe('eventFromOutcome equals eventFromSpan on the probe span', () => {
   ] as const)('rate faults set on the simulator: %o', async (faults, errorType) => {
     try {
       sim.setFaults(faults);
-      const event = await sameAsSpanMapping('responses', probeClient(config));
+      const event = await sameAsSpanMapping('responses', await probeClient(config));
       expect(event).toMatchObject({ ok: false, errorType });
     } finally {
       sim.setFaults({ serverErrorRate: 0, rateLimitRate: 0, malformedRate: 0 });

@@ -71,7 +71,7 @@ describe('probe registry', () => {
 
 describe('runProbe against the simulator', () => {
   it('sends tiny requests', async () => {
-    const client = probeClient(config);
+    const client = await probeClient(config);
     for (const key of ['chat', 'responses', 'embeddings', 'moderations', 'chat_stream'] as const) {
       await runProbe(PROBES[key], { config, probeClient: client, timeoutMs: 5000 });
     }
@@ -97,7 +97,7 @@ describe('runProbe against the simulator', () => {
     const before = performance.now();
     const { event, span } = await runProbe(PROBES.chat, {
       config,
-      probeClient: probeClient(config),
+      probeClient: await probeClient(config),
       timeoutMs: 5000,
       clock: new ManualClock(at),
     });
@@ -173,7 +173,7 @@ describe('runProbe against the simulator', () => {
   ] as const)('probes %s', async (key) => {
     const { event } = await runProbe(PROBES[key], {
       config,
-      probeClient: probeClient(config),
+      probeClient: await probeClient(config),
       timeoutMs: 5000,
     });
     expect(event).toMatchObject({ endpoint: key, ok: true, status: 200 });
@@ -186,7 +186,7 @@ describe('runProbe against the simulator', () => {
   it('records time to first token for chat_stream', async () => {
     const { event } = await runProbe(PROBES.chat_stream, {
       config,
-      probeClient: probeClient(config),
+      probeClient: await probeClient(config),
       timeoutMs: 5000,
     });
     expect(event).toMatchObject({ endpoint: 'chat_stream', ok: true, status: 200 });

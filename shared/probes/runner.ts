@@ -6,11 +6,12 @@
  * hanging never stops the others, and a tick never runs past its time budget.
  */
 import { type Attributes as OtelAttributes, SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import { type Clock, clock as defaultClock } from '../clock.js';
 import { type Config, getConfig, type ProbeKey } from '../config.js';
 import type { TraceEvent } from '../events/model.js';
 import { logger } from '../logger.js';
+import { openaiClient } from '../openai-client.js';
 import { type CompactResult, compactAfterTick } from '../store/compaction.js';
 import { type RecordResult, recordEvents } from '../store/events.js';
 import { emitProbeMetrics } from '../telemetry/probe-metrics.js';
@@ -40,30 +41,31 @@ export interface ProbeClient {
   timed: TimedFetch;
 }
 
-let cachedClient: { key: string; value: ProbeClient } | undefined;
+let cachedTimed: { key: string; timed: TimedFetch } | undefined;
 
 /**
  * The SDK client probes use, kept for the life of the process so connections
- * are reused as they are in a warm Lambda (reported as `reused`).
+ * are reused as they are in a warm Lambda (reported as `reused`). Its timed
+ * fetch (and its connection pool) is replaced, and the old one closed, when
+ * the key or base URL changes.
  */
-export function probeClient(config: Config): ProbeClient {
+export async function probeClient(config: Config): Promise<ProbeClient> {
   const baseURL = config.openaiBaseUrl;
   if (!baseURL) throw new Error('OPENAI_BASE_URL is not set and no simulator is running');
   const key = `${baseURL}|${config.openaiApiKey ?? ''}`;
-  if (cachedClient?.key !== key) {
-    cachedClient?.value.timed.close();
-    const timed = createTimedFetch();
-    const client = new OpenAI({
-      // The simulator accepts any key; it must not be empty for the SDK.
-      apiKey: config.openaiApiKey ?? 'simulated',
-      baseURL,
-      maxRetries: 0,
-      timeout: config.httpTimeoutMs,
-      fetch: timed.fetch,
-    });
-    cachedClient = { key, value: { client, timed } };
+  if (cachedTimed?.key !== key) {
+    cachedTimed?.timed.close();
+    cachedTimed = { key, timed: createTimedFetch() };
   }
-  return cachedClient.value;
+  const { timed } = cachedTimed;
+  const client = await openaiClient('probe', {
+    apiKey: config.openaiApiKey,
+    baseURL,
+    maxRetries: 0,
+    timeoutMs: config.httpTimeoutMs,
+    fetch: timed.fetch,
+  });
+  return { client, timed };
 }
 
 /** The probes a tick runs: all selected ones, or in round robin the one whose turn the tick's time gives. */
@@ -257,7 +259,7 @@ export async function runProbeTick(input: {
   probeClient?: ProbeClient;
 }): Promise<TickResult> {
   const { config } = input;
-  const client = input.probeClient ?? probeClient(config);
+  const client = input.probeClient ?? (await probeClient(config));
   const deadline = performance.now() + input.budgetMs;
   const budget = new AbortController();
   const budgetTimer = setTimeout(() => budget.abort(), input.budgetMs);

@@ -4,13 +4,12 @@
  * function by route (functions/synthetics, functions/synthetic_run).
  */
 import { randomBytes } from 'node:crypto';
-import { GetObjectCommand, NoSuchKey } from '@aws-sdk/client-s3';
 import * as z from 'zod';
-import { s3Client } from '../aws.js';
 import { clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { HttpProblem, validate } from '../http/problem.js';
 import { rejectUnknown } from '../http/query.js';
+import { s3Client, s3Sdk } from '../s3.js';
 import {
   createMonitor,
   deleteMonitor,
@@ -132,8 +131,9 @@ export async function getScreenshot(
   const checked = checkScreenshotLink(pathParameters.name ?? '', query.exp, query.sig, config, clock.now());
   if ('problem' in checked)
     throw new HttpProblem(403, 'Forbidden', `screenshot link: ${checked.problem}`, { field: 'sig' });
+  const { GetObjectCommand, NoSuchKey } = await s3Sdk();
   try {
-    const object = await s3Client().send(
+    const object = await (await s3Client()).send(
       new GetObjectCommand({ Bucket: config.artifactsBucket, Key: checked.key }),
     );
     const bytes = Buffer.from(

@@ -10,11 +10,10 @@
  *   which parts it did not understand.
  * Neither saves anything: the caller reviews the draft, then creates it.
  */
-import OpenAI from 'openai';
-import { zodTextFormat } from 'openai/helpers/zod';
 import * as z from 'zod';
 import type { Config } from '../config.js';
 import { HttpProblem } from '../http/problem.js';
+import { openaiClient } from '../openai-client.js';
 import { type MonitorSpec, monitorSpec, STEP_ACTIONS, type Step, type Target } from './spec.js';
 
 export const MAX_PROMPT_CHARS = 2000;
@@ -283,12 +282,14 @@ export async function draftWithOpenAI(prompt: string, config: Config): Promise<D
       },
     );
   }
-  const client = new OpenAI({
-    apiKey: config.openaiApiKey ?? 'simulated',
+  const client = await openaiClient('draft', {
+    apiKey: config.openaiApiKey,
     baseURL: config.openaiBaseUrl,
     maxRetries: 1,
-    timeout: Math.max(config.httpTimeoutMs, 20_000),
+    timeoutMs: Math.max(config.httpTimeoutMs, 20_000),
   });
+  // With the SDK, on first use: the synthetics function's other routes never load it.
+  const { zodTextFormat } = await import('openai/helpers/zod');
   let parsed: ModelDraft | null;
   try {
     const response = await client.responses.parse({

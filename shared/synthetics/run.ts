@@ -7,12 +7,11 @@
  * and incidents count monitors as they count probes.
  */
 import { randomBytes } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { s3Client } from '../aws.js';
 import { clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { compactEvent, type ErrorType, storedErrorMessage, type TraceEvent } from '../events/model.js';
 import { egressPolicy, type Resolver } from '../net/egress.js';
+import { s3Client, s3Sdk } from '../s3.js';
 import { recordEvents } from '../store/events.js';
 import { type MonitorRecord, putRun, type RunRecord, takeRunBudget } from '../store/synthetics.js';
 import { type Attempt, type FailureKind, MAX_SCREENSHOTS } from './attempt.js';
@@ -138,7 +137,8 @@ export async function runMonitor(monitor: MonitorRecord, options: RunOptions): P
   const screenshots: string[] = [];
   for (const [n, image] of attempt.screenshots.slice(0, MAX_SCREENSHOTS).entries()) {
     const key = screenshotKey(monitor.id, id, n);
-    await s3Client().send(
+    const { PutObjectCommand } = await s3Sdk();
+    await (await s3Client()).send(
       new PutObjectCommand({
         Bucket: config.artifactsBucket,
         Key: key,
