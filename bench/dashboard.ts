@@ -64,6 +64,40 @@ async function freePort(): Promise<number> {
   });
 }
 
+type Table = { items?: Record<string, unknown>[] };
+const items = (lhr: { audits: Record<string, { details?: unknown }> }, id: string) =>
+  (lhr.audits[id]?.details as Table | undefined)?.items ?? [];
+const msText = (value: unknown) => `${Math.round(Number(value ?? 0))}`;
+const fileOf = (url: unknown) => String(url ?? '').split('/').pop() || String(url);
+
+/**
+ * What the main thread did during one Lighthouse load, in figures that explain the TBT: the long
+ * tasks (count, the biggest, their scripts), the work by category, the script boot per file, and
+ * the request count.
+ */
+function mainThreadDiagnostics(
+  name: string,
+  lhr: { audits: Record<string, { details?: unknown; numericValue?: number }> },
+  requestCount: number,
+): string {
+  const tasks = items(lhr, 'long-tasks');
+  const biggest = tasks
+    .slice(0, 5)
+    .map((t) => `${msText(t.duration)} (${fileOf(t.url)})`)
+    .join(', ');
+  const work = items(lhr, 'mainthread-work-breakdown')
+    .map((w) => `${w.group} ${msText(w.duration)}`)
+    .join(', ');
+  const boot = items(lhr, 'bootup-time')
+    .map((b) => `${fileOf(b.url)} ${msText(b.scripting)}+${msText(b.scriptParseCompile)}`)
+    .join(', ');
+  return [
+    `${name}: ${requestCount} requests; ${tasks.length} long tasks${biggest ? `, biggest ms: ${biggest}` : ''}`,
+    `    main thread ms (${msText(lhr.audits['mainthread-work-breakdown']?.numericValue)} in all): ${work}`,
+    `    script boot ms (eval+parse): ${boot || 'none over the audit’s threshold'}`,
+  ].join('\n');
+}
+
 const seeded = await startSeededStack();
 const base = seeded.stack.gateway.url;
 console.log(`seeded ${seeded.events} events (24 h, 10 endpoints); load average ${load()}\n`);
@@ -82,6 +116,7 @@ try {
 
   console.log('Lighthouse (performance and accessibility scores; metrics from the preset’s simulation)');
   console.log('tab      preset   perf  a11y   FCP     LCP     TBT    CLS     script requests  script bytes');
+  const diagnostics: string[] = [];
   for (const tab of LIGHTHOUSE_TABS) {
     for (const preset of ['desktop', 'mobile'] as const) {
       const result = await lighthouse(
@@ -105,6 +140,7 @@ try {
             lhr.categories.accessibility?.auditRefs.some((ref) => ref.id === a.id && ref.weight > 0),
         )
         .map((a) => a.id);
+      diagnostics.push(mainThreadDiagnostics(`${tab} ${preset}`, lhr, requests.length));
       console.log(
         `${tab.padEnd(8)} ${preset.padEnd(8)} ${String(score('performance')).padStart(4)}  ${String(
           score('accessibility'),
@@ -120,6 +156,11 @@ try {
       );
     }
   }
+  console.log(`load average ${load()}\n`);
+  console.log(
+    'Main thread during load (Lighthouse audits; task times are the simulation’s: observed × the preset’s CPU slowdown, 1 desktop, 4 mobile)',
+  );
+  for (const line of diagnostics) console.log(line);
   console.log(`load average ${load()}\n`);
 
   console.log(
