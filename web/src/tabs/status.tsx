@@ -1,5 +1,5 @@
 /** Status: the overall state, latency and success charts with incidents, and a card per endpoint. */
-import { useMemo } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { ApiState } from '../api';
 import { type ChartSeries, TimeChart } from '../charts/TimeChart';
 import { Async, EmptyState, Panel } from '../components';
@@ -168,6 +168,21 @@ function EndpointSkeletons(props: { count: number }) {
 
 const LATENCY_COLORS = ['--c-p50', '--c-p95', '--c-p99'];
 
+/**
+ * True from the task after `ready` first turned true: content below the first
+ * screen renders in a task of its own, so the overview paints without waiting
+ * for it (and no one long task holds both).
+ */
+function useNextTask(ready: boolean): boolean {
+  const [done, setDone] = useState(false);
+  useEffect(() => {
+    if (!ready || done) return;
+    const timer = setTimeout(() => setDone(true), 0);
+    return () => clearTimeout(timer);
+  }, [ready, done]);
+  return done;
+}
+
 export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
   const { params, set } = useStore();
   const { config } = useShared();
@@ -196,6 +211,35 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
     const xRange: [number, number] = [data.from, data.to];
     return { x, latency, success, xRange, bucketMs: data.bucketMs };
   }, [overall.data]);
+
+  // The cards change only with their own answers: the alerts, the incidents or the config arriving
+  // do not re-render them (Preact skips a subtree whose element is the same object as last time).
+  const cardsIn = useNextTask(status.data !== undefined);
+  const endpointData = status.data?.endpoints;
+  const sparklines = byEndpoint.data;
+  const focused = params.endpoint;
+  const cards = useMemo(
+    () =>
+      endpointData && cardsIn ? (
+        endpointData.length === 0 ? (
+          <EmptyState />
+        ) : (
+          <div class="cards">
+            {endpointData.map((e) => (
+              <EndpointCard
+                key={e.endpoint}
+                summary={e}
+                objective={objective}
+                points={sparklines?.series.find((s) => s.key === e.endpoint)?.points}
+                selected={focused === e.endpoint}
+                onSelect={() => set({ endpoint: focused === e.endpoint ? undefined : e.endpoint })}
+              />
+            ))}
+          </div>
+        )
+      ) : undefined,
+    [endpointData, cardsIn, sparklines, focused, objective, set],
+  );
 
   const incidentItems = incidents.items;
   const incidentError =
@@ -283,29 +327,14 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
       </Panel>
 
       <Panel title="Endpoints" subtitle="Focus an endpoint to chart it alone" testId="endpoints-panel">
-        {status.data ? (
-          status.data.endpoints.length === 0 ? (
-            <EmptyState />
-          ) : (
-            <div class="cards">
-              {status.data.endpoints.map((e) => (
-                <EndpointCard
-                  key={e.endpoint}
-                  summary={e}
-                  objective={objective}
-                  points={byEndpoint.data?.series.find((s) => s.key === e.endpoint)?.points}
-                  selected={params.endpoint === e.endpoint}
-                  onSelect={() => set({ endpoint: params.endpoint === e.endpoint ? undefined : e.endpoint })}
-                />
-              ))}
-            </div>
-          )
+        {cards ? (
+          cards
         ) : status.error ? (
           <Async state={status} what="the endpoints">
             {() => null}
           </Async>
         ) : (
-          <EndpointSkeletons count={config?.probes.endpoints.length ?? 4} />
+          <EndpointSkeletons count={endpointData?.length ?? config?.probes.endpoints.length ?? 4} />
         )}
       </Panel>
     </div>
