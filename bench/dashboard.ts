@@ -20,11 +20,9 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import lighthouse, { desktopConfig } from 'lighthouse';
-import { chromium } from 'playwright-core';
-import { startSeededStack } from '../test/browser/seed.js';
+import { openSeededDashboard } from '../test/browser/dashboard-setup.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TABS = [
   'status',
   'slo',
@@ -68,7 +66,10 @@ type Table = { items?: Record<string, unknown>[] };
 const items = (lhr: { audits: Record<string, { details?: unknown }> }, id: string) =>
   (lhr.audits[id]?.details as Table | undefined)?.items ?? [];
 const msText = (value: unknown) => `${Math.round(Number(value ?? 0))}`;
-const fileOf = (url: unknown) => String(url ?? '').split('/').pop() || String(url);
+const fileOf = (url: unknown) =>
+  String(url ?? '')
+    .split('/')
+    .pop() || String(url);
 
 /**
  * What the main thread did during one Lighthouse load, in figures that explain the TBT: the long
@@ -98,14 +99,10 @@ function mainThreadDiagnostics(
   ].join('\n');
 }
 
-const seeded = await startSeededStack();
-const base = seeded.stack.gateway.url;
-console.log(`seeded ${seeded.events} events (24 h, 10 endpoints); load average ${load()}\n`);
 const port = await freePort();
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', `--remote-debugging-port=${port}`],
-});
+const dashboard = await openSeededDashboard({ debuggingPort: port });
+const { base, browser } = dashboard;
+console.log(`seeded ${dashboard.seeded.events} events (24 h, 10 endpoints); load average ${load()}\n`);
 
 try {
   // Warm the functions once (a Lambda's cold start is not the dashboard's to measure).
@@ -219,6 +216,5 @@ try {
   }
   console.log(`load average ${load()}`);
 } finally {
-  await browser.close();
-  await seeded.stop();
+  await dashboard.close();
 }

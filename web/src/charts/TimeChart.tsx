@@ -78,15 +78,17 @@ function loadUPlot(): Promise<typeof uPlot> {
  * would block input for the sum of them.
  */
 const pendingBuilds: (() => void)[] = [];
-let buildTimer: ReturnType<typeof setTimeout> | undefined;
+let buildScheduled = false;
 function runNextBuild(): void {
-  buildTimer = undefined;
   pendingBuilds.shift()?.();
-  if (pendingBuilds.length > 0) buildTimer = setTimeout(runNextBuild, 0);
+  buildScheduled = pendingBuilds.length > 0;
+  if (buildScheduled) setTimeout(runNextBuild, 0);
 }
 function queueBuild(build: () => void): void {
   pendingBuilds.push(build);
-  buildTimer ??= setTimeout(runNextBuild, 0);
+  if (buildScheduled) return;
+  buildScheduled = true;
+  setTimeout(runNextBuild, 0);
 }
 
 /** How far below the view a chart starts loading, so that it is drawn by the time it scrolls in. */

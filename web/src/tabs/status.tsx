@@ -247,7 +247,7 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
 
   return (
     <div class="stack">
-      <FiringAlerts alerts={alerts.data} />
+      <FiringAlerts alerts={alerts.data} overlay />
       {status.data ? (
         <Overview status={status.data} endpoint={params.endpoint} series={overall.data} />
       ) : status.error ? (
