@@ -154,6 +154,30 @@ function EndpointCard(props: {
   );
 }
 
+function EndpointCards(props: {
+  endpoints: EndpointSummary[];
+  sparklines: TimeseriesAnswer | undefined;
+  focused: string | undefined;
+  objective: number;
+  onFocus: (endpoint: string | undefined) => void;
+}) {
+  if (props.endpoints.length === 0) return <EmptyState />;
+  return (
+    <div class="cards">
+      {props.endpoints.map((e) => (
+        <EndpointCard
+          key={e.endpoint}
+          summary={e}
+          objective={props.objective}
+          points={props.sparklines?.series.find((s) => s.key === e.endpoint)?.points}
+          selected={props.focused === e.endpoint}
+          onSelect={() => props.onFocus(props.focused === e.endpoint ? undefined : e.endpoint)}
+        />
+      ))}
+    </div>
+  );
+}
+
 /** One card-sized placeholder per configured endpoint (known from /config before /status answers). */
 function EndpointSkeletons(props: { count: number }) {
   return (
@@ -212,8 +236,9 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
     return { x, latency, success, xRange, bucketMs: data.bucketMs };
   }, [overall.data]);
 
-  // The cards change only with their own answers: the alerts, the incidents or the config arriving
-  // do not re-render them (Preact skips a subtree whose element is the same object as last time).
+  // The overview and the cards change only with their own answers: the alerts, the incidents or the
+  // config arriving do not re-render them (Preact skips a component whose element is the same object
+  // as last time).
   const cardsIn = useNextTask(status.data !== undefined);
   const endpointData = status.data?.endpoints;
   const sparklines = byEndpoint.data;
@@ -221,24 +246,20 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
   const cards = useMemo(
     () =>
       endpointData && cardsIn ? (
-        endpointData.length === 0 ? (
-          <EmptyState />
-        ) : (
-          <div class="cards">
-            {endpointData.map((e) => (
-              <EndpointCard
-                key={e.endpoint}
-                summary={e}
-                objective={objective}
-                points={sparklines?.series.find((s) => s.key === e.endpoint)?.points}
-                selected={focused === e.endpoint}
-                onSelect={() => set({ endpoint: focused === e.endpoint ? undefined : e.endpoint })}
-              />
-            ))}
-          </div>
-        )
+        <EndpointCards
+          endpoints={endpointData}
+          sparklines={sparklines}
+          focused={focused}
+          objective={objective}
+          onFocus={(endpoint) => set({ endpoint })}
+        />
       ) : undefined,
     [endpointData, cardsIn, sparklines, focused, objective, set],
+  );
+  const overview = useMemo(
+    () =>
+      status.data ? <Overview status={status.data} endpoint={focused} series={overall.data} /> : undefined,
+    [status.data, focused, overall.data],
   );
 
   const incidentItems = incidents.items;
@@ -248,8 +269,8 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
   return (
     <div class="stack">
       <FiringAlerts alerts={alerts.data} overlay />
-      {status.data ? (
-        <Overview status={status.data} endpoint={params.endpoint} series={overall.data} />
+      {overview ? (
+        overview
       ) : status.error ? (
         <Async state={status} what="the status">
           {() => null}
