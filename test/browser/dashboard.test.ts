@@ -280,7 +280,7 @@ describe('dashboard in headless Chromium', { timeout: 90_000 }, () => {
     await page.locator('[data-testid="cost-chart"] canvas').waitFor();
   });
 
-  it('alerts: a firing alert at the top of the Status tab, the rule, its history and the maintenance in the Alerts tab', async () => {
+  it('alerts: a firing alert in the Status tab’s banner, the rule, its history and the maintenance in the Alerts tab', async () => {
     const tableName = stack.config.tableName;
     const now = Date.now();
     await saveRule(tableName, {

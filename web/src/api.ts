@@ -116,7 +116,8 @@ export function useApi<T>(url: string | null, tick = 0, keep = false): ApiState<
     let live = true;
     const fresh = lastTick.current !== tick || attempt > 0;
     lastTick.current = tick;
-    setState((s) => ({ ...s, loading: true }));
+    // Unchanged state when already loading (the first request): no re-render of the whole tree for nothing.
+    setState((s) => (s.loading ? s : { ...s, loading: true }));
     getCached<T>(url, { fresh, keep }).then(
       (data) => live && setState({ data, dataUrl: url, loading: false }),
       (error: unknown) =>

@@ -177,6 +177,9 @@ export function Heatmap(props: HeatmapProps) {
         <div class="heatmap-canvas" ref={boxRef}>
           <canvas
             ref={canvasRef}
+            // Its drawn size from the first render (a canvas is 150 px high until told otherwise, and the
+            // axis below it would move when the drawing effect sizes it).
+            style={{ width: '100%', height: `${props.rows.length * ROW_HEIGHT}px` }}
             tabIndex={0}
             role="img"
             aria-label={`${displayText(props.label)}. Use the arrow keys to read cells.`}

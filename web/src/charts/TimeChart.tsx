@@ -58,8 +58,9 @@ export interface TimeChartProps {
 let firstChartMarked = false;
 
 /**
- * uPlot is its own chunk, fetched once by the first chart: the page paints its
- * figures (and the charts' reserved boxes) without waiting for it.
+ * uPlot is its own chunk, fetched once by the first chart that comes near the
+ * view: the page paints its figures (and the charts' reserved boxes) without
+ * waiting for it.
  */
 let uPlotLoading: Promise<typeof uPlot> | undefined;
 let uPlotLoaded: typeof uPlot | undefined;
@@ -69,6 +70,64 @@ function loadUPlot(): Promise<typeof uPlot> {
     return m.default;
   });
   return uPlotLoading;
+}
+
+/**
+ * Chart constructions waiting their turn, run one per task: building a uPlot
+ * lays out and draws a canvas, and a page with several charts built in one go
+ * would block input for the sum of them.
+ */
+const pendingBuilds: (() => void)[] = [];
+let buildScheduled = false;
+function runNextBuild(): void {
+  pendingBuilds.shift()?.();
+  buildScheduled = pendingBuilds.length > 0;
+  if (buildScheduled) setTimeout(runNextBuild, 0);
+}
+function queueBuild(build: () => void): void {
+  pendingBuilds.push(build);
+  if (buildScheduled) return;
+  buildScheduled = true;
+  setTimeout(runNextBuild, 0);
+}
+
+/** How far below the view a chart starts loading, so that it is drawn by the time it scrolls in. */
+const NEAR_VIEW_MARGIN = '400px 0px';
+/** A chart that stays out of view is still drawn once the page has been idle this long at most. */
+const IDLE_BUILD_MS = 3000;
+
+/**
+ * True once the element is near the view, or the browser has been idle (then
+ * charts further down are drawn too, so that scrolling finds them ready).
+ */
+function useNearView(ref: { current: Element | null }): boolean {
+  const [near, setNear] = useState(false);
+  useEffect(() => {
+    const el = ref.current;
+    if (near || !el) return;
+    if (typeof IntersectionObserver === 'undefined') {
+      setNear(true);
+      return;
+    }
+    const observer = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((e) => e.isIntersecting)) setNear(true);
+      },
+      { rootMargin: NEAR_VIEW_MARGIN },
+    );
+    observer.observe(el);
+    const idle =
+      typeof requestIdleCallback === 'function'
+        ? requestIdleCallback(() => setNear(true), { timeout: IDLE_BUILD_MS })
+        : undefined;
+    const timer = idle === undefined ? setTimeout(() => setNear(true), IDLE_BUILD_MS) : undefined;
+    return () => {
+      observer.disconnect();
+      if (idle !== undefined) cancelIdleCallback(idle);
+      if (timer !== undefined) clearTimeout(timer);
+    };
+  }, [ref, near]);
+  return near;
 }
 
 export function cssColor(value: string, alpha?: number): string {
@@ -461,39 +520,49 @@ export function TimeChart(props: TimeChartProps) {
     props.xRange ? 'r' : '',
   ].join('/');
 
+  const shapeNow = useRef(shape);
+  shapeNow.current = shape;
+  const inputsOf = (p: TimeChartProps) => [p.x, p.series, p.incidents, p.xRange?.[0], p.xRange?.[1]];
   const inputs = useRef<unknown[]>([]);
+  const buildQueued = useRef(false);
+  const near = useNearView(wrapperRef);
   const [UPlot, setUPlot] = useState<typeof uPlot | undefined>(() => uPlotLoaded);
   useEffect(() => {
-    if (!UPlot) void loadUPlot().then((loaded) => setUPlot(() => loaded));
-  }, [UPlot]);
+    if (!UPlot && near) void loadUPlot().then((loaded) => setUPlot(() => loaded));
+  }, [UPlot, near]);
   useEffect(() => {
     const host = hostRef.current;
-    if (!host || !UPlot) return;
-    const next = [props.x, props.series, props.incidents, props.xRange?.[0], props.xRange?.[1]];
-    const same = next.every((v, i) => v === inputs.current[i]);
-    let plot = plotRef.current;
-    if (plot && same && shapeRef.current === shape) return;
-    inputs.current = next;
-    const data = buildData(props);
+    if (!host || !UPlot || !near) return;
+    const plot = plotRef.current;
     if (plot && shapeRef.current === shape) {
-      plot.setData(data);
+      const next = inputsOf(props);
+      if (next.every((v, i) => v === inputs.current[i])) return;
+      inputs.current = next;
+      plot.setData(buildData(props));
       plot.redraw(false, true);
       return;
     }
-    plot?.destroy();
-    const width = Math.max(120, host.clientWidth);
-    plot = new UPlot(
-      buildOptions(
-        () => propsRef.current,
-        width,
-        () => incidents.current,
-        () => wrapperRef.current,
-      ),
-      data,
-      host,
-    );
-    plotRef.current = plot;
-    shapeRef.current = shape;
+    // A new chart (or a new shape: theme, series): built in its turn, from the props current then.
+    if (buildQueued.current) return;
+    buildQueued.current = true;
+    queueBuild(() => {
+      buildQueued.current = false;
+      if (!host.isConnected) return;
+      const current = propsRef.current;
+      plotRef.current?.destroy();
+      inputs.current = inputsOf(current);
+      plotRef.current = new UPlot(
+        buildOptions(
+          () => propsRef.current,
+          Math.max(120, host.clientWidth),
+          () => incidents.current,
+          () => wrapperRef.current,
+        ),
+        buildData(current),
+        host,
+      );
+      shapeRef.current = shapeNow.current;
+    });
   });
 
   useEffect(() => {

@@ -3,6 +3,7 @@
  * deliveries logged, and the maintenance windows. The firing banner and the
  * request both share live in ./firing (the Status tab loads it without this view).
  */
+import type { ComponentChildren } from 'preact';
 import { Async, Panel, ScrollRegion } from '../components';
 import { dateTime } from '../format';
 import { displayText } from '../text';
@@ -41,6 +42,36 @@ function StateCell(props: { rule: Rule }) {
   );
 }
 
+/** A table of the alerts answer (rules, history, deliveries): named columns, a row per item, scrolling sideways when wider than the screen. */
+function AlertTable<T>(props: {
+  label: string;
+  columns: readonly string[];
+  items: readonly T[];
+  rowKey: (item: T) => string;
+  cells: (item: T) => ComponentChildren;
+}) {
+  return (
+    <ScrollRegion label={props.label}>
+      <table class="table">
+        <thead>
+          <tr>
+            {props.columns.map((name) => (
+              <th key={name} scope="col">
+                {name}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {props.items.map((item) => (
+            <tr key={props.rowKey(item)}>{props.cells(item)}</tr>
+          ))}
+        </tbody>
+      </table>
+    </ScrollRegion>
+  );
+}
+
 export function AlertsTab() {
   const alerts = useAlerts();
   return (
@@ -55,72 +86,53 @@ export function AlertsTab() {
               </p>
             ) : null}
             <Panel title="Rules" subtitle={displayText(data.definitions.states)} testId="alert-rules">
-              <ScrollRegion label="Alert rules">
-                <table class="table">
-                  <thead>
-                    <tr>
-                      <th scope="col">Rule</th>
-                      <th scope="col">Target</th>
-                      <th scope="col">Condition</th>
-                      <th scope="col">State</th>
-                      <th scope="col">Channels</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {data.rules.map((rule) => (
-                      <tr key={rule.id}>
-                        <td>{displayText(rule.name)}</td>
-                        <td>
-                          {rule.source} ·{' '}
-                          {rule.endpoint === '*' ? 'every endpoint' : displayText(rule.endpoint)}
-                        </td>
-                        <td class="small">{displayText(conditionText(rule))}</td>
-                        <td>
-                          <StateCell rule={rule} />
-                        </td>
-                        <td class="small">{rule.channels.length ? rule.channels.join(', ') : '—'}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </ScrollRegion>
+              <AlertTable
+                label="Alert rules"
+                columns={['Rule', 'Target', 'Condition', 'State', 'Channels']}
+                items={data.rules}
+                rowKey={(rule) => rule.id}
+                cells={(rule) => (
+                  <>
+                    <td>{displayText(rule.name)}</td>
+                    <td>
+                      {rule.source} · {rule.endpoint === '*' ? 'every endpoint' : displayText(rule.endpoint)}
+                    </td>
+                    <td class="small">{displayText(conditionText(rule))}</td>
+                    <td>
+                      <StateCell rule={rule} />
+                    </td>
+                    <td class="small">{rule.channels.length ? rule.channels.join(', ') : '—'}</td>
+                  </>
+                )}
+              />
             </Panel>
             <Panel title="History" subtitle="Every change of state, newest first" testId="alert-history">
               {data.transitions.length === 0 ? (
                 <p class="muted small">No transitions yet.</p>
               ) : (
-                <ScrollRegion label="Alert history">
-                  <table class="table">
-                    <thead>
-                      <tr>
-                        <th scope="col">When</th>
-                        <th scope="col">Rule</th>
-                        <th scope="col">Endpoint</th>
-                        <th scope="col">Change</th>
-                        <th scope="col">Why</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {data.transitions.map((t) => (
-                        <tr key={t.id}>
-                          <td>{dateTime(t.ts)}</td>
-                          <td>{displayText(t.ruleName)}</td>
-                          <td>{displayText(t.endpoint)}</td>
-                          <td>
-                            {t.from} → {t.to}
-                            {t.silencedBy ? (
-                              <span class="muted small">
-                                {' '}
-                                (silenced by maintenance {displayText(t.silencedBy)})
-                              </span>
-                            ) : null}
-                          </td>
-                          <td class="small">{displayText(t.summary)}</td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </ScrollRegion>
+                <AlertTable
+                  label="Alert history"
+                  columns={['When', 'Rule', 'Endpoint', 'Change', 'Why']}
+                  items={data.transitions}
+                  rowKey={(t) => t.id}
+                  cells={(t) => (
+                    <>
+                      <td>{dateTime(t.ts)}</td>
+                      <td>{displayText(t.ruleName)}</td>
+                      <td>{displayText(t.endpoint)}</td>
+                      <td>
+                        {t.from} → {t.to}
+                        {t.silencedBy ? (
+                          <span class="muted small">
+                            {' '}
+                            (silenced by maintenance {displayText(t.silencedBy)})
+                          </span>
+                        ) : null}
+                      </td>
+                      <td class="small">{displayText(t.summary)}</td>
+                    </>
+                  )}
+                />
               )}
             </Panel>
             <Panel
@@ -131,35 +143,27 @@ export function AlertsTab() {
               {data.deliveries.length === 0 ? (
                 <p class="muted small">No notifications sent yet.</p>
               ) : (
-                <ScrollRegion label="Notification deliveries">
-                  <table class="table">
-                    <thead>
-                      <tr>
-                        <th scope="col">When</th>
-                        <th scope="col">Channel</th>
-                        <th scope="col">Event</th>
-                        <th scope="col">Result</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {data.deliveries.map((d) => (
-                        <tr key={d.id}>
-                          <td>{dateTime(d.ts)}</td>
-                          <td>
-                            {displayText(d.channelId)} ({d.channelType})
-                          </td>
-                          <td>
-                            {d.event} · {displayText(d.ruleId)} · {displayText(d.endpoint)}
-                          </td>
-                          <td class={d.ok ? 'tone-text-ok' : 'tone-text-down'}>
-                            {d.ok ? 'delivered' : d.refused ? `refused (${d.refused})` : 'failed'} after{' '}
-                            {d.attempts.length} attempt{d.attempts.length > 1 ? 's' : ''}
-                          </td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                </ScrollRegion>
+                <AlertTable
+                  label="Notification deliveries"
+                  columns={['When', 'Channel', 'Event', 'Result']}
+                  items={data.deliveries}
+                  rowKey={(d) => d.id}
+                  cells={(d) => (
+                    <>
+                      <td>{dateTime(d.ts)}</td>
+                      <td>
+                        {displayText(d.channelId)} ({d.channelType})
+                      </td>
+                      <td>
+                        {d.event} · {displayText(d.ruleId)} · {displayText(d.endpoint)}
+                      </td>
+                      <td class={d.ok ? 'tone-text-ok' : 'tone-text-down'}>
+                        {d.ok ? 'delivered' : d.refused ? `refused (${d.refused})` : 'failed'} after{' '}
+                        {d.attempts.length} attempt{d.attempts.length > 1 ? 's' : ''}
+                      </td>
+                    </>
+                  )}
+                />
               )}
             </Panel>
             <Panel

@@ -3,6 +3,7 @@
  * Alerts tab, and the one request both read. Its own module so that the Status
  * tab's first paint does not load the Alerts view.
  */
+import { useEffect, useRef } from 'preact/hooks';
 import { apiUrl, useApi } from '../api';
 import { dateTime } from '../format';
 import { useShared } from '../state';
@@ -15,12 +16,44 @@ export function useAlerts() {
   return useApi<AlertsAnswer>(apiUrl('/alerts'), tick);
 }
 
-/** The alerts firing now; nothing at all when none is (or the answer is not in yet). */
-export function FiringAlerts(props: { alerts: AlertsAnswer | undefined }) {
+/**
+ * While the overlay is shown, the page ends that much lower (its height as the body's bottom padding),
+ * so that it never hides the end of the page; padding below everything moves nothing on screen.
+ */
+function useRoomBelow(ref: { current: HTMLElement | null }, shown: boolean): void {
+  useEffect(() => {
+    const el = ref.current;
+    if (!shown || !el) return;
+    const reserve = () => document.body.style.setProperty('padding-bottom', `${el.offsetHeight}px`);
+    reserve();
+    const observer = typeof ResizeObserver === 'undefined' ? undefined : new ResizeObserver(reserve);
+    observer?.observe(el);
+    return () => {
+      observer?.disconnect();
+      document.body.style.removeProperty('padding-bottom');
+    };
+  }, [ref, shown]);
+}
+
+/**
+ * The alerts firing now; nothing at all when none is (or the answer is not in yet).
+ * `overlay` (the Status tab, whose figures are on screen before /alerts answers):
+ * the banner is laid over the bottom of the view instead of pushing the page down
+ * when it arrives.
+ */
+export function FiringAlerts(props: { alerts: AlertsAnswer | undefined; overlay?: boolean }) {
   const firing = props.alerts?.firing ?? [];
+  const ref = useRef<HTMLElement>(null);
+  useRoomBelow(ref, props.overlay === true && firing.length > 0);
   if (firing.length === 0) return null;
   return (
-    <section class="firing-alerts" role="alert" aria-label="Firing alerts" data-testid="firing-alerts">
+    <section
+      ref={ref}
+      class={props.overlay ? 'firing-alerts firing-overlay' : 'firing-alerts'}
+      role="alert"
+      aria-label="Firing alerts"
+      data-testid="firing-alerts"
+    >
       <h2 class="firing-title">
         {firing.length} alert{firing.length > 1 ? 's' : ''} firing
       </h2>

@@ -1,5 +1,5 @@
 /** Status: the overall state, latency and success charts with incidents, and a card per endpoint. */
-import { useMemo } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { ApiState } from '../api';
 import { type ChartSeries, TimeChart } from '../charts/TimeChart';
 import { Async, EmptyState, Panel } from '../components';
@@ -154,6 +154,30 @@ function EndpointCard(props: {
   );
 }
 
+function EndpointCards(props: {
+  endpoints: EndpointSummary[];
+  sparklines: TimeseriesAnswer | undefined;
+  focused: string | undefined;
+  objective: number;
+  onFocus: (endpoint: string | undefined) => void;
+}) {
+  if (props.endpoints.length === 0) return <EmptyState />;
+  return (
+    <div class="cards">
+      {props.endpoints.map((e) => (
+        <EndpointCard
+          key={e.endpoint}
+          summary={e}
+          objective={props.objective}
+          points={props.sparklines?.series.find((s) => s.key === e.endpoint)?.points}
+          selected={props.focused === e.endpoint}
+          onSelect={() => props.onFocus(props.focused === e.endpoint ? undefined : e.endpoint)}
+        />
+      ))}
+    </div>
+  );
+}
+
 /** One card-sized placeholder per configured endpoint (known from /config before /status answers). */
 function EndpointSkeletons(props: { count: number }) {
   return (
@@ -167,6 +191,21 @@ function EndpointSkeletons(props: { count: number }) {
 }
 
 const LATENCY_COLORS = ['--c-p50', '--c-p95', '--c-p99'];
+
+/**
+ * True from the task after `ready` first turned true: content below the first
+ * screen renders in a task of its own, so the overview paints without waiting
+ * for it (and no one long task holds both).
+ */
+function useNextTask(ready: boolean): boolean {
+  const [done, setDone] = useState(false);
+  useEffect(() => {
+    if (!ready || done) return;
+    const timer = setTimeout(() => setDone(true), 0);
+    return () => clearTimeout(timer);
+  }, [ready, done]);
+  return done;
+}
 
 export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
   const { params, set } = useStore();
@@ -197,15 +236,41 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
     return { x, latency, success, xRange, bucketMs: data.bucketMs };
   }, [overall.data]);
 
+  // The overview and the cards change only with their own answers: the alerts, the incidents or the
+  // config arriving do not re-render them (Preact skips a component whose element is the same object
+  // as last time).
+  const cardsIn = useNextTask(status.data !== undefined);
+  const endpointData = status.data?.endpoints;
+  const sparklines = byEndpoint.data;
+  const focused = params.endpoint;
+  const cards = useMemo(
+    () =>
+      endpointData && cardsIn ? (
+        <EndpointCards
+          endpoints={endpointData}
+          sparklines={sparklines}
+          focused={focused}
+          objective={objective}
+          onFocus={(endpoint) => set({ endpoint })}
+        />
+      ) : undefined,
+    [endpointData, cardsIn, sparklines, focused, objective, set],
+  );
+  const overview = useMemo(
+    () =>
+      status.data ? <Overview status={status.data} endpoint={focused} series={overall.data} /> : undefined,
+    [status.data, focused, overall.data],
+  );
+
   const incidentItems = incidents.items;
   const incidentError =
     incidents.error && incidents.error.status !== 404 ? incidents.error.detail : undefined;
 
   return (
     <div class="stack">
-      <FiringAlerts alerts={alerts.data} />
-      {status.data ? (
-        <Overview status={status.data} endpoint={params.endpoint} series={overall.data} />
+      <FiringAlerts alerts={alerts.data} overlay />
+      {overview ? (
+        overview
       ) : status.error ? (
         <Async state={status} what="the status">
           {() => null}
@@ -283,29 +348,14 @@ export function StatusTab(props: { status: ApiState<StatusAnswer> }) {
       </Panel>
 
       <Panel title="Endpoints" subtitle="Focus an endpoint to chart it alone" testId="endpoints-panel">
-        {status.data ? (
-          status.data.endpoints.length === 0 ? (
-            <EmptyState />
-          ) : (
-            <div class="cards">
-              {status.data.endpoints.map((e) => (
-                <EndpointCard
-                  key={e.endpoint}
-                  summary={e}
-                  objective={objective}
-                  points={byEndpoint.data?.series.find((s) => s.key === e.endpoint)?.points}
-                  selected={params.endpoint === e.endpoint}
-                  onSelect={() => set({ endpoint: params.endpoint === e.endpoint ? undefined : e.endpoint })}
-                />
-              ))}
-            </div>
-          )
+        {cards ? (
+          cards
         ) : status.error ? (
           <Async state={status} what="the endpoints">
             {() => null}
           </Async>
         ) : (
-          <EndpointSkeletons count={config?.probes.endpoints.length ?? 4} />
+          <EndpointSkeletons count={endpointData?.length ?? config?.probes.endpoints.length ?? 4} />
         )}
       </Panel>
     </div>
