@@ -336,6 +336,17 @@ describe('dashboard in headless Chromium', { timeout: 90_000 }, () => {
     await poll(() => page.locator('[data-testid="incident-list"]').textContent()).toContain(
       'Planned upgrade',
     );
+    // The overlay can be hidden: focus moves to the main region, and it stays hidden on reload
+    // while the same alert fires.
+    await page.click('[data-testid="firing-hide"]');
+    expect(await banner.count()).toBe(0);
+    expect(await page.evaluate('document.activeElement.id')).toBe('main');
+    const alertsAnswered = page.waitForResponse((r) => new URL(r.url()).pathname.endsWith('/alerts'));
+    await page.reload();
+    await (await alertsAnswered).finished();
+    // Two frames after the body arrived: the answer has been rendered (or the banner would be there).
+    await page.evaluate('new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))');
+    expect(await banner.count()).toBe(0);
 
     await page.click('#tab-alerts');
     const rules = page.locator('[data-testid="alert-rules"]');

@@ -3,7 +3,7 @@
  * Alerts tab, and the one request both read. Its own module so that the Status
  * tab's first paint does not load the Alerts view.
  */
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { apiUrl, useApi } from '../api';
 import { dateTime } from '../format';
 import { useShared } from '../state';
@@ -15,6 +15,9 @@ export function useAlerts() {
   const { tick } = useShared();
   return useApi<AlertsAnswer>(apiUrl('/alerts'), tick);
 }
+
+/** The firing alerts whose overlay the visitor hid (this tab's session only). */
+const HIDDEN_STORAGE = 'openai-status.firing-hidden';
 
 /**
  * While the overlay is shown, the page ends that much lower (its height as the body's bottom padding),
@@ -44,8 +47,19 @@ function useRoomBelow(ref: { current: HTMLElement | null }, shown: boolean): voi
 export function FiringAlerts(props: { alerts: AlertsAnswer | undefined; overlay?: boolean }) {
   const firing = props.alerts?.firing ?? [];
   const ref = useRef<HTMLElement>(null);
-  useRoomBelow(ref, props.overlay === true && firing.length > 0);
-  if (firing.length === 0) return null;
+  // The overlay covers part of the view, so it can be hidden; only for the alerts firing now:
+  // one that starts firing later (or fires again) brings it back.
+  const firingKey = firing.map((state) => `${state.ruleId}|${state.endpoint}|${state.since}`).join(',');
+  const [hiddenKey, setHiddenKey] = useState(() => sessionStorage.getItem(HIDDEN_STORAGE));
+  const shown = firing.length > 0 && !(props.overlay && hiddenKey === firingKey);
+  useRoomBelow(ref, props.overlay === true && shown);
+  if (!shown) return null;
+  const hide = () => {
+    sessionStorage.setItem(HIDDEN_STORAGE, firingKey);
+    setHiddenKey(firingKey);
+    // The banner had focus (its button): the page's main region takes it, not the body.
+    document.getElementById('main')?.focus();
+  };
   return (
     <section
       ref={ref}
@@ -73,6 +87,11 @@ export function FiringAlerts(props: { alerts: AlertsAnswer | undefined; overlay?
       <a class="link" href="?tab=alerts">
         All alerts
       </a>
+      {props.overlay && (
+        <button type="button" class="btn btn-small firing-hide" onClick={hide} data-testid="firing-hide">
+          Hide until another alert fires
+        </button>
+      )}
     </section>
   );
 }
