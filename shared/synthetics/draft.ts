@@ -12,9 +12,9 @@
  */
 import OpenAI from 'openai';
 import { zodTextFormat } from 'openai/helpers/zod';
-import * as z from 'zod';
 import type { Config } from '../config.js';
 import { HttpProblem } from '../http/problem.js';
+import * as z from '../zod.js';
 import { type MonitorSpec, monitorSpec, STEP_ACTIONS, type Step, type Target } from './spec.js';
 
 export const MAX_PROMPT_CHARS = 2000;
@@ -192,33 +192,29 @@ const TARGET_KINDS = ['role', 'label', 'text', 'testId', 'css'] as const;
 
 /** The flat shape the model fills: every field present, null when unused (strict structured output). */
 export const modelDraft = z.object({
-  name: z.string().describe('A short name for the monitor'),
-  start_url: z.string().describe('The absolute http(s) URL the monitor opens first'),
+  name: z.string().check(z.describe('A short name for the monitor')),
+  start_url: z.string().check(z.describe('The absolute http(s) URL the monitor opens first')),
   every_minutes: z
-    .number()
-    .int()
-    .nullable()
-    .describe('Minutes between scheduled runs, or null for manual runs only'),
+    .nullable(z.number().check(z.int()))
+    .check(z.describe('Minutes between scheduled runs, or null for manual runs only')),
   steps: z
     .array(
       z.object({
         action: z.enum(STEP_ACTIONS),
-        url: z.string().nullable().describe('goto: the URL; expectUrl: text the URL contains'),
-        target_kind: z.enum(TARGET_KINDS).nullable(),
+        url: z.nullable(z.string()).check(z.describe('goto: the URL; expectUrl: text the URL contains')),
+        target_kind: z.nullable(z.enum(TARGET_KINDS)),
         target_value: z
-          .string()
-          .nullable()
-          .describe('The role, label, visible text, test id or CSS selector'),
-        target_name: z.string().nullable().describe('With role: the accessible name'),
+          .nullable(z.string())
+          .check(z.describe('The role, label, visible text, test id or CSS selector')),
+        target_name: z.nullable(z.string()).check(z.describe('With role: the accessible name')),
         text: z
-          .string()
-          .nullable()
-          .describe('fill: the value; expectText and expectTitle: the text expected'),
-        key: z.string().nullable().describe('press: a key such as Enter'),
-        status: z.number().int().nullable().describe('expectStatus: the HTTP status'),
+          .nullable(z.string())
+          .check(z.describe('fill: the value; expectText and expectTitle: the text expected')),
+        key: z.nullable(z.string()).check(z.describe('press: a key such as Enter')),
+        status: z.nullable(z.number().check(z.int())).check(z.describe('expectStatus: the HTTP status')),
       }),
     )
-    .describe('At most 25 steps after opening start_url'),
+    .check(z.describe('At most 25 steps after opening start_url')),
 });
 type ModelDraft = z.infer<typeof modelDraft>;
 
@@ -328,9 +324,9 @@ export async function draftWithOpenAI(prompt: string, config: Config): Promise<D
 }
 
 export const draftRequest = z.strictObject({
-  prompt: z.string().trim().min(1).max(MAX_PROMPT_CHARS),
+  prompt: z.string().check(z.trim(), z.minLength(1), z.maxLength(MAX_PROMPT_CHARS)),
   /** `auto`: OpenAI with a key, else rules. */
-  drafter: z.enum(['auto', 'openai', 'rules']).default('auto'),
+  drafter: z._default(z.enum(['auto', 'openai', 'rules']), 'auto'),
 });
 
 export async function draftMonitor(body: z.output<typeof draftRequest>, config: Config): Promise<Draft> {
