@@ -1,7 +1,7 @@
 /**
  * Drafting a monitor from a sentence. Two drafters, one result shape:
  * - `openai`: the Responses API with structured output (a strict JSON schema
- *   from zod, `zodTextFormat`), against api.openai.com with a key or the local
+ *   from zod, shared/ai/text-format.ts), against api.openai.com with a key or the local
  *   simulator without one. The model fills a flat, all-fields-required draft
  *   (strict mode wants every field present; absent ones are null), which is
  *   turned into a spec and validated again like anything a user sends.
@@ -11,7 +11,7 @@
  * Neither saves anything: the caller reviews the draft, then creates it.
  */
 import OpenAI from 'openai';
-import { zodTextFormat } from 'openai/helpers/zod';
+import { textFormat } from '../ai/text-format.js';
 import type { Config } from '../config.js';
 import { HttpProblem } from '../http/problem.js';
 import * as z from '../zod.js';
@@ -291,7 +291,7 @@ export async function draftWithOpenAI(prompt: string, config: Config): Promise<D
       model: config.openaiModel,
       instructions: INSTRUCTIONS,
       input: prompt,
-      text: { format: zodTextFormat(modelDraft, 'synthetic_monitor') },
+      text: { format: textFormat(modelDraft, 'synthetic_monitor') },
       store: false,
     });
     parsed = response.output_parsed;
