@@ -10,9 +10,9 @@
  * table (checked by a test) and the functions' cloud environment
  * (infra/cloud-config.ts) all derive from these rows.
  */
-// Namespace import: lets esbuild tree-shake zod (the `z` object pulls in every locale, ~370 KB minified).
-import * as z from 'zod';
+
 import { ERROR_TYPES } from './events/model.js';
+import * as z from './zod.js';
 
 /**
  * The probes, each once: `default` probes run unless PROBE_ENDPOINTS says
@@ -77,69 +77,63 @@ interface Row {
    */
   readonly reserved?: string;
   /** Parses the (trimmed-to-non-empty) raw value. */
-  readonly schema: z.ZodType<unknown, string>;
+  readonly schema: z.ZodMiniType<unknown, string>;
 }
 
 /** Rows by Config field; a group (such as `incidents`) is a nested object of rows. */
 type Table = { readonly [field: string]: Row | { readonly [field: string]: Row } };
 
-const boolean = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .pipe(z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off']))
-  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+/** A string trimmed (and otherwise transformed) by `checks`. */
+const trimmed = (...checks: z.core.$ZodCheck<string>[]) => z.string().check(z.trim(), ...checks);
+/** The raw value turned by `transform`, then checked by `schema`. */
+const parsedBy = <T, S extends z.core.$ZodType<unknown, Awaited<T>>>(
+  raw: z.core.$ZodType<string, string>,
+  transform: (value: string) => T,
+  schema: S,
+) => z.pipe(z.pipe(raw, z.transform(transform)), schema);
+
+const boolean = z.pipe(
+  z.pipe(trimmed(z.toLowerCase()), z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])),
+  z.transform((v) => ['1', 'true', 'yes', 'on'].includes(v)),
+);
 const int = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+$/)
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  parsedBy(trimmed(z.regex(/^-?\d+$/)), Number, z.number().check(z.int(), z.gte(min), z.lte(max)));
 const number = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+(\.\d+)?$/)
-    .transform(Number)
-    .pipe(z.number().min(min).max(max));
-const nonEmpty = z.string().trim().min(1);
-const optionalSecret = z.string().trim();
-const httpUrl = z
-  .string()
-  .trim()
-  .pipe(z.url({ protocol: /^https?$/ }))
-  .transform((u) => u.replace(/\/+$/, ''));
-const probeList = z
-  .string()
-  .transform((v) =>
+  parsedBy(trimmed(z.regex(/^-?\d+(\.\d+)?$/)), Number, z.number().check(z.gte(min), z.lte(max)));
+const nonEmpty = trimmed(z.minLength(1));
+const optionalSecret = trimmed();
+const httpUrl = z.pipe(
+  z.pipe(trimmed(), z.url({ protocol: /^https?$/ })),
+  z.transform((u: string) => u.replace(/\/+$/, '')),
+);
+const probeList = parsedBy(
+  z.string(),
+  (v) =>
     v
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
-  )
-  .pipe(z.array(z.enum(PROBE_KEYS)).min(1));
+  z.array(z.enum(PROBE_KEYS)).check(z.minLength(1)),
+);
 
 /** `host:port` pairs: a host name or IPv4 address, or an IPv6 address in brackets, and a port from 1 to 65535. */
-const hostPortList = z
-  .string()
-  .transform((v) =>
+const hostPortList = parsedBy(
+  z.string(),
+  (v) =>
     v
       .split(',')
       .map((s) => s.trim().toLowerCase())
       .filter(Boolean),
-  )
-  .pipe(
-    z.array(
-      z
-        .string()
-        .regex(/^(\[[0-9a-f:.]+\]|[a-z0-9._-]+):\d{1,5}$/)
-        .refine((entry) => {
-          const port = Number(entry.slice(entry.lastIndexOf(':') + 1));
-          return port >= 1 && port <= 65_535;
-        }),
+  z.array(
+    z.string().check(
+      z.regex(/^(\[[0-9a-f:.]+\]|[a-z0-9._-]+):\d{1,5}$/),
+      z.refine((entry) => {
+        const port = Number(entry.slice(entry.lastIndexOf(':') + 1));
+        return port >= 1 && port <= 65_535;
+      }),
     ),
-  );
+  ),
+);
 
 /** The variables, in the order `.env.example` lists them. */
 const ROWS = {
@@ -223,11 +217,7 @@ const ROWS = {
     default: 'roundrobin',
     description: 'roundrobin: one probe per tick; all: every selected probe each tick.',
     expected: 'roundrobin or all',
-    schema: z
-      .string()
-      .trim()
-      .toLowerCase()
-      .pipe(z.enum(['roundrobin', 'all'])),
+    schema: z.pipe(trimmed(z.toLowerCase()), z.enum(['roundrobin', 'all'])),
   },
   probeHeavy: {
     name: 'PROBE_HEAVY',
@@ -245,7 +235,7 @@ const ROWS = {
       'Key for ingestion and protected operations (x-api-key or Authorization: Bearer). Unset: they answer 403.',
     expected: 'a key of at least 8 characters',
     secret: true,
-    schema: z.string().trim().min(8),
+    schema: trimmed(z.minLength(8)),
   },
   // Outbound requests to URLs users type (synthetic monitors, alert webhooks)
   egressAllow: {
@@ -264,17 +254,19 @@ const ROWS = {
       'Values that monitor steps refer to as {"secret": "NAME"}, as a JSON object {"NAME": "value"}; never stored in a spec.',
     expected: 'a JSON object of names (letters, digits, _) to string values',
     secret: true,
-    schema: z
-      .string()
-      .transform((v, ctx) => {
-        try {
-          return JSON.parse(v) as unknown;
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'not JSON' });
-          return z.NEVER;
-        }
-      })
-      .pipe(z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/), z.string())),
+    schema: z.pipe(
+      z.pipe(
+        z.string(),
+        z.transform((v: string, ctx) => {
+          try {
+            return JSON.parse(v) as unknown;
+          } catch {
+            return z.refuse(ctx, 'not JSON');
+          }
+        }),
+      ),
+      z.record(z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/)), z.string()),
+    ),
   },
   syntheticRunsPerMinute: {
     name: 'SYNTHETIC_RUNS_PER_MINUTE',
@@ -334,7 +326,7 @@ const ROWS = {
     description:
       'Instructions given to the chat model instead of the built-in ones (shared/ai/llm.ts); the evidence and the citation rules are always appended.',
     expected: 'text of at most 4000 characters',
-    schema: z.string().trim().min(1).max(4000),
+    schema: trimmed(z.minLength(1), z.maxLength(4000)),
   },
   aiChatPerMinute: {
     name: 'AI_CHAT_PER_MINUTE',
@@ -403,7 +395,7 @@ const ROWS = {
     default: '99.5',
     description: 'Availability objective in percent.',
     expected: 'a percentage above 0 and below 100, such as 99.5',
-    schema: number(0, 100).refine((v) => v > 0 && v < 100),
+    schema: number(0, 100).check(z.refine((v) => v > 0 && v < 100)),
   },
   sloExcludeErrors: {
     name: 'SLO_EXCLUDE_ERRORS',
@@ -412,17 +404,17 @@ const ROWS = {
     description:
       'Error types that do not count against the SLO (default: 429s, which follow your own quota, not OpenAI availability). "none": every failure counts.',
     expected: `a comma-separated list of ${ERROR_TYPES.join(', ')}, or "none"`,
-    schema: z
-      .string()
-      .transform((v) =>
+    schema: parsedBy(
+      z.string(),
+      (v) =>
         v.trim().toLowerCase() === 'none'
           ? []
           : v
               .split(',')
               .map((s) => s.trim())
               .filter(Boolean),
-      )
-      .pipe(z.array(z.enum(ERROR_TYPES))),
+      z.array(z.enum(ERROR_TYPES)),
+    ),
   },
   sloExcludeMaintenance: {
     name: 'SLO_EXCLUDE_MAINTENANCE',
@@ -468,7 +460,7 @@ const ROWS = {
       'Key that signs /traces cursors. Unset: npm start generates one and keeps it in DATA_DIR/cursor-secret; the cloud stack generates it in Secrets Manager.',
     expected: 'a string of at least 16 characters',
     secret: true,
-    schema: z.string().trim().min(16),
+    schema: trimmed(z.minLength(16)),
   },
   // Cloud
   alarmEmail: {
@@ -477,7 +469,7 @@ const ROWS = {
     description:
       'Cloud only: e-mail address subscribed to the alarm topic (confirm the mail AWS sends). Unset: no subscription.',
     expected: 'an e-mail address',
-    schema: z.string().trim().pipe(z.email()),
+    schema: z.pipe(trimmed(), z.email()),
   },
   // Local runner
   port: {
@@ -525,11 +517,7 @@ const ROWS = {
     default: 'INFO',
     description: 'Log level: DEBUG, INFO, WARN, ERROR, SILENT.',
     expected: 'DEBUG, INFO, WARN, ERROR or SILENT',
-    schema: z
-      .string()
-      .trim()
-      .toUpperCase()
-      .pipe(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'])),
+    schema: z.pipe(trimmed(z.toUpperCase()), z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'])),
   },
   // Simulator (used only when OPENAI_API_KEY is unset)
   simulator: {
@@ -589,10 +577,7 @@ const ROWS = {
     default: 'openai-status',
     description: 'DynamoDB table name.',
     expected: 'a table name of 3 to 255 characters',
-    schema: z
-      .string()
-      .trim()
-      .regex(/^[a-zA-Z0-9_.-]{3,255}$/),
+    schema: trimmed(z.regex(/^[a-zA-Z0-9_.-]{3,255}$/)),
   },
   artifactsBucket: {
     name: 'ARTIFACTS_BUCKET',
@@ -600,10 +585,7 @@ const ROWS = {
     default: 'openai-status-artifacts',
     description: 'S3 bucket for artifacts.',
     expected: 'a bucket name of 3 to 63 characters',
-    schema: z
-      .string()
-      .trim()
-      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/),
+    schema: trimmed(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)),
   },
   dynamodbEndpoint: {
     name: 'DYNAMODB_ENDPOINT',
@@ -627,10 +609,10 @@ type Env = Record<string, string | undefined>;
  * A row's parsed value: the schema's output, or undefined when unset without a
  * default. A group's, its rows' values; reserved rows have none.
  */
-type ValueOf<R> = R extends { schema: z.ZodType<infer T>; default: string }
-  ? T
-  : R extends { schema: z.ZodType<infer T> }
-    ? T | undefined
+type ValueOf<R> = R extends { schema: infer S extends z.core.$ZodType; default: string }
+  ? z.output<S>
+  : R extends { schema: infer S extends z.core.$ZodType }
+    ? z.output<S> | undefined
     : { -readonly [K in keyof R as R[K] extends { reserved: string } ? never : K]: ValueOf<R[K]> };
 /** Every row parsed, in the shape of the table. */
 type Settings = ValueOf<typeof ROWS>;

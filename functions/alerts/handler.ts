@@ -1,4 +1,3 @@
-import * as z from 'zod';
 import * as api from '../../shared/alerts/api.js';
 import { clock } from '../../shared/clock.js';
 import { getConfig } from '../../shared/config.js';
@@ -7,9 +6,10 @@ import { validate } from '../../shared/http/problem.js';
 import { epochMs, rejectUnknown } from '../../shared/http/query.js';
 import { matchRoute, ROUTES } from '../../shared/routes.js';
 import { DAY_MS } from '../../shared/store/keys.js';
+import * as z from '../../shared/zod.js';
 
 const NO_STORE = { 'cache-control': 'no-store' };
-const maintenanceQuery = z.object({ from: epochMs.optional(), to: epochMs.optional() });
+const maintenanceQuery = z.object({ from: z.optional(epochMs), to: z.optional(epochMs) });
 
 /**
  * The alert routes (shared/alerts/api.ts): GET /alerts (overview), rules

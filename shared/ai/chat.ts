@@ -8,7 +8,7 @@
  *   evidence are removed; with none left, or when the call fails, the code's
  *   answer is given instead and the answer says why.
  */
-import * as z from 'zod';
+
 import type { Config } from '../config.js';
 import type { HttpRequest } from '../http/middleware.js';
 import { HttpProblem, validate } from '../http/problem.js';
@@ -17,6 +17,7 @@ import { redactSecrets } from '../redact.js';
 import { type Filters, resolveFilters } from '../status/params.js';
 import { DAY_MS } from '../store/keys.js';
 import { callerId, takeRateToken } from '../store/rate-limit.js';
+import * as z from '../zod.js';
 import { type Evidence, EvidenceBook, type LogFinder, startGathering } from './evidence.js';
 import {
   CitationFilter,
@@ -38,19 +39,22 @@ export const CHAT_LIMITS = {
   defaultWindowMinutes: 60,
 } as const;
 
-const labels = z.union([z.string().max(200), z.array(z.string().max(200)).max(20)]).optional();
+const labelValue = z.string().check(z.maxLength(200));
+const labels = z.optional(z.union([labelValue, z.array(labelValue).check(z.maxLength(20))]));
 
 /** The body of `POST /ai/chat` and `/ai/chat/stream`. */
 export const chatRequestSchema = z.strictObject({
   question: z
     .string({ error: 'required: the question, as text' })
-    .trim()
-    .min(3, 'must have at least 3 characters')
-    .max(CHAT_LIMITS.questionChars, `must have at most ${CHAT_LIMITS.questionChars} characters`),
+    .check(
+      z.trim(),
+      z.minLength(3, 'must have at least 3 characters'),
+      z.maxLength(CHAT_LIMITS.questionChars, `must have at most ${CHAT_LIMITS.questionChars} characters`),
+    ),
   /** Minutes ending now, used when the question names no time. */
-  window: z.number().int().min(1).max(CHAT_LIMITS.maxWindowMinutes).optional(),
-  filters: z.strictObject({ source: labels, endpoint: labels, model: labels, region: labels }).optional(),
-  llm: z.boolean().optional(),
+  window: z.optional(z.number().check(z.int(), z.gte(1), z.lte(CHAT_LIMITS.maxWindowMinutes))),
+  filters: z.optional(z.strictObject({ source: labels, endpoint: labels, model: labels, region: labels })),
+  llm: z.optional(z.boolean()),
 });
 export type ChatRequest = z.output<typeof chatRequestSchema>;
 

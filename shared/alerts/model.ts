@@ -7,90 +7,92 @@
  * label set. A synthetic monitor is the endpoint of the same name with source
  * `synthetic`.
  */
-import * as z from 'zod';
+
 import { SOURCES } from '../events/model.js';
+import * as z from '../zod.js';
 
 export const ANY_ENDPOINT = '*';
 export const MAX_RULES = 200;
 export const MAX_CHANNELS = 50;
 export const MAX_MAINTENANCE_WINDOWS = 200;
 
-const minutes = (max: number) => z.number().int().min(1).max(max);
+const minutes = (max: number) => z.number().check(z.int(), z.gte(1), z.lte(max));
 const id = z
   .string()
-  .regex(
-    /^[a-z0-9][a-z0-9_-]{0,63}$/,
-    'lower-case letters, digits, - and _, at most 64, first a letter or digit',
+  .check(
+    z.regex(
+      /^[a-z0-9][a-z0-9_-]{0,63}$/,
+      'lower-case letters, digits, - and _, at most 64, first a letter or digit',
+    ),
   );
+const wholeFrom = (min: number, max: number) => z.number().check(z.int(), z.gte(min), z.lte(max));
 
 const consecutive = z
-  .object({
+  .strictObject({
     kind: z.literal('consecutive_failures'),
     /** Fires when at least `failures` of the last `outOf` runs failed (as a share when a minute holds more runs). */
-    failures: z.number().int().min(1).max(100).default(3),
-    outOf: z.number().int().min(1).max(100).default(5),
+    failures: z._default(wholeFrom(1, 100), 3),
+    outOf: z._default(wholeFrom(1, 100), 5),
     /** Resolves when the last `recoverAfter` runs all succeeded. */
-    recoverAfter: z.number().int().min(1).max(100).default(2),
+    recoverAfter: z._default(wholeFrom(1, 100), 2),
     /** How far back runs are looked for (probes in round robin come once every few minutes). */
-    lookbackMinutes: minutes(360).default(60),
+    lookbackMinutes: z._default(minutes(360), 60),
   })
-  .strict()
-  .refine((c) => c.failures <= c.outOf, { message: 'failures must be at most outOf', path: ['failures'] });
+  .check(
+    z.refine((c) => c.failures <= c.outOf, { message: 'failures must be at most outOf', path: ['failures'] }),
+  );
 
 const burnWindow = z
-  .object({
+  .strictObject({
     longMinutes: minutes(1440),
     shortMinutes: minutes(1440),
-    factor: z.number().positive().max(1000),
+    factor: z.number().check(z.positive(), z.lte(1000)),
   })
-  .strict()
-  .refine((w) => w.shortMinutes < w.longMinutes, {
-    message: 'shortMinutes must be less than longMinutes',
-    path: ['shortMinutes'],
-  });
+  .check(
+    z.refine((w) => w.shortMinutes < w.longMinutes, {
+      message: 'shortMinutes must be less than longMinutes',
+      path: ['shortMinutes'],
+    }),
+  );
 
-const burnRate = z
-  .object({
-    kind: z.literal('burn_rate'),
-    /** Availability objective in percent; default SLO_TARGET. */
-    objectivePercent: z.number().gt(0).lt(100).optional(),
-    /** Pages on a fast burn: both windows over the factor. */
-    fast: burnWindow.default({ longMinutes: 60, shortMinutes: 5, factor: 14.4 }),
-    /** Tickets a slow burn. */
-    slow: burnWindow.default({ longMinutes: 360, shortMinutes: 30, factor: 6 }),
-  })
-  .strict();
+const burnRate = z.strictObject({
+  kind: z.literal('burn_rate'),
+  /** Availability objective in percent; default SLO_TARGET. */
+  objectivePercent: z.optional(z.number().check(z.gt(0), z.lt(100))),
+  /** Pages on a fast burn: both windows over the factor. */
+  fast: z._default(burnWindow, { longMinutes: 60, shortMinutes: 5, factor: 14.4 }),
+  /** Tickets a slow burn. */
+  slow: z._default(burnWindow, { longMinutes: 360, shortMinutes: 30, factor: 6 }),
+});
 
-const latency = z
-  .object({
-    kind: z.literal('latency'),
-    /** p95 over `windowMinutes` above this fires (after the rule's forMinutes). */
-    thresholdMs: z.number().positive().max(600_000),
-    windowMinutes: minutes(60).default(5),
-    /** Fewer executions than this in the window say nothing. */
-    minSamples: z.number().int().min(1).max(100_000).default(1),
-  })
-  .strict();
+const latency = z.strictObject({
+  kind: z.literal('latency'),
+  /** p95 over `windowMinutes` above this fires (after the rule's forMinutes). */
+  thresholdMs: z.number().check(z.positive(), z.lte(600_000)),
+  windowMinutes: z._default(minutes(60), 5),
+  /** Fewer executions than this in the window say nothing. */
+  minSamples: z._default(wholeFrom(1, 100_000), 1),
+});
 
 export const conditionSchema = z.discriminatedUnion('kind', [consecutive, burnRate, latency]);
 export type Condition = z.output<typeof conditionSchema>;
 
-export const ruleInputSchema = z
-  .object({
-    id: id.optional(),
-    name: z.string().trim().min(1).max(120),
-    enabled: z.boolean().default(true),
-    source: z.enum(SOURCES).default('probe'),
-    /** An endpoint (probe key, your app's endpoint label, a monitor's name) or `*` for each of them. */
-    endpoint: z.string().trim().min(1).max(200),
-    condition: conditionSchema,
-    /** The condition must hold this long before the rule fires (pending meanwhile). */
-    forMinutes: z.number().int().min(0).max(1440).default(0),
-    channels: z.array(id).max(10).default([]),
-    /** While firing, notify again after this many minutes; 0: never. */
-    reminderMinutes: z.number().int().min(0).max(10_080).default(240),
-  })
-  .strict();
+const ruleName = z.string().check(z.trim(), z.minLength(1), z.maxLength(120));
+
+export const ruleInputSchema = z.strictObject({
+  id: z.optional(id),
+  name: ruleName,
+  enabled: z._default(z.boolean(), true),
+  source: z._default(z.enum(SOURCES), 'probe'),
+  /** An endpoint (probe key, your app's endpoint label, a monitor's name) or `*` for each of them. */
+  endpoint: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
+  condition: conditionSchema,
+  /** The condition must hold this long before the rule fires (pending meanwhile). */
+  forMinutes: z._default(wholeFrom(0, 1440), 0),
+  channels: z._default(z.array(id).check(z.maxLength(10)), []),
+  /** While firing, notify again after this many minutes; 0: never. */
+  reminderMinutes: z._default(wholeFrom(0, 10_080), 240),
+});
 export type RuleInput = z.input<typeof ruleInputSchema>;
 export type Rule = z.output<typeof ruleInputSchema> & { id: string; updatedAt: number };
 
@@ -127,27 +129,24 @@ export interface Transition {
 }
 
 export const CHANNEL_TYPES = ['webhook', 'slack', 'email'] as const;
+const webhookUrl = z.string().check(z.url(), z.maxLength(2000));
 export const channelInputSchema = z.discriminatedUnion('type', [
-  z
-    .object({
-      id: id.optional(),
-      name: z.string().trim().min(1).max(120),
-      type: z.literal('webhook'),
-      url: z.string().url().max(2000),
-      /** HMAC-SHA256 key of the signature header; at least 16 characters. */
-      secret: z.string().min(16).max(256),
-    })
-    .strict(),
-  z
-    .object({
-      id: id.optional(),
-      name: z.string().trim().min(1).max(120),
-      type: z.literal('slack'),
-      /** A Slack incoming-webhook URL: it is the secret. */
-      url: z.string().url().max(2000),
-    })
-    .strict(),
-  z.object({ id: id.optional(), name: z.string().trim().min(1).max(120), type: z.literal('email') }).strict(),
+  z.strictObject({
+    id: z.optional(id),
+    name: ruleName,
+    type: z.literal('webhook'),
+    url: webhookUrl,
+    /** HMAC-SHA256 key of the signature header; at least 16 characters. */
+    secret: z.string().check(z.minLength(16), z.maxLength(256)),
+  }),
+  z.strictObject({
+    id: z.optional(id),
+    name: ruleName,
+    type: z.literal('slack'),
+    /** A Slack incoming-webhook URL: it is the secret. */
+    url: webhookUrl,
+  }),
+  z.strictObject({ id: z.optional(id), name: ruleName, type: z.literal('email') }),
 ]);
 export type ChannelInput = z.output<typeof channelInputSchema>;
 /** A channel with its secrets, as a delivery needs it (shared/alerts/channel-secrets.ts resolves it). */
@@ -205,35 +204,40 @@ export interface Delivery {
 
 export type NotificationEvent = 'firing' | 'resolved' | 'reminder';
 
-const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM (UTC)');
+const hhmm = z.string().check(z.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM (UTC)'));
 
 export const maintenanceInputSchema = z
-  .object({
-    id: id.optional(),
-    title: z.string().trim().min(1).max(200),
+  .strictObject({
+    id: z.optional(id),
+    title: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
     /** The endpoints it covers; absent: all. */
-    endpoints: z.array(z.string().trim().min(1).max(200)).max(50).optional(),
+    endpoints: z.optional(
+      z.array(z.string().check(z.trim(), z.minLength(1), z.maxLength(200))).check(z.maxLength(50)),
+    ),
     /** One-off: [start, end). Recurring: the first and last day it applies (end optional). */
-    start: z.number().int().nonnegative(),
-    end: z.number().int().nonnegative().optional(),
-    recurrence: z
-      .object({
-        every: z.enum(['day', 'week']),
-        /** Week days (0 = Sunday), for `week`. */
-        weekdays: z.array(z.number().int().min(0).max(6)).min(1).max(7).optional(),
-        at: hhmm,
-        durationMinutes: minutes(1440),
-      })
-      .strict()
-      .refine((r) => r.every === 'day' || r.weekdays !== undefined, {
-        message: 'required when every is week',
-        path: ['weekdays'],
-      })
-      .optional(),
+    start: z.number().check(z.int(), z.nonnegative()),
+    end: z.optional(z.number().check(z.int(), z.nonnegative())),
+    recurrence: z.optional(
+      z
+        .strictObject({
+          every: z.enum(['day', 'week']),
+          /** Week days (0 = Sunday), for `week`. */
+          weekdays: z.optional(z.array(wholeFrom(0, 6)).check(z.minLength(1), z.maxLength(7))),
+          at: hhmm,
+          durationMinutes: minutes(1440),
+        })
+        .check(
+          z.refine((r) => r.every === 'day' || r.weekdays !== undefined, {
+            message: 'required when every is week',
+            path: ['weekdays'],
+          }),
+        ),
+    ),
   })
-  .strict()
-  .refine((w) => w.recurrence !== undefined || (w.end !== undefined && w.end > w.start), {
-    message: 'a one-off window needs end after start',
-    path: ['end'],
-  });
+  .check(
+    z.refine((w) => w.recurrence !== undefined || (w.end !== undefined && w.end > w.start), {
+      message: 'a one-off window needs end after start',
+      path: ['end'],
+    }),
+  );
 export type MaintenanceWindow = z.output<typeof maintenanceInputSchema> & { id: string; updatedAt: number };

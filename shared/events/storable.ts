@@ -7,7 +7,7 @@
  * fails halfway because of one unusual item: the item is refused on its own,
  * with the field and the reason.
  */
-import * as z from 'zod';
+import * as z from '../zod.js';
 import { ERROR_TYPES, SOURCES, type TraceEvent } from './model.js';
 
 export const EVENT_LIMITS = {
@@ -44,68 +44,77 @@ const RESERVED_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 /** Lone surrogates (which no store or encoder accepts) become U+FFFD; everything else is kept. */
+const wellFormed = z.pipe(
+  z.string(),
+  z.transform((s: string) => s.toWellFormed()),
+);
 const text = (max: number) =>
-  z
-    .string()
-    .transform((s) => s.toWellFormed())
-    .pipe(z.string().max(max, `must be at most ${max} characters`));
+  z.pipe(wellFormed, z.string().check(z.maxLength(max, `must be at most ${max} characters`)));
 
 const label = (limit: { chars: number; encodedBytes: number }) =>
-  z
-    .string()
-    .transform((s) => s.toWellFormed().trim())
-    .pipe(
-      z
-        .string()
-        .min(1, 'must not be empty')
-        .max(limit.chars, `must be at most ${limit.chars} characters`)
-        .refine(
-          (s) => encodeURIComponent(s).length <= limit.encodedBytes,
-          `is too long once encoded for the table key (at most ${limit.encodedBytes} bytes; non-ASCII characters take 6 to 12)`,
-        ),
-    );
+  z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((s: string) => s.toWellFormed().trim()),
+    ),
+    z.string().check(
+      z.minLength(1, 'must not be empty'),
+      z.maxLength(limit.chars, `must be at most ${limit.chars} characters`),
+      z.refine(
+        (s) => encodeURIComponent(s).length <= limit.encodedBytes,
+        `is too long once encoded for the table key (at most ${limit.encodedBytes} bytes; non-ASCII characters take 6 to 12)`,
+      ),
+    ),
+  );
 
+// z.number() already refuses NaN and ±Infinity (classic zod's `.finite()` was a no-op in v4).
 const ms = z
   .number()
-  .finite('must be a finite number')
-  .min(0, 'must not be negative')
-  .max(EVENT_LIMITS.latencyMs, 'must be at most 1 hour');
+  .check(z.gte(0, 'must not be negative'), z.lte(EVENT_LIMITS.latencyMs, 'must be at most 1 hour'));
 const count = (max: number) =>
-  z.number().int('must be a whole number').min(0, 'must not be negative').max(max, `must be at most ${max}`);
+  z
+    .number()
+    .check(
+      z.int('must be a whole number'),
+      z.gte(0, 'must not be negative'),
+      z.lte(max, `must be at most ${max}`),
+    );
 
 /**
  * Attributes are checked on the object as received, before anything copies
  * it: copying `{"__proto__": …}` into a new object silently drops the entry.
  */
-export const attributesSchema = z
-  .unknown()
-  .superRefine((value, ctx) => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
-    for (const key of Object.keys(value)) {
-      if (RESERVED_NAMES.has(key)) {
-        ctx.addIssue({ code: 'custom', path: [key], message: `"${key}" is a reserved name`, input: key });
+export const attributesSchema = z.pipe(
+  z.unknown().check(
+    z.superRefine((value, ctx) => {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+      for (const key of Object.keys(value)) {
+        if (RESERVED_NAMES.has(key)) {
+          ctx.addIssue({ code: 'custom', path: [key], message: `"${key}" is a reserved name`, input: key });
+        }
       }
-    }
-  })
-  .pipe(
-    z
-      .record(
-        z
-          .string()
-          .min(1, 'names must not be empty')
-          .max(
-            EVENT_LIMITS.attributeKeyLength,
-            `names must be at most ${EVENT_LIMITS.attributeKeyLength} characters`,
-          )
-          .refine((key) => key.isWellFormed(), 'names must be well-formed Unicode'),
-        text(EVENT_LIMITS.attributeValueLength),
-        { error: 'must be an object of string values' },
-      )
-      .refine(
+    }),
+  ),
+  z
+    .record(
+      z.string().check(
+        z.minLength(1, 'names must not be empty'),
+        z.maxLength(
+          EVENT_LIMITS.attributeKeyLength,
+          `names must be at most ${EVENT_LIMITS.attributeKeyLength} characters`,
+        ),
+        z.refine((key) => key.isWellFormed(), 'names must be well-formed Unicode'),
+      ),
+      text(EVENT_LIMITS.attributeValueLength),
+      { error: 'must be an object of string values' },
+    )
+    .check(
+      z.refine(
         (a) => Object.keys(a).length <= EVENT_LIMITS.attributes,
         `at most ${EVENT_LIMITS.attributes} attributes`,
       ),
-  );
+    ),
+);
 
 export const LABEL_SCHEMAS = {
   endpoint: label(EVENT_LIMITS.endpoint),
@@ -113,68 +122,59 @@ export const LABEL_SCHEMAS = {
   region: label(EVENT_LIMITS.region),
 } as const;
 
-const storableEventSchema = z
-  .object({
-    id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1 to 128 letters, digits or . _ : -'),
-    ts: z.number().int('must be whole epoch milliseconds').positive('must be epoch milliseconds'),
-    source: z.enum(SOURCES),
-    endpoint: LABEL_SCHEMAS.endpoint,
-    model: LABEL_SCHEMAS.model.optional(),
-    region: LABEL_SCHEMAS.region.optional(),
-    upstream: z.enum(['real', 'simulated']).optional(),
-    ok: z.boolean(),
-    status: z.number().int().min(100, 'must be an HTTP status').max(599, 'must be an HTTP status').optional(),
-    errorType: z.enum(ERROR_TYPES).optional(),
-    errorMessage: text(EVENT_LIMITS.errorMessageLength).optional(),
-    latencyMs: ms,
-    timing: z
-      .object({
-        dnsMs: ms.optional(),
-        connectMs: ms.optional(),
-        tlsMs: ms.optional(),
-        ttfbMs: ms.optional(),
-        transferMs: ms.optional(),
-        ttftMs: ms.optional(),
-        reused: z.boolean().optional(),
-      })
-      .strict()
-      .optional(),
-    streamed: z.boolean().optional(),
-    usage: z
-      .object({
-        input: count(EVENT_LIMITS.tokens).optional(),
-        output: count(EVENT_LIMITS.tokens).optional(),
-        cached: count(EVENT_LIMITS.tokens).optional(),
-        reasoning: count(EVENT_LIMITS.tokens).optional(),
-      })
-      .strict()
-      .optional(),
-    responseBytes: count(EVENT_LIMITS.responseBytes).optional(),
-    costUsd: z.number().finite().min(0).max(EVENT_LIMITS.costUsd).optional(),
-    requestId: text(200).optional(),
-    processingMs: ms.optional(),
-    rateLimit: z
-      .object({
-        limitRequests: count(Number.MAX_SAFE_INTEGER).optional(),
-        remainingRequests: count(Number.MAX_SAFE_INTEGER).optional(),
-        resetRequestsMs: z.number().finite().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-        limitTokens: count(Number.MAX_SAFE_INTEGER).optional(),
-        remainingTokens: count(Number.MAX_SAFE_INTEGER).optional(),
-        resetTokensMs: z.number().finite().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-      })
-      .strict()
-      .optional(),
-    traceId: z
-      .string()
-      .regex(/^[0-9a-f]{32}$/, 'must be 32 hex characters')
-      .optional(),
-    spanId: z
-      .string()
-      .regex(/^[0-9a-f]{16}$/, 'must be 16 hex characters')
-      .optional(),
-    attributes: attributesSchema.optional(),
-  })
-  .strict();
+const storableEventSchema = z.strictObject({
+  id: z.string().check(z.regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1 to 128 letters, digits or . _ : -')),
+  ts: z.number().check(z.int('must be whole epoch milliseconds'), z.positive('must be epoch milliseconds')),
+  source: z.enum(SOURCES),
+  endpoint: LABEL_SCHEMAS.endpoint,
+  model: z.optional(LABEL_SCHEMAS.model),
+  region: z.optional(LABEL_SCHEMAS.region),
+  upstream: z.optional(z.enum(['real', 'simulated'])),
+  ok: z.boolean(),
+  status: z.optional(
+    z.number().check(z.int(), z.gte(100, 'must be an HTTP status'), z.lte(599, 'must be an HTTP status')),
+  ),
+  errorType: z.optional(z.enum(ERROR_TYPES)),
+  errorMessage: z.optional(text(EVENT_LIMITS.errorMessageLength)),
+  latencyMs: ms,
+  timing: z.optional(
+    z.strictObject({
+      dnsMs: z.optional(ms),
+      connectMs: z.optional(ms),
+      tlsMs: z.optional(ms),
+      ttfbMs: z.optional(ms),
+      transferMs: z.optional(ms),
+      ttftMs: z.optional(ms),
+      reused: z.optional(z.boolean()),
+    }),
+  ),
+  streamed: z.optional(z.boolean()),
+  usage: z.optional(
+    z.strictObject({
+      input: z.optional(count(EVENT_LIMITS.tokens)),
+      output: z.optional(count(EVENT_LIMITS.tokens)),
+      cached: z.optional(count(EVENT_LIMITS.tokens)),
+      reasoning: z.optional(count(EVENT_LIMITS.tokens)),
+    }),
+  ),
+  responseBytes: z.optional(count(EVENT_LIMITS.responseBytes)),
+  costUsd: z.optional(z.number().check(z.gte(0), z.lte(EVENT_LIMITS.costUsd))),
+  requestId: z.optional(text(200)),
+  processingMs: z.optional(ms),
+  rateLimit: z.optional(
+    z.strictObject({
+      limitRequests: z.optional(count(Number.MAX_SAFE_INTEGER)),
+      remainingRequests: z.optional(count(Number.MAX_SAFE_INTEGER)),
+      resetRequestsMs: z.optional(z.number().check(z.gte(0), z.lte(Number.MAX_SAFE_INTEGER))),
+      limitTokens: z.optional(count(Number.MAX_SAFE_INTEGER)),
+      remainingTokens: z.optional(count(Number.MAX_SAFE_INTEGER)),
+      resetTokensMs: z.optional(z.number().check(z.gte(0), z.lte(Number.MAX_SAFE_INTEGER))),
+    }),
+  ),
+  traceId: z.optional(z.string().check(z.regex(/^[0-9a-f]{32}$/, 'must be 32 hex characters'))),
+  spanId: z.optional(z.string().check(z.regex(/^[0-9a-f]{16}$/, 'must be 16 hex characters'))),
+  attributes: z.optional(attributesSchema),
+});
 
 export interface Refusal {
   /** Position in the batch given to the write path. */

@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import * as z from 'zod';
 import { invokeHttp, setEnv } from '../../test/helpers.js';
 import { logger } from '../logger.js';
 import { matchRoute, type RouteSpec } from '../routes.js';
+import * as z from '../zod.js';
 import { httpHandler, sameSecret } from './middleware.js';
 import { HttpProblem, validate } from './problem.js';
 
@@ -138,8 +138,15 @@ describe('HTTP middleware stack', () => {
   it('turns validation failures into 400 naming the field', async () => {
     const handler = httpHandler(
       async (req) => {
-        const query = validate(z.object({ window: z.coerce.number().int().min(1).max(1440) }), req.query);
-        const params = validate(z.object({ id: z.string().regex(/^\d+$/) }), req.pathParameters, 'path');
+        const query = validate(
+          z.object({ window: z.coerce.number().check(z.int(), z.gte(1), z.lte(1440)) }),
+          req.query,
+        );
+        const params = validate(
+          z.object({ id: z.string().check(z.regex(/^\d+$/)) }),
+          req.pathParameters,
+          'path',
+        );
         return { body: { ...query, ...params } };
       },
       { routes },

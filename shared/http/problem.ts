@@ -2,7 +2,7 @@
  * Errors a caller can cause, as RFC 9457 problem details
  * (`application/problem+json`): status, title, detail, and the offending field.
  */
-import type { z } from 'zod';
+import * as z from '../zod.js';
 
 export interface FieldError {
   field: string;
@@ -82,8 +82,8 @@ export const limitExceeded = (field: string, message: string, limit: LimitInfo) 
  * Parses `value` with `schema` or throws a 400 naming the first offending field
  * (`prefix` is prepended: `body.items.3.ts`, or just `window` for query strings).
  */
-export function validate<S extends z.ZodType>(schema: S, value: unknown, prefix = ''): z.output<S> {
-  const result = schema.safeParse(value);
+export function validate<S extends z.core.$ZodType>(schema: S, value: unknown, prefix = ''): z.output<S> {
+  const result = z.safeParse(schema, value);
   if (result.success) return result.data;
   const errors = result.error.issues.map((issue) => ({
     field: [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || prefix || '(root)',

@@ -21,9 +21,10 @@
  *   `model`, `region`) are parsed by one parser for every route
  *   (parseRangeParams, resolveRange, parseFilters): same limits, same messages.
  */
-import * as z from 'zod';
+
 import { SOURCES, type Source } from '../events/model.js';
 import { DAY_MS, MINUTE_MS } from '../store/keys.js';
+import * as z from '../zod.js';
 import { badRequest, validate } from './problem.js';
 
 /** Values in one comma-separated list at most (DynamoDB's IN takes up to 100). */
@@ -74,15 +75,19 @@ export function wholeNumber(
 ) {
   const { min = 0, max = Number.MAX_SAFE_INTEGER, maxDigits = 15 } = options;
   const message = `expected ${expected}, in decimal digits`;
-  return z
-    .string()
-    .refine(
-      (v) => !v.includes(','),
-      `${message} (given more than once? a repeated parameter arrives comma-joined)`,
-    )
-    .regex(new RegExp(`^(0|[1-9][0-9]{0,${maxDigits - 1}})$`), message)
-    .transform(Number)
-    .pipe(z.number().min(min, message).max(max, message));
+  return z.pipe(
+    z.pipe(
+      z.string().check(
+        z.refine(
+          (v) => !v.includes(','),
+          `${message} (given more than once? a repeated parameter arrives comma-joined)`,
+        ),
+        z.regex(new RegExp(`^(0|[1-9][0-9]{0,${maxDigits - 1}})$`), message),
+      ),
+      z.transform(Number),
+    ),
+    z.number().check(z.gte(min, message), z.lte(max, message)),
+  );
 }
 
 /** Epoch milliseconds: up to 13 digits (year 2286). */
@@ -93,23 +98,22 @@ export const epochMs = wholeNumber('epoch milliseconds (a whole number)', { maxD
  * values trimmed, duplicates dropped, the list and value limits applied.
  */
 export function list<T>(parse: (value: string) => T | undefined, expected: string) {
-  return z.string().transform((raw, ctx) => {
+  const parseList = z.transform((raw: string, ctx) => {
     const parts = raw.split(',').map((part) => part.trim());
     if (parts.length > MAX_LIST_VALUES) {
-      ctx.addIssue({ code: 'custom', message: `at most ${MAX_LIST_VALUES} comma-separated values` });
-      return z.NEVER;
+      return z.refuse(ctx, `at most ${MAX_LIST_VALUES} comma-separated values`);
     }
     const values: T[] = [];
     for (const part of parts) {
       const value = parse(part);
       if (value === undefined) {
-        ctx.addIssue({ code: 'custom', message: `${quote(part)} is not ${expected}` });
-        return z.NEVER;
+        return z.refuse(ctx, `${quote(part)} is not ${expected}`);
       }
       if (!values.includes(value)) values.push(value);
     }
     return values;
   });
+  return z.pipe(z.string(), parseList);
 }
 
 /** Endpoint, model and region lists: non-empty labels of at most MAX_VALUE_LENGTH characters. */
@@ -179,23 +183,25 @@ export const FILTER_PARAMS = ['source', 'endpoint', 'model', 'region'] as const;
 const SOURCE_VALUES: readonly string[] = [...SOURCES, 'all'];
 
 const rangeParams = z.object({
-  window: wholeNumber('a whole number of minutes', { min: 1, maxDigits: 10 }).optional(),
-  from: epochMs.optional(),
-  to: epochMs.optional(),
+  window: z.optional(wholeNumber('a whole number of minutes', { min: 1, maxDigits: 10 })),
+  from: z.optional(epochMs),
+  to: z.optional(epochMs),
 });
 
 const filterParams = z.object({
   /** A list of sources (case-insensitive); `all` stands for every source. */
-  source: list(
-    (v) => {
-      const value = v.toLowerCase();
-      return SOURCE_VALUES.includes(value) ? (value as Source | 'all') : undefined;
-    },
-    `one of ${SOURCE_VALUES.join(', ')}`,
-  ).optional(),
-  endpoint: labelList.optional(),
-  model: labelList.optional(),
-  region: labelList.optional(),
+  source: z.optional(
+    list(
+      (v) => {
+        const value = v.toLowerCase();
+        return SOURCE_VALUES.includes(value) ? (value as Source | 'all') : undefined;
+      },
+      `one of ${SOURCE_VALUES.join(', ')}`,
+    ),
+  ),
+  endpoint: z.optional(labelList),
+  model: z.optional(labelList),
+  region: z.optional(labelList),
 });
 
 /** The range as given: a window in minutes ending now, or `from`/`to` (epoch ms), or nothing. */

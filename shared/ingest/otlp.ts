@@ -9,7 +9,7 @@
  * be calls but cannot be read are rejected; both are reported as partial
  * success, as the OTLP specification says.
  */
-import * as z from 'zod';
+
 import type { TraceEvent } from '../events/model.js';
 import { HttpProblem } from '../http/problem.js';
 import {
@@ -22,18 +22,17 @@ import {
   openAiCallConvention,
   type SpanLike,
 } from '../telemetry/span-event.js';
+import * as z from '../zod.js';
 
 // Only what we read is declared; OTLP says unknown fields are ignored.
-const anyValue: z.ZodType<OtlpAnyValue> = z.lazy(() =>
-  z
-    .object({
-      stringValue: z.string().optional(),
-      boolValue: z.boolean().optional(),
-      intValue: z.union([z.string(), z.number()]).optional(),
-      doubleValue: z.union([z.number(), z.string()]).optional(),
-      arrayValue: z.object({ values: z.array(anyValue).optional() }).optional(),
-    })
-    .loose(),
+const anyValue: z.ZodMiniType<OtlpAnyValue> = z.lazy(() =>
+  z.looseObject({
+    stringValue: z.optional(z.string()),
+    boolValue: z.optional(z.boolean()),
+    intValue: z.optional(z.union([z.string(), z.number()])),
+    doubleValue: z.optional(z.union([z.number(), z.string()])),
+    arrayValue: z.optional(z.object({ values: z.optional(z.array(anyValue)) })),
+  }),
 );
 interface OtlpAnyValue {
   stringValue?: string | undefined;
@@ -42,45 +41,36 @@ interface OtlpAnyValue {
   doubleValue?: number | string | undefined;
   arrayValue?: { values?: OtlpAnyValue[] | undefined } | undefined;
 }
-const keyValues = z.array(z.object({ key: z.string(), value: anyValue.optional() }).loose()).optional();
-const spanEvent = z
-  .object({
-    timeUnixNano: z.union([z.string(), z.number()]).optional(),
-    name: z.string().optional(),
-    attributes: keyValues,
-  })
-  .loose();
-const span = z
-  .object({
-    traceId: z.string().optional(),
-    spanId: z.string().optional(),
-    parentSpanId: z.string().optional(),
-    name: z.string().optional(),
-    kind: z.union([z.number(), z.string()]).optional(),
-    startTimeUnixNano: z.union([z.string(), z.number()]).optional(),
-    endTimeUnixNano: z.union([z.string(), z.number()]).optional(),
-    attributes: keyValues,
-    events: z.array(spanEvent).optional(),
-    status: z
-      .object({ code: z.union([z.number(), z.string()]).optional(), message: z.string().optional() })
-      .loose()
-      .optional(),
-  })
-  .loose();
-const otlpTraceRequest = z
-  .object({
-    resourceSpans: z
-      .array(
-        z
-          .object({
-            resource: z.object({ attributes: keyValues }).loose().optional(),
-            scopeSpans: z.array(z.object({ spans: z.array(span).optional() }).loose()).optional(),
-          })
-          .loose(),
-      )
-      .optional(),
-  })
-  .loose();
+const keyValues = z.optional(z.array(z.looseObject({ key: z.string(), value: z.optional(anyValue) })));
+const spanEvent = z.looseObject({
+  timeUnixNano: z.optional(z.union([z.string(), z.number()])),
+  name: z.optional(z.string()),
+  attributes: keyValues,
+});
+const span = z.looseObject({
+  traceId: z.optional(z.string()),
+  spanId: z.optional(z.string()),
+  parentSpanId: z.optional(z.string()),
+  name: z.optional(z.string()),
+  kind: z.optional(z.union([z.number(), z.string()])),
+  startTimeUnixNano: z.optional(z.union([z.string(), z.number()])),
+  endTimeUnixNano: z.optional(z.union([z.string(), z.number()])),
+  attributes: keyValues,
+  events: z.optional(z.array(spanEvent)),
+  status: z.optional(
+    z.looseObject({ code: z.optional(z.union([z.number(), z.string()])), message: z.optional(z.string()) }),
+  ),
+});
+const otlpTraceRequest = z.looseObject({
+  resourceSpans: z.optional(
+    z.array(
+      z.looseObject({
+        resource: z.optional(z.looseObject({ attributes: keyValues })),
+        scopeSpans: z.optional(z.array(z.looseObject({ spans: z.optional(z.array(span)) }))),
+      }),
+    ),
+  ),
+});
 
 function attributeValue(value: OtlpAnyValue | undefined): AttributeValue | undefined {
   if (!value) return undefined;

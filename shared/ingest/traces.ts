@@ -4,13 +4,13 @@
  * stored), and turns items into trace events with source `ingest`.
  */
 import { createHash } from 'node:crypto';
-import type * as z from 'zod';
 import type { TraceEvent } from '../events/model.js';
 import { errorTypeForStatus } from '../events/model.js';
 import { HttpProblem } from '../http/problem.js';
 import { estimateCost } from '../pricing.js';
 import { redactSecrets } from '../redact.js';
 import { DAY_MS } from '../store/keys.js';
+import type * as z from '../zod.js';
 import { INGEST_LIMITS, type TraceInput, traceInputSchema } from './schema.js';
 
 export interface Rejection {

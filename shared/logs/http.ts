@@ -2,7 +2,7 @@
  * The logs routes' query parsing and answers (README "Logs"), so the handlers
  * stay one call each.
  */
-import * as z from 'zod';
+
 import { clock } from '../clock.js';
 import { getConfig } from '../config.js';
 import type { HttpResponse } from '../http/middleware.js';
@@ -19,6 +19,7 @@ import {
   wholeNumber,
 } from '../http/query.js';
 import { countPendingLines, getLogLine, readLogIndexState } from '../store/logs.js';
+import * as z from '../zod.js';
 import { describeEmbedder, embedderFor } from './embedder.js';
 import { INDEX_DEFAULT_LIMIT, INDEX_MAX_LIMIT, IndexEmbedderMismatch, indexPendingLogs } from './indexer.js';
 import { LOG_LEVELS, logIdTime } from './schema.js';
@@ -32,18 +33,22 @@ const SEARCH_PARAMS = ['query', ...RANGE_PARAMS, 'endpoint', 'model', 'region', 
 const searchSchema = z.object({
   query: z
     .string()
-    .trim()
-    .min(1, 'required: the words, ids or error codes to look for')
-    .max(MAX_QUERY_LENGTH, `must be at most ${MAX_QUERY_LENGTH} characters`),
-  endpoint: labelList.optional(),
-  model: labelList.optional(),
-  region: labelList.optional(),
-  level: oneOfList(LOG_LEVELS).optional(),
-  k: wholeNumber(`a whole number from 1 to ${SEARCH_MAX_K}`, {
-    min: 1,
-    max: SEARCH_MAX_K,
-    maxDigits: 3,
-  }).optional(),
+    .check(
+      z.trim(),
+      z.minLength(1, 'required: the words, ids or error codes to look for'),
+      z.maxLength(MAX_QUERY_LENGTH, `must be at most ${MAX_QUERY_LENGTH} characters`),
+    ),
+  endpoint: z.optional(labelList),
+  model: z.optional(labelList),
+  region: z.optional(labelList),
+  level: z.optional(oneOfList(LOG_LEVELS)),
+  k: z.optional(
+    wholeNumber(`a whole number from 1 to ${SEARCH_MAX_K}`, {
+      min: 1,
+      max: SEARCH_MAX_K,
+      maxDigits: 3,
+    }),
+  ),
 });
 
 /** `GET /logs/search`. */
@@ -119,12 +124,14 @@ export async function answerLogStatus(query: Readonly<Record<string, string>>): 
 }
 
 const indexSchema = z.object({
-  limit: wholeNumber(`a whole number from 1 to ${INDEX_MAX_LIMIT}`, {
-    min: 1,
-    max: INDEX_MAX_LIMIT,
-    maxDigits: 6,
-  }).optional(),
-  since: epochMs.optional(),
+  limit: z.optional(
+    wholeNumber(`a whole number from 1 to ${INDEX_MAX_LIMIT}`, {
+      min: 1,
+      max: INDEX_MAX_LIMIT,
+      maxDigits: 6,
+    }),
+  ),
+  since: z.optional(epochMs),
 });
 
 /** `POST /ai/index/logs?limit=&since=`. */

@@ -2,8 +2,9 @@
  * A log line as a client sends it to `POST /logs/ingest`, and as it is
  * stored: one zod definition (README "Logs").
  */
-import * as z from 'zod';
+
 import { attributesSchema, EVENT_LIMITS, LABEL_SCHEMAS } from '../events/storable.js';
+import * as z from '../zod.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -22,39 +23,41 @@ const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Lone surrogates become U+FFFD (no store or encoder takes them); then the length limit. */
 const text = (max: number) =>
-  z
-    .string({ error: 'must be a string' })
-    .transform((s) => s.toWellFormed())
-    .pipe(z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`));
+  z.pipe(
+    z.pipe(
+      z.string({ error: 'must be a string' }),
+      z.transform((s: string) => s.toWellFormed()),
+    ),
+    z
+      .string()
+      .check(z.minLength(1, 'must not be empty'), z.maxLength(max, `must be at most ${max} characters`)),
+  );
 
-export const logLineInputSchema = z
-  .object({
-    /** When the line was written, epoch milliseconds UTC. */
-    ts: z.number({ error: 'must be epoch milliseconds' }).int('must be whole epoch milliseconds').positive(),
-    level: z
-      .string({ error: `must be one of ${LOG_LEVELS.join(', ')}` })
-      .transform((l) => l.trim().toLowerCase())
-      .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })),
-    message: text(LOG_LIMITS.messageLength),
-    /** The client's id of the line: the same id and ts sent again is the same line, stored once. */
-    id: z.string().regex(CLIENT_ID, 'must be 1 to 128 letters, digits or . _ : -').optional(),
-    endpoint: LABEL_SCHEMAS.endpoint.optional(),
-    model: LABEL_SCHEMAS.model.optional(),
-    region: LABEL_SCHEMAS.region.optional(),
-    /** Links the line to a stored trace (W3C trace id). */
-    traceId: z
-      .string()
-      .regex(/^[0-9a-f]{32}$/, 'must be 32 lower-case hex characters')
-      .optional(),
-    spanId: z
-      .string()
-      .regex(/^[0-9a-f]{16}$/, 'must be 16 lower-case hex characters')
-      .optional(),
-    requestId: text(LOG_LIMITS.requestIdLength).optional(),
-    service: text(LOG_LIMITS.serviceLength).optional(),
-    attributes: attributesSchema.optional(),
-  })
-  .strict();
+export const logLineInputSchema = z.strictObject({
+  /** When the line was written, epoch milliseconds UTC. */
+  ts: z
+    .number({ error: 'must be epoch milliseconds' })
+    .check(z.int('must be whole epoch milliseconds'), z.positive()),
+  level: z.pipe(
+    z.pipe(
+      z.string({ error: `must be one of ${LOG_LEVELS.join(', ')}` }),
+      z.transform((l: string) => l.trim().toLowerCase()),
+    ),
+    z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
+  ),
+  message: text(LOG_LIMITS.messageLength),
+  /** The client's id of the line: the same id and ts sent again is the same line, stored once. */
+  id: z.optional(z.string().check(z.regex(CLIENT_ID, 'must be 1 to 128 letters, digits or . _ : -'))),
+  endpoint: z.optional(LABEL_SCHEMAS.endpoint),
+  model: z.optional(LABEL_SCHEMAS.model),
+  region: z.optional(LABEL_SCHEMAS.region),
+  /** Links the line to a stored trace (W3C trace id). */
+  traceId: z.optional(z.string().check(z.regex(/^[0-9a-f]{32}$/, 'must be 32 lower-case hex characters'))),
+  spanId: z.optional(z.string().check(z.regex(/^[0-9a-f]{16}$/, 'must be 16 lower-case hex characters'))),
+  requestId: z.optional(text(LOG_LIMITS.requestIdLength)),
+  service: z.optional(text(LOG_LIMITS.serviceLength)),
+  attributes: z.optional(attributesSchema),
+});
 
 export type LogLineInput = z.infer<typeof logLineInputSchema>;
 

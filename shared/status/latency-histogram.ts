@@ -2,17 +2,18 @@
  * `/latency_histogram`: the latency distribution of a range as bins (log-scaled
  * by default, or linear), with p50/p95/p99 marked, merged from rollup histograms.
  */
-import * as z from 'zod';
+
 import type { Config } from '../config.js';
 import { wholeNumber } from '../http/query.js';
 import { addRollupItem, emptyAggregate } from '../stats/aggregate.js';
 import { bucketValue } from '../stats/histogram.js';
 import { readCost, rollupsFor } from '../store/rollups.js';
+import * as z from '../zod.js';
 import type { Filters, TimeRange } from './params.js';
 
 export const histogramParams = z.object({
-  bins: wholeNumber('a whole number from 1 to 200', { min: 1, max: 200, maxDigits: 3 }).optional(),
-  scale: z.enum(['log', 'linear'], { error: 'must be log or linear' }).optional(),
+  bins: z.optional(wholeNumber('a whole number from 1 to 200', { min: 1, max: 200, maxDigits: 3 })),
+  scale: z.optional(z.enum(['log', 'linear'], { error: 'must be log or linear' })),
 });
 
 export interface Bin {

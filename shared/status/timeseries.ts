@@ -3,12 +3,13 @@
  * success rate, latency percentiles, error types, tokens and cost, for one
  * series or one per model, region, endpoint or source.
  */
-import * as z from 'zod';
+
 import type { Config } from '../config.js';
 import { badRequest } from '../http/problem.js';
 import { type Aggregate, addRollupItem, emptyAggregate, summarize } from '../stats/aggregate.js';
 import { DAY_MS, floorTo, HOUR_MS, MINUTE_MS, type Resolution } from '../store/keys.js';
 import { MINUTE_ONLY_MAX_MS, type RollupItem, readCost, rollupsFor } from '../store/rollups.js';
+import * as z from '../zod.js';
 import type { Filters, TimeRange } from './params.js';
 
 const MAX_BUCKETS = 500;
@@ -19,21 +20,31 @@ const GROUP_BY = ['model', 'region', 'endpoint', 'source'] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
 
 export const timeseriesParams = z.object({
-  bucket: z
-    .string()
-    .regex(/^[1-9][0-9]{0,9}(s|m|h|d)?$/, 'must be seconds or a duration such as 5m, 1h, 1d (decimal digits)')
-    .transform((v) => {
-      const amount = Number.parseInt(v, 10);
-      const unit = v.replace(/^\d+/, '') || 's';
-      return amount * { s: 1000, m: MINUTE_MS, h: HOUR_MS, d: DAY_MS }[unit as 's' | 'm' | 'h' | 'd'];
-    })
-    .optional(),
-  groupBy: z.enum(GROUP_BY, { error: `must be one of ${GROUP_BY.join(', ')}` }).optional(),
+  bucket: z.optional(
+    z.pipe(
+      z
+        .string()
+        .check(
+          z.regex(
+            /^[1-9][0-9]{0,9}(s|m|h|d)?$/,
+            'must be seconds or a duration such as 5m, 1h, 1d (decimal digits)',
+          ),
+        ),
+      z.transform((v: string) => {
+        const amount = Number.parseInt(v, 10);
+        const unit = v.replace(/^\d+/, '') || 's';
+        return amount * { s: 1000, m: MINUTE_MS, h: HOUR_MS, d: DAY_MS }[unit as 's' | 'm' | 'h' | 'd'];
+      }),
+    ),
+  ),
+  groupBy: z.optional(z.enum(GROUP_BY, { error: `must be one of ${GROUP_BY.join(', ')}` })),
   /** With groupBy: the ungrouped series too, from the same reads (a dashboard view in one request). */
-  overall: z
-    .enum(['true', 'false'], { error: 'must be true or false' })
-    .transform((v) => v === 'true')
-    .optional(),
+  overall: z.optional(
+    z.pipe(
+      z.enum(['true', 'false'], { error: 'must be true or false' }),
+      z.transform((v: 'true' | 'false') => v === 'true'),
+    ),
+  ),
 });
 
 /**

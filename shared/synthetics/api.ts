@@ -4,7 +4,6 @@
  * function by route (functions/synthetics, functions/synthetic_run).
  */
 import { randomBytes } from 'node:crypto';
-import * as z from 'zod';
 import { clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { HttpProblem, validate } from '../http/problem.js';
@@ -20,6 +19,7 @@ import {
   queryRuns,
   updateMonitor,
 } from '../store/synthetics.js';
+import * as z from '../zod.js';
 import { draftMonitor, draftRequest } from './draft.js';
 import { checkScreenshotLink, runView } from './links.js';
 import { existing, MONITOR_ID, monitorId } from './lookup.js';
@@ -85,24 +85,25 @@ export async function deleteOne(pathParameters: Readonly<Record<string, string>>
 }
 
 const runsQuery = z.strictObject({
-  monitor: z.string().regex(MONITOR_ID, 'expected a monitor id (m_…)').optional(),
-  limit: z
-    .string()
-    .regex(/^\d{1,3}$/, 'expected a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(1).max(MAX_RUNS_PAGE))
-    .optional(),
-  cursor: z
-    .string()
-    .transform((c, ctx) => {
-      const decoded = Buffer.from(c, 'base64url').toString('utf8');
-      if (!RUN_CURSOR.test(decoded)) {
-        ctx.addIssue({ code: 'custom', message: 'not a cursor from this API' });
-        return z.NEVER;
-      }
-      return decoded;
-    })
-    .optional(),
+  monitor: z.optional(z.string().check(z.regex(MONITOR_ID, 'expected a monitor id (m_…)'))),
+  limit: z.optional(
+    z.pipe(
+      z.pipe(z.string().check(z.regex(/^\d{1,3}$/, 'expected a whole number')), z.transform(Number)),
+      z.number().check(z.int(), z.gte(1), z.lte(MAX_RUNS_PAGE)),
+    ),
+  ),
+  cursor: z.optional(
+    z.pipe(
+      z.string(),
+      z.transform((c: string, ctx) => {
+        const decoded = Buffer.from(c, 'base64url').toString('utf8');
+        if (!RUN_CURSOR.test(decoded)) {
+          return z.refuse(ctx, 'not a cursor from this API');
+        }
+        return decoded;
+      }),
+    ),
+  ),
 });
 
 /** GET /synthetics/runs?monitor=&limit=&cursor=: newest first, over one monitor or all of them. */

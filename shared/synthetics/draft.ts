@@ -1,7 +1,7 @@
 /**
  * Drafting a monitor from a sentence. Two drafters, one result shape:
  * - `openai`: the Responses API with structured output (a strict JSON schema
- *   from zod, `zodTextFormat`), against api.openai.com with a key or the local
+ *   from zod, shared/ai/text-format.ts), against api.openai.com with a key or the local
  *   simulator without one. The model fills a flat, all-fields-required draft
  *   (strict mode wants every field present; absent ones are null), which is
  *   turned into a spec and validated again like anything a user sends.
@@ -10,10 +10,10 @@
  *   which parts it did not understand.
  * Neither saves anything: the caller reviews the draft, then creates it.
  */
-import * as z from 'zod';
 import type { Config } from '../config.js';
 import { HttpProblem } from '../http/problem.js';
 import { openaiClient } from '../openai-client.js';
+import * as z from '../zod.js';
 import { type MonitorSpec, monitorSpec, STEP_ACTIONS, type Step, type Target } from './spec.js';
 
 export const MAX_PROMPT_CHARS = 2000;
@@ -191,33 +191,29 @@ const TARGET_KINDS = ['role', 'label', 'text', 'testId', 'css'] as const;
 
 /** The flat shape the model fills: every field present, null when unused (strict structured output). */
 export const modelDraft = z.object({
-  name: z.string().describe('A short name for the monitor'),
-  start_url: z.string().describe('The absolute http(s) URL the monitor opens first'),
+  name: z.string().check(z.describe('A short name for the monitor')),
+  start_url: z.string().check(z.describe('The absolute http(s) URL the monitor opens first')),
   every_minutes: z
-    .number()
-    .int()
-    .nullable()
-    .describe('Minutes between scheduled runs, or null for manual runs only'),
+    .nullable(z.number().check(z.int()))
+    .check(z.describe('Minutes between scheduled runs, or null for manual runs only')),
   steps: z
     .array(
       z.object({
         action: z.enum(STEP_ACTIONS),
-        url: z.string().nullable().describe('goto: the URL; expectUrl: text the URL contains'),
-        target_kind: z.enum(TARGET_KINDS).nullable(),
+        url: z.nullable(z.string()).check(z.describe('goto: the URL; expectUrl: text the URL contains')),
+        target_kind: z.nullable(z.enum(TARGET_KINDS)),
         target_value: z
-          .string()
-          .nullable()
-          .describe('The role, label, visible text, test id or CSS selector'),
-        target_name: z.string().nullable().describe('With role: the accessible name'),
+          .nullable(z.string())
+          .check(z.describe('The role, label, visible text, test id or CSS selector')),
+        target_name: z.nullable(z.string()).check(z.describe('With role: the accessible name')),
         text: z
-          .string()
-          .nullable()
-          .describe('fill: the value; expectText and expectTitle: the text expected'),
-        key: z.string().nullable().describe('press: a key such as Enter'),
-        status: z.number().int().nullable().describe('expectStatus: the HTTP status'),
+          .nullable(z.string())
+          .check(z.describe('fill: the value; expectText and expectTitle: the text expected')),
+        key: z.nullable(z.string()).check(z.describe('press: a key such as Enter')),
+        status: z.nullable(z.number().check(z.int())).check(z.describe('expectStatus: the HTTP status')),
       }),
     )
-    .describe('At most 25 steps after opening start_url'),
+    .check(z.describe('At most 25 steps after opening start_url')),
 });
 type ModelDraft = z.infer<typeof modelDraft>;
 
@@ -288,15 +284,15 @@ export async function draftWithOpenAI(prompt: string, config: Config): Promise<D
     maxRetries: 1,
     timeoutMs: Math.max(config.httpTimeoutMs, 20_000),
   });
-  // With the SDK, on first use: the synthetics function's other routes never load it.
-  const { zodTextFormat } = await import('openai/helpers/zod');
+  // With the SDK's parser, on first use: the synthetics function's other routes never load it.
+  const { textFormat } = await import('../ai/text-format.js');
   let parsed: ModelDraft | null;
   try {
     const response = await client.responses.parse({
       model: config.openaiModel,
       instructions: INSTRUCTIONS,
       input: prompt,
-      text: { format: zodTextFormat(modelDraft, 'synthetic_monitor') },
+      text: { format: textFormat(modelDraft, 'synthetic_monitor') },
       store: false,
     });
     parsed = response.output_parsed;
@@ -329,9 +325,9 @@ export async function draftWithOpenAI(prompt: string, config: Config): Promise<D
 }
 
 export const draftRequest = z.strictObject({
-  prompt: z.string().trim().min(1).max(MAX_PROMPT_CHARS),
+  prompt: z.string().check(z.trim(), z.minLength(1), z.maxLength(MAX_PROMPT_CHARS)),
   /** `auto`: OpenAI with a key, else rules. */
-  drafter: z.enum(['auto', 'openai', 'rules']).default('auto'),
+  drafter: z._default(z.enum(['auto', 'openai', 'rules']), 'auto'),
 });
 
 export async function draftMonitor(body: z.output<typeof draftRequest>, config: Config): Promise<Draft> {

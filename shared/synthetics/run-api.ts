@@ -2,11 +2,12 @@
  * POST /synthetics/{id}/run, apart from the rest of the API (api.ts): only
  * the function that starts a browser bundles the runners and playwright-core.
  */
-import * as z from 'zod';
+
 import { clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { HttpProblem, validate } from '../http/problem.js';
 import { rejectUnknown } from '../http/query.js';
+import * as z from '../zod.js';
 import { runView } from './links.js';
 import { existing, monitorId } from './lookup.js';
 import { RunBudgetExceeded, runMonitor } from './run.js';
@@ -18,7 +19,7 @@ export async function runNow(
   config: Config,
 ) {
   rejectUnknown(query, ['runner']);
-  const runner = validate(z.object({ runner: z.enum(['auto', 'http']).default('auto') }), query).runner;
+  const runner = validate(z.object({ runner: z._default(z.enum(['auto', 'http']), 'auto') }), query).runner;
   const monitor = await existing(config, monitorId(pathParameters));
   try {
     const run = await runMonitor(monitor, { config, trigger: 'manual', runner });

@@ -8,8 +8,9 @@
  * The same schema checks what users send, what either drafter proposes and
  * what the store reads back; the README documents it field by field.
  */
-import * as z from 'zod';
+
 import { LABEL_SCHEMAS } from '../events/storable.js';
+import * as z from '../zod.js';
 
 export const SPEC_VERSION = 1;
 /** Most steps a monitor may have: a run's time grows with them. */
@@ -22,26 +23,26 @@ export const MAX_INTERVAL_SEC = 86_400;
 /** Longest text a step carries (names, texts, selectors, values). */
 const MAX_TEXT = 500;
 
-const text = z.string().trim().min(1).max(MAX_TEXT);
+const text = z.string().check(z.trim(), z.minLength(1), z.maxLength(MAX_TEXT));
 
 /** An absolute http(s) URL; the egress guard decides later whether its address may be reached. */
-export const httpUrl = z
-  .string()
-  .trim()
-  .max(2000)
-  .refine((value) => {
+export const httpUrl = z.string().check(
+  z.trim(),
+  z.maxLength(2000),
+  z.refine((value) => {
     try {
       const url = new URL(value);
       return url.protocol === 'http:' || url.protocol === 'https:';
     } catch {
       return false;
     }
-  }, 'expected an absolute http:// or https:// URL');
+  }, 'expected an absolute http:// or https:// URL'),
+);
 
 /** A stored secret's name (SYNTHETIC_SECRETS): the value is looked up at run time, never stored. */
 export const secretName = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a secret name: letters, digits and _');
+  .check(z.regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected a secret name: letters, digits and _'));
 
 const secretRef = z.strictObject({ secret: secretName });
 export type SecretRef = z.infer<typeof secretRef>;
@@ -49,11 +50,8 @@ export type SecretRef = z.infer<typeof secretRef>;
 /** How a step finds its element; exactly one way per target. */
 export const target = z.union([
   z.strictObject({
-    role: z
-      .string()
-      .trim()
-      .regex(/^[a-z]+$/, 'expected an ARIA role such as button'),
-    name: text.optional(),
+    role: z.string().check(z.trim(), z.regex(/^[a-z]+$/, 'expected an ARIA role such as button')),
+    name: z.optional(text),
   }),
   z.strictObject({ label: text }),
   z.strictObject({ text: text }),
@@ -63,9 +61,9 @@ export const target = z.union([
 export type Target = z.infer<typeof target>;
 
 const textMatch = z.enum(['contains', 'equals']);
-const stepName = text.max(100).optional();
+const stepName = z.optional(text.check(z.maxLength(100)));
 /** A step's own wait, at most the monitor's timeout. */
-const stepTimeout = z.number().int().min(100).max(MAX_TIMEOUT_MS).optional();
+const stepTimeout = z.optional(z.number().check(z.int(), z.gte(100), z.lte(MAX_TIMEOUT_MS)));
 
 export const step = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('goto'), name: stepName, url: httpUrl }),
@@ -74,39 +72,39 @@ export const step = z.discriminatedUnion('action', [
     action: z.literal('fill'),
     name: stepName,
     target,
-    value: z.union([z.string().max(MAX_TEXT), secretRef]),
+    value: z.union([z.string().check(z.maxLength(MAX_TEXT)), secretRef]),
     timeoutMs: stepTimeout,
   }),
   z.strictObject({
     action: z.literal('press'),
     name: stepName,
-    key: z.string().regex(/^[A-Za-z0-9+]{1,30}$/, 'expected a key name such as Enter or Control+A'),
-    target: target.optional(),
+    key: z.string().check(z.regex(/^[A-Za-z0-9+]{1,30}$/, 'expected a key name such as Enter or Control+A')),
+    target: z.optional(target),
   }),
   z.strictObject({ action: z.literal('waitFor'), name: stepName, target, timeoutMs: stepTimeout }),
   z.strictObject({
     action: z.literal('expectText'),
     name: stepName,
     text,
-    target: target.optional(),
+    target: z.optional(target),
     timeoutMs: stepTimeout,
   }),
   z.strictObject({
     action: z.literal('expectTitle'),
     name: stepName,
     title: text,
-    match: textMatch.default('contains'),
+    match: z._default(textMatch, 'contains'),
   }),
   z.strictObject({
     action: z.literal('expectUrl'),
     name: stepName,
     url: text,
-    match: textMatch.default('contains'),
+    match: z._default(textMatch, 'contains'),
   }),
   z.strictObject({
     action: z.literal('expectStatus'),
     name: stepName,
-    status: z.number().int().min(100).max(599),
+    status: z.number().check(z.int(), z.gte(100), z.lte(599)),
   }),
   z.strictObject({ action: z.literal('screenshot'), name: stepName }),
 ]);
@@ -135,25 +133,30 @@ export const BROWSER_ONLY: ReadonlySet<StepAction> = new Set([
 ]);
 
 export const monitorSpec = z.strictObject({
-  version: z.literal(SPEC_VERSION).default(SPEC_VERSION),
+  version: z._default(z.literal(SPEC_VERSION), SPEC_VERSION),
   /** Also the `endpoint` label of the run's events: the event label's own limits. */
-  name: LABEL_SCHEMAS.endpoint.refine(
-    (name) => ![...name].some((c) => (c.codePointAt(0) ?? 0) < 0x20),
-    'must not contain control characters',
+  name: LABEL_SCHEMAS.endpoint.check(
+    z.refine(
+      (name) => ![...name].some((c) => (c.codePointAt(0) ?? 0) < 0x20),
+      'must not contain control characters',
+    ),
   ),
   startUrl: httpUrl,
   /** Seconds between scheduled runs, or `off` (runs only when asked). */
-  schedule: z
-    .union([
+  schedule: z._default(
+    z.union([
       z.literal('off'),
-      z.strictObject({ everySec: z.number().int().min(MIN_INTERVAL_SEC).max(MAX_INTERVAL_SEC) }),
-    ])
-    .default('off'),
+      z.strictObject({
+        everySec: z.number().check(z.int(), z.gte(MIN_INTERVAL_SEC), z.lte(MAX_INTERVAL_SEC)),
+      }),
+    ]),
+    'off',
+  ),
   /** Whole-run limit, ms. */
-  timeoutMs: z.number().int().min(1000).max(MAX_TIMEOUT_MS).default(DEFAULT_TIMEOUT_MS),
+  timeoutMs: z._default(z.number().check(z.int(), z.gte(1000), z.lte(MAX_TIMEOUT_MS)), DEFAULT_TIMEOUT_MS),
   /** Failed runs retried (in a fresh browser context) before a failure counts: 0 or 1. */
-  retries: z.number().int().min(0).max(1).default(1),
-  steps: z.array(step).max(MAX_STEPS),
+  retries: z._default(z.number().check(z.int(), z.gte(0), z.lte(1)), 1),
+  steps: z.array(step).check(z.maxLength(MAX_STEPS)),
 });
 export type MonitorSpec = z.output<typeof monitorSpec>;
 export type MonitorSpecInput = z.input<typeof monitorSpec>;

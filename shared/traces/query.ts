@@ -34,7 +34,7 @@
  * ExclusiveStartKey; the sort key holds the id, so events sharing a timestamp
  * are never duplicated or skipped.
  */
-import * as z from 'zod';
+
 import { ERROR_TYPES, type TraceEvent } from '../events/model.js';
 import { badRequest, validate } from '../http/problem.js';
 import {
@@ -64,6 +64,7 @@ import {
   HOUR_MS,
   MINUTE_MS,
 } from '../store/keys.js';
+import * as z from '../zod.js';
 import { CursorError, decodeCursor, encodeCursor, queryHash, type TraceCursor } from './cursor.js';
 
 const DEFAULT_LIMIT = 100;
@@ -141,20 +142,21 @@ const statusList = list(
 );
 
 const paramsSchema = z.object({
-  ok: z.enum(['true', 'false'], { message: 'expected true or false' }).optional(),
-  errorType: oneOfList(ERROR_TYPES).optional(),
-  status: statusList.optional(),
-  traceId: z
-    .string()
-    .regex(/^[0-9a-f]{32}$/, 'expected a trace id: 32 lower-case hexadecimal characters')
-    .optional(),
-  limit: wholeNumber(`a whole number from 1 to ${MAX_LIMIT}`, {
-    min: 1,
-    max: MAX_LIMIT,
-    maxDigits: 7,
-  }).optional(),
-  cursor: z.string().min(1, 'empty cursor').optional(),
-  format: z.enum(FORMATS, { message: `expected one of ${FORMATS.join(', ')}` }).optional(),
+  ok: z.optional(z.enum(['true', 'false'], { message: 'expected true or false' })),
+  errorType: z.optional(oneOfList(ERROR_TYPES)),
+  status: z.optional(statusList),
+  traceId: z.optional(
+    z.string().check(z.regex(/^[0-9a-f]{32}$/, 'expected a trace id: 32 lower-case hexadecimal characters')),
+  ),
+  limit: z.optional(
+    wholeNumber(`a whole number from 1 to ${MAX_LIMIT}`, {
+      min: 1,
+      max: MAX_LIMIT,
+      maxDigits: 7,
+    }),
+  ),
+  cursor: z.optional(z.string().check(z.minLength(1, 'empty cursor'))),
+  format: z.optional(z.enum(FORMATS, { message: `expected one of ${FORMATS.join(', ')}` })),
 });
 
 export interface ParseContext {
