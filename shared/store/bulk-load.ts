@@ -24,7 +24,7 @@ import type { TraceEvent } from '../events/model.js';
 import { checkStorable } from '../events/storable.js';
 import { TABLE } from '../schema.js';
 import { batchPut } from './batch-write.js';
-import { eventItem, ROLLUP_KINDS, type RecordOptions, type RollupDelta, rollupDeltas } from './events.js';
+import { eventItem, type RecordOptions, ROLLUP_KINDS, type RollupDelta, rollupDeltas } from './events.js';
 import { ROLLUP_LAST } from './item-layout.js';
 import { eventKey, rollupShard } from './keys.js';
 
@@ -59,9 +59,9 @@ export class BulkLoad {
   /**
    * Writes the events of one writer (a recordEvents call whose token is
    * `token`) and adds their rollup deltas, on that token's shard, to the
-   * rollup items written by `finish`. Calls may run concurrently.
+   * rollup items written by `finish`. Calls may run concurrently. Returns the events written.
    */
-  async add(events: readonly TraceEvent[], token: string): Promise<void> {
+  async add(events: readonly TraceEvent[], token: string): Promise<number> {
     if (this.finished) throw new Error('BulkLoad.add after finish');
     const now = this.options.now ?? clock.now();
     const { storable } = checkStorable(events, { now, retentionDays: this.options.retentionDays });
@@ -86,6 +86,7 @@ export class BulkLoad {
       this.send,
     );
     this.counts.events += unique.length;
+    return unique.length;
   }
 
   /** Writes the rollup items (once every `add` has returned). */

@@ -39,7 +39,7 @@ import { randomBytes } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
-  BatchWriteCommand,
+  type BatchWriteCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
