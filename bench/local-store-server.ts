@@ -1,6 +1,6 @@
 /**
- * Helper of bench/status-query.ts: runs the local store (in-memory dynalite +
- * s3rver, `startLocalStore({ dataDir: undefined })`) in its own process, so
+ * Helper of bench/status-query.ts: runs the local store (dynalite + s3rver,
+ * in memory, or on disk under BENCH_STORE_DIR when set) in its own process, so
  * the server and the benchmark's SDK client each get a CPU core, as they
  * would against a real DynamoDB. Prints one JSON line with the endpoints,
  * then runs until stdin closes (the parent ended or died) or SIGTERM.
@@ -8,7 +8,7 @@
 import { createInterface } from 'node:readline';
 import { startLocalStore } from '../infra/local/store.js';
 
-const store = await startLocalStore({ dataDir: undefined });
+const store = await startLocalStore({ dataDir: process.env.BENCH_STORE_DIR || undefined });
 process.stdout.write(
   `${JSON.stringify({ dynamodbEndpoint: store.dynamodbEndpoint, s3Endpoint: store.s3Endpoint })}\n`,
 );

@@ -4,12 +4,18 @@
  * several requests (so several rollup shards) per minute.
  *
  * Loads LABELS label sets (10 endpoints × 3 models × LABELS/30 regions) ×
- * the last TAIL_MINUTES minutes × REQUESTS writers per minute through
- * recordEvents into an in-memory dynalite, compacts what is closed, then
- * reads `/status?window=1440` cold (nothing cached) and prints the items,
+ * the last TAIL_MINUTES minutes × REQUESTS writers per minute into an
+ * in-memory dynalite, compacts what is closed, then reads
+ * `/status?window=1440` cold (nothing cached) and prints the items,
  * Query/BatchGet calls and KB read, and the figures' totals.
  *
- *   npx tsx bench/status-tail.ts            (LABELS=300 TAIL_MINUTES=4 REQUESTS=3)
+ * LOADER=bulk (the default) writes through BulkLoad (shared/store/bulk-load.ts)
+ * with writer tokens chosen so that the writers of a minute cover the rollup
+ * shards in turn (REQUESTS=8: every shard written in every minute, the
+ * high-traffic case); LOADER=write goes through recordEvents, whose random
+ * tokens spread writers over the shards by chance.
+ *
+ *   npx tsx bench/status-tail.ts            (LABELS=300 TAIL_MINUTES=4 REQUESTS=8)
  */
 import { ensureSchema, startLocalStore } from '../infra/local/store.js';
 import { resetClients } from '../shared/aws.js';
@@ -17,13 +23,15 @@ import { parseConfig, resetConfig } from '../shared/config.js';
 import type { TraceEvent } from '../shared/events/model.js';
 import { resolveFilters, resolveRange } from '../shared/status/params.js';
 import { computeStatus } from '../shared/status/status.js';
+import { BulkLoad } from '../shared/store/bulk-load.js';
 import { clearCompactCache, compactClosedPeriods } from '../shared/store/compaction.js';
 import { recordEvents } from '../shared/store/events.js';
-import { DAY_MS, MINUTE_MS } from '../shared/store/keys.js';
+import { DAY_MS, MINUTE_MS, ROLLUP_SHARDS, rollupShard } from '../shared/store/keys.js';
 
 const LABELS = Number(process.env.LABELS ?? 300);
 const TAIL_MINUTES = Number(process.env.TAIL_MINUTES ?? 4);
-const REQUESTS = Number(process.env.REQUESTS ?? 3);
+const REQUESTS = Number(process.env.REQUESTS ?? 8);
+const LOADER = process.env.LOADER === 'write' ? 'write' : 'bulk';
 const NOW = Date.UTC(2026, 10, 27, 12, 34, 56, 789);
 const RETENTION = { retentionDays: 30, rollupRetentionDays: 400 };
 const endpoints = Array.from({ length: 10 }, (_, i) => `endpoint-${i}`);
@@ -42,8 +50,15 @@ Object.assign(process.env, {
 resetConfig();
 resetClients();
 
-// One event per label set, minute and request; each request is one recordEvents call (one writer).
+/** A writer token whose rollup shard is `shard`. */
+function tokenOnShard(name: string, shard: number): string {
+  for (let k = 0; ; k++) if (rollupShard(`${name}-${k}`) === shard) return `${name}-${k}`;
+}
+
+// One event per label set, minute and request; each request is one writer.
 const started = performance.now();
+const bulk = LOADER === 'bulk' ? new BulkLoad({ tableName, ...RETENTION, now: NOW }) : undefined;
+const shardsWritten = new Set<number>();
 let n = 0;
 for (let m = TAIL_MINUTES; m >= 0; m--) {
   const minute = Math.floor(NOW / MINUTE_MS) * MINUTE_MS - m * MINUTE_MS;
@@ -64,9 +79,14 @@ for (let m = TAIL_MINUTES; m >= 0; m--) {
             latencyMs: 100 + (n % 900),
           } as TraceEvent);
         }
-    await recordEvents(batch, { tableName, ...RETENTION, now: NOW });
+    if (bulk) {
+      const token = tokenOnShard(`tail-${m}-${r}`, r % ROLLUP_SHARDS);
+      shardsWritten.add(rollupShard(token));
+      await bulk.add(batch, token);
+    } else await recordEvents(batch, { tableName, ...RETENTION, now: NOW });
   }
 }
+await bulk?.finish();
 const loadSeconds = (performance.now() - started) / 1000;
 for (;;) {
   const result = await compactClosedPeriods({
@@ -92,7 +112,7 @@ const live = await computeStatus(request(true));
 const m = answer.meta as unknown as Record<string, number>;
 console.log(
   `${endpoints.length * models.length * regions.length} label sets, ${TAIL_MINUTES + 1} minutes up to now × ${REQUESTS} requests each: ` +
-    `${n.toLocaleString()} events loaded in ${loadSeconds.toFixed(1)} s`,
+    `${n.toLocaleString()} events loaded (${LOADER}${bulk ? `, shards ${[...shardsWritten].sort().join(',')} in every minute` : ''}) in ${loadSeconds.toFixed(1)} s`,
 );
 console.log(
   `/status?window=1440 cold: ${m.itemsRead} items (${m.compactItemsRead} compact), ` +

@@ -7,7 +7,7 @@ import type { ErrorType, TraceEvent } from '../../shared/events/model.js';
 import { estimateCost } from '../../shared/pricing.js';
 import { DAY_MS, HOUR_MS } from '../../shared/store/keys.js';
 import { lognormal, seededRandom } from '../../test/fixtures.js';
-import { intSetting, NOW } from './settings.js';
+import { NOW } from './settings.js';
 
 export interface Profile {
   key: string;
@@ -55,14 +55,19 @@ export const PROFILES: Profile[] = [
 ];
 /** (endpoint, model) pairs: 5 endpoints with 2 models, 5 without. */
 const PAIRS = PROFILES.reduce((n, p) => n + (p.models ? 2 : 1), 0);
-/** LABELS=300 spreads the calls over 20 regions instead of 2: ten times the label sets, the same events. */
-const REGION_COUNT = Math.max(2, Math.round(intSetting('LABELS', 30) / PAIRS));
-export const REGIONS = Array.from({ length: REGION_COUNT }, (_, i) =>
-  i === 0 ? 'us-west-1' : i === 1 ? 'eu-west-1' : `region-${i}`,
-);
-export const REGION_FACTOR = REGIONS.map((_, i) => (i === 0 ? 1 : i === 1 ? 1.25 : 1 + 0.05 * (i % 6)));
-/** Distinct (endpoint, model, region) label sets: the rollup keys. */
-export const LABEL_SETS = PAIRS * REGIONS.length;
+/** The regions of a dataset of about `labels` label sets: the (endpoint, model) pairs times at least 2 regions. */
+export function labelSpace(labels: number) {
+  const count = Math.max(2, Math.round(labels / PAIRS));
+  const regions = Array.from({ length: count }, (_, i) =>
+    i === 0 ? 'us-west-1' : i === 1 ? 'eu-west-1' : `region-${i}`,
+  );
+  return {
+    regions,
+    regionFactor: regions.map((_, i) => (i === 0 ? 1 : i === 1 ? 1.25 : 1 + 0.05 * (i % 6))),
+    /** Distinct (endpoint, model, region) label sets: the rollup keys. */
+    labelSets: PAIRS * regions.length,
+  };
+}
 
 export interface FailureKind {
   weight: number;
@@ -93,7 +98,13 @@ export const INCIDENT = {
 export const r3 = (n: number) => Math.round(n * 1000) / 1000;
 
 /** `count` events spread evenly (stratified) over the 24 h before NOW, in time order. */
-export function* generateEvents(count: number, seed: number, tag: string): Generator<TraceEvent> {
+export function* generateEvents(
+  count: number,
+  seed: number,
+  tag: string,
+  labels: number,
+): Generator<TraceEvent> {
+  const { regions, regionFactor } = labelSpace(labels);
   const random = seededRandom(seed);
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)] as T;
   const hex = (chars: number) => {
@@ -110,13 +121,13 @@ export function* generateEvents(count: number, seed: number, tag: string): Gener
     const profile = pick(PROFILES);
     const model = profile.models ? profile.models[random() < 0.5 ? 0 : 1] : undefined;
     const regionIndex =
-      REGIONS.length === 2 ? (random() < 0.5 ? 0 : 1) : Math.floor(random() * REGIONS.length);
+      regions.length === 2 ? (random() < 0.5 ? 0 : 1) : Math.floor(random() * regions.length);
     // Busier (slower) in the UTC afternoon, a long tail on 1% of the calls.
     const hourOfDay = (ts % DAY_MS) / HOUR_MS;
     const diurnal = 1 + 0.2 * Math.sin((2 * Math.PI * (hourOfDay - 9)) / 24);
     let latencyMs = lognormal(
       random,
-      profile.medianMs * (REGION_FACTOR[regionIndex] ?? 1) * diurnal,
+      profile.medianMs * (regionFactor[regionIndex] ?? 1) * diurnal,
       profile.sigma,
     );
     if (random() < 0.01) latencyMs *= 2 + 4 * random();
@@ -153,7 +164,7 @@ export function* generateEvents(count: number, seed: number, tag: string): Gener
       source: 'probe',
       endpoint: profile.key,
       ...(model ? { model } : {}),
-      region: REGIONS[regionIndex] as string,
+      region: regions[regionIndex] as string,
       upstream: 'real',
       ok,
       latencyMs,

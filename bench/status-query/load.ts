@@ -1,6 +1,7 @@
 /**
- * The store the bench queries (in-memory dynalite, in a child process by default) and loading
- * generated events into it through the write path, recordEvents().
+ * The store the bench queries (dynalite, in a child process by default; in memory, or on disk
+ * under DATA_DIR) and loading generated events into it: by BulkLoad (the items the write path
+ * leaves, written in batches) or through the write path itself, recordEvents().
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -9,9 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { ensureSchema, startLocalStore } from '../../infra/local/store.js';
 import { type Config, parseConfig } from '../../shared/config.js';
 import type { TraceEvent } from '../../shared/events/model.js';
+import { BulkLoad } from '../../shared/store/bulk-load.js';
 import { recordEvents } from '../../shared/store/events.js';
 import { generateEvents } from './data.js';
-import { BATCH, CONCURRENCY, int, log, RETENTION, SEED, STORE_MODE } from './settings.js';
+import { BATCH, CONCURRENCY, DATA_DIR, int, LOADER, log, RETENTION, SEED, STORE_MODE } from './settings.js';
 
 export interface Store {
   dynamodbEndpoint: string;
@@ -26,10 +28,10 @@ export interface Store {
 
 export async function startStore(): Promise<Store> {
   if (STORE_MODE === 'inprocess') {
-    const store = await startLocalStore({ dataDir: undefined });
+    const store = await startLocalStore({ dataDir: DATA_DIR });
     return {
       ...store,
-      describe: 'in-memory dynalite, same process',
+      describe: `dynalite ${DATA_DIR ? `on disk (${DATA_DIR})` : 'in memory'}, same process`,
       cpuMs: async () => undefined,
       peakRssMb: 0,
       close: () => store.close(),
@@ -39,6 +41,7 @@ export async function startStore(): Promise<Store> {
   // process.execArgv carries tsx's loader flags, so the child runs TypeScript too.
   const child: ChildProcess = spawn(process.execPath, [...process.execArgv, helper], {
     stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, BENCH_STORE_DIR: DATA_DIR ?? '' },
   });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   let started = false;
@@ -53,7 +56,7 @@ export async function startStore(): Promise<Store> {
   const endpoints = JSON.parse(first) as { dynamodbEndpoint: string; s3Endpoint: string };
   const store: Store = {
     ...endpoints,
-    describe: 'in-memory dynalite in a child process',
+    describe: `dynalite ${DATA_DIR ? `on disk (${DATA_DIR})` : 'in memory'} in a child process`,
     peakRssMb: 0,
     async cpuMs() {
       const answer = once(lines, 'line');
@@ -81,6 +84,10 @@ export interface LoadResult {
   seconds: number;
   writeRequests: number;
   duplicates: number;
+  /** Rollup items written (bulk loads only). */
+  rollupItems?: number;
+  /** How: `bulk` or `write`. */
+  loader: string;
 }
 
 /** The SDK warns each time more than its 50 sockets are busy, which a bulk load always does: count, don't print. */
@@ -97,23 +104,17 @@ export function quietSocketWarnings(): () => void {
   };
 }
 
-/** Loads `count` events; `limit` loads only the first ones (the calibration: same density as the full load). */
-export async function load(
-  config: Config,
-  count: number,
-  tag: string,
-  label: string,
-  limit = count,
-): Promise<LoadResult> {
-  const all = generateEvents(count, SEED, tag);
-  const events = (function* () {
-    for (let i = 0; i < limit; i++) {
-      const next = all.next();
-      if (next.done) return;
-      yield next.value;
-    }
-  })();
+/**
+ * Loads `count` events of `labels` label sets in batches of BATCH, CONCURRENCY at a time, each
+ * batch one writer: through BulkLoad (LOADER=bulk; the writer tokens numbered, so a reload
+ * writes the same shards) or through recordEvents (LOADER=write, random tokens as in production).
+ */
+export async function load(config: Config, count: number, tag: string, label: string, labels = 30) {
+  const limit = count;
+  const events = generateEvents(count, SEED, tag, labels);
   const options = { tableName: config.tableName, ...RETENTION };
+  const bulk = LOADER === 'bulk' ? new BulkLoad(options) : undefined;
+  let batches = 0;
   let taken = 0;
   let writeRequests = 0;
   let stored = 0;
@@ -135,10 +136,15 @@ export async function load(
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         for (let batch = nextBatch(); batch.length > 0; batch = nextBatch()) {
-          const result = await recordEvents(batch, options);
-          writeRequests += result.writeRequests;
-          stored += result.stored;
-          duplicates += result.duplicates;
+          if (bulk) {
+            const written = await bulk.add(batch, `${tag}-${batches++}`);
+            stored += written;
+          } else {
+            const result = await recordEvents(batch, options);
+            writeRequests += result.writeRequests;
+            stored += result.stored;
+            duplicates += result.duplicates;
+          }
           if (limit >= 100_000 && stored / limit >= nextReport) {
             const s = (performance.now() - started) / 1000;
             log(`  ${label}: ${int(stored)} / ${int(limit)} in ${s.toFixed(0)} s (${int(stored / s)} ev/s)`);
@@ -150,9 +156,19 @@ export async function load(
   } finally {
     restoreWarn();
   }
+  const rollupItems = bulk ? (await bulk.finish()).rollupItems : undefined;
+  if (bulk) writeRequests = bulk.counts.writeRequests;
   if (stored + duplicates !== limit || taken !== limit)
     throw new Error(`loaded ${stored} of ${limit} events`);
-  return { events: limit, seconds: (performance.now() - started) / 1000, writeRequests, duplicates };
+  const result: LoadResult = {
+    events: limit,
+    seconds: (performance.now() - started) / 1000,
+    writeRequests,
+    duplicates,
+    loader: LOADER,
+  };
+  if (rollupItems !== undefined) result.rollupItems = rollupItems;
+  return result;
 }
 
 export async function createTable(store: Store, tableName: string): Promise<Config> {

@@ -8,17 +8,31 @@ export const intSetting = (name: string, fallback: number): number => {
   return value;
 };
 export const requestedRaw = process.argv[2] ?? process.env.EVENTS;
-export const REQUESTED =
+/** Events per dataset: a small default that runs in a few minutes; EVENTS=1000000 for the full figures. */
+export const EVENTS =
   requestedRaw === undefined || requestedRaw.trim() === ''
-    ? undefined
+    ? 20_000
     : Number(requestedRaw.replaceAll('_', '').replaceAll(',', ''));
-if (REQUESTED !== undefined && !(Number.isSafeInteger(REQUESTED) && REQUESTED >= 10)) {
+if (!(Number.isSafeInteger(EVENTS) && EVENTS >= 10)) {
   throw new Error(`event count ${requestedRaw}: expected a whole number ≥ 10`);
 }
-export const FULL = 1_000_000;
-export const MIN_FALLBACK = 200_000;
-export const LOAD_BUDGET_S = intSetting('LOAD_BUDGET_S', 300);
-export const CALIBRATION_EVENTS = 20_000;
+/** Label sets of each dataset, one dataset per entry: LABELS=30,300 (300 spreads the calls over 20 regions instead of 2). */
+export const LABEL_SET_LIST = (process.env.LABELS ?? '30,300').split(',').map((raw) => {
+  const value = Number(raw.trim());
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new Error(`LABELS=${process.env.LABELS}: expected e.g. 30,300`);
+  return value;
+});
+/** `bulk`: BulkLoad (shared/store/bulk-load.ts), batch by batch as writers; `write`: the write path, recordEvents. */
+export const LOADER = process.env.LOADER === 'write' ? 'write' : 'bulk';
+if (process.env.LOADER !== undefined && !['bulk', 'write'].includes(process.env.LOADER))
+  throw new Error(`LOADER=${process.env.LOADER}: expected bulk or write`);
+/**
+ * Where dynalite keeps the tables (its `path` option), so a later run with the same settings reads them
+ * again instead of loading; unset: in memory. RELOAD=1 loads again anyway.
+ */
+export const DATA_DIR = process.env.DATA_DIR?.trim() || undefined;
+export const RELOAD = process.env.RELOAD === '1';
 export const RUNS = intSetting('RUNS', 30);
 export const WARMUP = intSetting('WARMUP', 5);
 export const NAIVE_RUNS = intSetting('NAIVE_RUNS', 3);

@@ -39,7 +39,7 @@ import { randomBytes } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
-  BatchWriteCommand,
+  type BatchWriteCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -52,6 +52,7 @@ import { checkStorable, type Refusal } from '../events/storable.js';
 import { logger } from '../logger.js';
 import { TABLE } from '../schema.js';
 import { bucketAttribute, bucketIndex } from '../stats/histogram.js';
+import { batchPut } from './batch-write.js';
 import {
   PENDING,
   PHASES,
@@ -129,7 +130,7 @@ const MARK = {
  * compacted yet needs when it groups by endpoint only).
  */
 export type RollupKind = Resolution | 'endpoint';
-const ROLLUP_KINDS: readonly RollupKind[] = ['minute', 'hour', 'endpoint'];
+export const ROLLUP_KINDS: readonly RollupKind[] = ['minute', 'hour', 'endpoint'];
 
 /** The item of rollup `kind` an event adds to, on `shard`. */
 function rollupKindKey(kind: RollupKind, event: TraceEvent, shard: number): { pk: string; sk: string } {
@@ -182,7 +183,7 @@ function addEvent(counters: Map<string, number>, event: TraceEvent): void {
   add(bucketAttribute(bucketIndex(event.latencyMs)), 1);
 }
 
-interface RollupDelta {
+export interface RollupDelta {
   pk: string;
   sk: string;
   /** Attributes that name the item; the same for every writer. */
@@ -358,7 +359,6 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
 /** Requests in flight at once per step: enough to hide latency, few enough not to throttle a partition. */
 const PARALLEL = 16;
 const BATCH_GET_MAX = 100;
-const BATCH_WRITE_MAX = 25;
 const MAX_ATTEMPTS = 8;
 /** How often, and how long apart, events held by another running request are looked at again. */
 const BUSY_RECHECKS = [50, 150, 400];
@@ -729,20 +729,11 @@ class Writer {
 
   /** Step 4: the events become visible. Claimed ones are put again whole (25 per request). */
   private async commit(claimed = this.claimed, adopted = this.adopted): Promise<void> {
-    const items = claimed.map((event) => eventItem(event, this.options.retentionDays));
-    for (let i = 0; i < items.length; i += BATCH_WRITE_MAX) {
-      let pending: { PutRequest: { Item: Record<string, unknown> } }[] | undefined = items
-        .slice(i, i + BATCH_WRITE_MAX)
-        .map((Item) => ({ PutRequest: { Item } }));
-      for (let attempt = 0; pending?.length; attempt++) {
-        if (attempt >= MAX_ATTEMPTS) throw new Error('BatchWriteItem kept returning unprocessed items');
-        if (attempt > 0) await pause(Math.min(1000, 25 * 2 ** attempt));
-        const answer: { UnprocessedItems?: Record<string, typeof pending> } = await this.send(
-          new BatchWriteCommand({ RequestItems: { [this.table]: pending } }),
-        );
-        pending = answer.UnprocessedItems?.[this.table];
-      }
-    }
+    await batchPut(
+      this.table,
+      claimed.map((event) => eventItem(event, this.options.retentionDays)),
+      (command) => this.send(command),
+    );
     await eachLimited(adopted, PARALLEL, async (key) => {
       await this.send(
         new UpdateCommand({
