@@ -10,13 +10,20 @@
  * format. Numbers are written exactly: a whole number from 0 to 2^52 as a
  * varint of twice its value (low bit 0), anything else as the byte 0x01 and
  * a float64, so packing then unpacking gives back the same aggregate.
+ *
+ * Format 2 is format 1 compressed (raw deflate after the format byte), written
+ * when it is smaller: busy hours' histograms repeat small varints, and the
+ * compact items are most of what a cold `/status` reads (DynamoDB charges
+ * and transfers by item size). Both formats are read.
  */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { ERROR_TYPES, type ErrorType } from '../events/model.js';
 import { PHASES, STATUS_CLASSES } from '../store/item-layout.js';
 import { type Aggregate, emptyAggregate } from './aggregate.js';
 import { BUCKET_OFFSET } from './histogram.js';
 
 const FORMAT = 1;
+const DEFLATED = 2;
 const FLOAT_MARK = 0x01;
 const MAX_SMALL = 2 ** 52;
 
@@ -212,11 +219,29 @@ export function packGroups(groups: readonly PackedGroup[]): Uint8Array {
     w.text(group.region);
     writeAggregate(w, group.aggregate);
   }
-  return w.done();
+  const plain = w.done();
+  const deflated = deflateRawSync(plain.subarray(1));
+  if (deflated.byteLength + 1 >= plain.byteLength) return plain;
+  const packed = new Uint8Array(deflated.byteLength + 1);
+  packed[0] = DEFLATED;
+  packed.set(deflated, 1);
+  return packed;
 }
 
 /** The groups of packed bytes; throws RangeError on bytes this code did not write. */
 export function unpackGroups(bytes: Uint8Array): PackedGroup[] {
+  if (bytes[0] === DEFLATED) {
+    let body: Uint8Array;
+    try {
+      body = inflateRawSync(bytes.subarray(1));
+    } catch {
+      throw new RangeError('packed aggregate: deflated bytes do not inflate');
+    }
+    const plain = new Uint8Array(body.byteLength + 1);
+    plain[0] = FORMAT;
+    plain.set(body, 1);
+    bytes = plain;
+  }
   const r = new Reader(bytes);
   const format = r.byte();
   if (format !== FORMAT) throw new RangeError(`packed aggregate: unknown format ${format}`);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { inflateRawSync } from 'node:zlib';
 import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import * as fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -216,6 +217,35 @@ describe('packed aggregates', () => {
     expect(back?.aggregate.latency.equals(aggregate.latency)).toBe(true);
     expect({ ...back?.aggregate, latency: null }).toEqual({ ...aggregate, latency: null });
     expect(() => unpackGroups(new Uint8Array([9]))).toThrow(RangeError);
+  });
+
+  it('deflates a busy hour (format 2) and still reads the plain format 1 items written before it', () => {
+    // 30 label sets of an hour's latencies: the histograms' varints repeat, so deflate wins.
+    const groups = Array.from({ length: 30 }, (_, i) => {
+      const aggregate = emptyAggregate();
+      for (let b = 0; b < 60; b++) aggregate.latency.add(50 * 1.05 ** b, 1 + ((b * 7 + i) % 13));
+      aggregate.total = 600 + i;
+      aggregate.ok = 590 + i;
+      return { endpoint: `endpoint-${i % 10}`, model: `model-${i % 3}`, region: 'us-east-1', aggregate };
+    });
+    const packed = packGroups(groups);
+    expect(packed[0]).toBe(2);
+    const plain = new Uint8Array([1, ...inflateRawSync(packed.subarray(1))]);
+    expect(packed.byteLength).toBeLessThan(plain.byteLength * 0.9);
+    const fromPlain = unpackGroups(plain);
+    const fromDeflated = unpackGroups(packed);
+    fromDeflated.forEach((group, i) => {
+      expect(
+        group.aggregate.latency.equals(groups[i]?.aggregate.latency as typeof group.aggregate.latency),
+      ).toBe(true);
+      expect(fromPlain[i]?.aggregate.latency.equals(group.aggregate.latency)).toBe(true);
+      expect({ ...fromPlain[i], aggregate: { ...fromPlain[i]?.aggregate, latency: null } }).toEqual({
+        ...group,
+        aggregate: { ...group.aggregate, latency: null },
+      });
+    });
+    // Bytes that do not inflate are refused like any bytes this code did not write.
+    expect(() => unpackGroups(new Uint8Array([2, 0xff, 0xff, 0xff]))).toThrow(RangeError);
   });
 });
 
