@@ -230,6 +230,11 @@ export function packGroups(groups: readonly PackedGroup[]): Uint8Array {
 
 /** The groups of packed bytes; throws RangeError on bytes this code did not write. */
 export function unpackGroups(bytes: Uint8Array): PackedGroup[] {
+  return unpackSized(bytes).groups;
+}
+
+/** The groups, and the size of their plain (format 1) bytes: what a decoded period's memory follows. */
+export function unpackSized(bytes: Uint8Array): { groups: PackedGroup[]; plainBytes: number } {
   if (bytes[0] === DEFLATED) {
     let body: Uint8Array;
     try {
@@ -254,5 +259,5 @@ export function unpackGroups(bytes: Uint8Array): PackedGroup[] {
     groups.push({ endpoint, model, region, aggregate: readAggregate(r) });
   }
   if (!r.finished) throw new RangeError('packed aggregate: trailing bytes');
-  return groups;
+  return { groups, plainBytes: bytes.byteLength };
 }

@@ -30,7 +30,7 @@ import { SOURCES, type Source } from '../events/model.js';
 import { logger } from '../logger.js';
 import { TABLE } from '../schema.js';
 import { addRollupItem, emptyAggregate, mergeAggregate } from '../stats/aggregate.js';
-import { type PackedGroup, packGroups, unpackGroups } from '../stats/packed.js';
+import { type PackedGroup, packGroups, unpackSized } from '../stats/packed.js';
 import { WRITE_LEASE_MS } from './item-layout.js';
 import {
   COMPACT_LEVELS,
@@ -67,8 +67,8 @@ const MAX_PACKED_BYTES = 350_000;
  * Compact items kept decoded per warm container: closed periods never change,
  * so they are fetched once. Minute detection over two days of three sources
  * reads 3 × 2,880 minute items, most of them empty: the count bounds the
- * empty ones, the packed bytes (a decoded period weighs a small multiple of
- * them) the full ones. Least recently used go first.
+ * empty ones, the plain packed bytes (a decoded period weighs a small
+ * multiple of them; stored items may be deflated) the full ones. Least recently used go first.
  */
 const CACHE_ENTRIES = 12_000;
 const CACHE_PACKED_BYTES = 8 * 1024 * 1024;
@@ -158,7 +158,7 @@ function markKeys(source: Source, from: number, to: number): { pk: string; sk: s
 export interface CompactPeriod {
   versions: number;
   groups: PackedGroup[];
-  /** Bytes of the packed groups, for the read-size figures. */
+  /** Bytes of the groups packed plain (before deflate): the cache weighs a decoded period by them. */
   bytes: number;
 }
 
@@ -234,7 +234,8 @@ function decode(item: Record<string, unknown> | undefined): CompactPeriod | unde
   const versions = item?.cv;
   if (!(packed instanceof Uint8Array) || typeof versions !== 'number') return undefined;
   try {
-    return { versions, groups: unpackGroups(packed), bytes: packed.byteLength };
+    const { groups, plainBytes } = unpackSized(packed);
+    return { versions, groups, bytes: plainBytes };
   } catch (error) {
     logger.warn('unreadable compact item', { error: error as Error, pk: item?.[TABLE.partitionKey] });
     return undefined;
