@@ -53,8 +53,13 @@ export function loadHandler(functionName: string): Promise<AnyHandler> {
 /**
  * Starts everything from the environment `env` (which it updates with the
  * endpoints it starts, as the stack sets them on Lambda). Throws ConfigError on bad configuration.
+ * `unscheduled`: scheduled functions the scheduler leaves alone (a test that
+ * writes what they would, such as alert states, keeps them from overwriting it).
  */
-export async function startLocalStack(env: NodeJS.ProcessEnv = process.env): Promise<LocalStack> {
+export async function startLocalStack(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { unscheduled?: readonly string[] } = {},
+): Promise<LocalStack> {
   const initial = parseConfig(env);
   const dataDir = initial.dataDir ? resolve(PROJECT_ROOT, initial.dataDir) : undefined;
   // Cursors are signed with a real key: the configured one, else one generated once and kept with the data.
@@ -115,7 +120,7 @@ export async function startLocalStack(env: NodeJS.ProcessEnv = process.env): Pro
   });
 
   const scheduler = startScheduler(
-    FUNCTIONS.filter((f) => f.schedule).map((f) => ({
+    FUNCTIONS.filter((f) => f.schedule && !options.unscheduled?.includes(f.name)).map((f) => ({
       name: f.name,
       intervalMs: scheduleIntervalMs(
         f.schedule as NonNullable<typeof f.schedule>,
