@@ -126,6 +126,8 @@ export async function startSeededStack(extra: Record<string, string> = {}): Prom
     PORT: '0',
     HOST: '127.0.0.1',
     ENABLE_DB: '0',
+    // The probe does not run here (below), but the dashboard's empty state names its interval.
+    PROBE_INTERVAL_SEC: '3600',
     LOG_LEVEL: 'SILENT',
     INGEST_API_KEY: INGEST_KEY,
     ...extra,
