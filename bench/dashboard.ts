@@ -20,21 +20,10 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import lighthouse, { desktopConfig } from 'lighthouse';
-import { openSeededDashboard } from '../test/browser/dashboard-setup.js';
+import { DASHBOARD_TABS, openSeededDashboard } from '../test/browser/dashboard-setup.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const TABS = [
-  'status',
-  'slo',
-  'compare',
-  'heatmaps',
-  'cost',
-  'traces',
-  'logs',
-  'chat',
-  'synthetics',
-  'alerts',
-];
+const TABS = DASHBOARD_TABS;
 const LIGHTHOUSE_TABS = ['status', 'traces'];
 const load = () =>
   loadavg()

@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, openSeededDashboard, type SeededDashboard } from './dashboard-setup.js';
+import { CHROMIUM, DASHBOARD_TABS, openSeededDashboard, type SeededDashboard } from './dashboard-setup.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const DIST = join(ROOT, 'web', 'dist', 'index.html');
@@ -25,18 +25,7 @@ const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core
 const WAIT_MS = 30_000;
 const poll = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: WAIT_MS });
 
-const TABS = [
-  'status',
-  'slo',
-  'compare',
-  'heatmaps',
-  'cost',
-  'traces',
-  'logs',
-  'chat',
-  'synthetics',
-  'alerts',
-] as const;
+const TABS = DASHBOARD_TABS;
 const WIDTHS = [1280, 360] as const;
 /** The budget for one tab's load: well under Google's "good" (0.1). */
 const CLS_BUDGET = 0.05;

@@ -19,11 +19,25 @@ export interface SeededDashboard {
   close(): Promise<void>;
 }
 
-/** A rule on chat and its state, firing since 5 minutes before `now`: the Status tab's banner shows it. */
-export async function seedFiringAlert(tableName: string, now: number): Promise<void> {
+/** The dashboard's tabs, in the order of its tab strip. */
+export const DASHBOARD_TABS = [
+  'status',
+  'slo',
+  'compare',
+  'heatmaps',
+  'cost',
+  'traces',
+  'logs',
+  'chat',
+  'synthetics',
+  'alerts',
+] as const;
+
+/** A rule on chat (id `chat-failing`) and its state, firing since 5 minutes before `now`: the Status tab's banner shows it. */
+export async function seedFiringAlert(tableName: string, now: number, name = 'Chat failing'): Promise<void> {
   await saveRule(tableName, {
     ...ruleInputSchema.parse({
-      name: 'Chat failing',
+      name,
       endpoint: 'chat',
       condition: { kind: 'consecutive_failures' },
     }),

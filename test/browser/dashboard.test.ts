@@ -13,8 +13,8 @@ import { gzipSync } from 'node:zlib';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../infra/local/runner.js';
-import { ruleInputSchema } from '../../shared/alerts/model.js';
-import { appendTransition, saveRule, writeState } from '../../shared/store/alerts.js';
+import { appendTransition } from '../../shared/store/alerts.js';
+import { seedFiringAlert } from './dashboard-setup.js';
 import { HOUR, INGEST_KEY, type SeededStack, startSeededStack, XSS, XSS_ATTRIBUTE } from './seed.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -283,30 +283,7 @@ describe('dashboard in headless Chromium', { timeout: 90_000 }, () => {
   it('alerts: a firing alert in the Status tab’s banner, the rule, its history and the maintenance in the Alerts tab', async () => {
     const tableName = stack.config.tableName;
     const now = Date.now();
-    await saveRule(tableName, {
-      ...ruleInputSchema.parse({
-        name: `Chat failing ${XSS}`,
-        endpoint: 'chat',
-        condition: { kind: 'consecutive_failures' },
-      }),
-      id: 'chat-failing',
-      updatedAt: now,
-    });
-    await writeState(
-      tableName,
-      {
-        ruleId: 'chat-failing',
-        endpoint: 'chat',
-        status: 'firing',
-        since: now - 5 * 60_000,
-        notifiedAt: now - 5 * 60_000,
-        evaluatedAt: now,
-        value: { runs: 5, failed: 4 },
-        summary: '4 of the last 5 runs failed (fires at 3 of 5)',
-        version: 1,
-      },
-      undefined,
-    );
+    await seedFiringAlert(tableName, now, `Chat failing ${XSS}`);
     await appendTransition(
       tableName,
       {
