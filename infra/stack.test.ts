@@ -603,7 +603,7 @@ describe('OpenAiStatusStack: functions', () => {
     }
   });
 
-  it('loads the openai SDK and the S3 client on first use only, in the HTTP functions', () => {
+  it('loads the openai SDK, the S3 client and the OTLP protobuf decoder on first use only, in the HTTP functions', () => {
     const atInit = (name: string) => {
       const dir = assetDir(main, functionOf(name).node.defaultChild as CfnFunction);
       return bundleOutputs(dir)
@@ -618,6 +618,10 @@ describe('OpenAiStatusStack: functions', () => {
       ).toEqual([]);
       expect(
         inputs.filter((i) => i.includes('node_modules/@aws-sdk/client-s3/')),
+        spec.name,
+      ).toEqual([]);
+      expect(
+        inputs.filter((i) => i.includes('otlp-proto/')),
         spec.name,
       ).toEqual([]);
     }

@@ -26,12 +26,7 @@ import { logger } from '../logger.js';
 import { EventsInFlight, type RecordResult, recordEvents } from '../store/events.js';
 import { once } from './idempotency.js';
 import { eventsFromOtlp } from './otlp.js';
-import {
-  decodeTraceRequest,
-  encodeStatus,
-  encodeTraceResponse,
-  PROTOBUF_CONTENT_TYPE,
-} from './otlp-protobuf.js';
+import { encodeStatus, PROTOBUF_CONTENT_TYPE } from './otlp-status.js';
 import { parseTraceBody, type Rejection, traceToEvent, validateTraces } from './traces.js';
 
 /** Stores events; a batch partly held by a concurrent request becomes a retryable 503. */
@@ -173,7 +168,9 @@ export async function ingestOtlp(request: HttpRequest): Promise<HttpResponse> {
   }
   const now = clock.now();
   const bytes = request.bodyBytes ?? Buffer.alloc(0);
-  const result = eventsFromOtlp(encoding === 'protobuf' ? decodeTraceRequest(bytes) : request.body);
+  // The generated decoder is loaded with the first protobuf request: JSON senders never pay for it at init.
+  const proto = encoding === 'protobuf' ? await import('./otlp-protobuf.js') : undefined;
+  const result = eventsFromOtlp(proto ? proto.decodeTraceRequest(bytes) : request.body);
   const body =
     encoding === 'protobuf'
       ? `protobuf:${createHash('sha256').update(bytes).digest('hex')}`
@@ -225,11 +222,11 @@ export async function ingestOtlp(request: HttpRequest): Promise<HttpResponse> {
     'x-skipped-spans': String(result.skipped),
     'idempotent-replayed': String(answer.replayed),
   };
-  if (encoding === 'protobuf') {
+  if (proto) {
     return {
       statusCode: answer.statusCode,
-      headers: { ...headers, 'content-type': 'application/x-protobuf' },
-      body: encodeTraceResponse(answer.body as Parameters<typeof encodeTraceResponse>[0]),
+      headers: { ...headers, 'content-type': PROTOBUF_CONTENT_TYPE },
+      body: proto.encodeTraceResponse(answer.body as Parameters<typeof proto.encodeTraceResponse>[0]),
     };
   }
   return { statusCode: answer.statusCode, headers, body: answer.body };

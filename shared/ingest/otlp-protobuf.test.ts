@@ -14,9 +14,9 @@ import {
   decodeStatus,
   decodeTraceRequest,
   decodeTraceResponse,
-  encodeStatus,
   encodeTraceResponse,
 } from './otlp-protobuf.js';
+import { encodeStatus } from './otlp-status.js';
 
 const START = 1_767_225_600_000;
 

@@ -19,9 +19,6 @@ import {
 
 const { ExportTraceServiceRequest, ExportTraceServiceResponse } = opentelemetry.proto.collector.trace.v1;
 
-/** The content type of answers (and error answers) to a protobuf request. */
-export const PROTOBUF_CONTENT_TYPE = 'application/x-protobuf';
-
 type Int64 = DecodedSpan['startTimeUnixNano'];
 interface LongBits {
   low: number;
@@ -131,19 +128,6 @@ export function encodeTraceResponse(body: {
     writer.ldelim();
   }
   return Buffer.from(writer.finish());
-}
-
-/**
- * A `google.rpc.Status`, the body of an OTLP/HTTP error answer: `message`
- * (field 2, string). `code` (1) is left out: OTLP/HTTP clients do not use it.
- */
-export function encodeStatus(message: string): Buffer {
-  return Buffer.from(
-    protobuf.Writer.create()
-      .uint32((2 << 3) | 2)
-      .string(message)
-      .finish(),
-  );
 }
 
 /** Reads an answer as an exporter would (tests and the benchmark). */
