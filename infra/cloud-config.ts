@@ -21,10 +21,10 @@ const DEPLOYABLE = VARIABLES.filter((v) => v.scope !== 'local' && v.secret !== t
 /** The names a deployment can set (context or environment). */
 export const CLOUD_VARIABLES: readonly string[] = DEPLOYABLE.map((v) => v.name);
 
-/** The names whose value the functions get as environment variables: not reserved ones (nothing reads them yet). */
-export const FUNCTION_VARIABLES: readonly string[] = DEPLOYABLE.filter(
-  (v) => v.scope === 'both' && v.reserved === undefined,
-).map((v) => v.name);
+/** The names whose value the functions get as environment variables. */
+export const FUNCTION_VARIABLES: readonly string[] = DEPLOYABLE.filter((v) => v.scope === 'both').map(
+  (v) => v.name,
+);
 
 /** The secret variables: keys of the Secrets Manager secret, never in the environment. */
 export const SECRET_VARIABLES: readonly string[] = VARIABLES.filter((v) => v.secret === true).map(

@@ -97,12 +97,6 @@ describe('configuration', () => {
     expect(error.message).not.toContain('\n');
   });
 
-  it('has no reserved variables left (each variable of the original description has its feature)', () => {
-    const reserved = VARIABLES.filter((v) => v.reserved !== undefined).map((v) => v.name);
-    // Every variable of the original description now has its feature: none is reserved.
-    expect(reserved).toEqual([]);
-  });
-
   it('parses the log search and log simulator variables', () => {
     const config = parseConfig({ LOG_SIM_ENABLED: 'yes', EMB_INDEX_INTERVAL_MS: '60000' });
     expect(config).toMatchObject({

@@ -69,13 +69,6 @@ interface Row {
   /** What a valid value looks like, for the error message. */
   readonly expected: string;
   readonly secret?: boolean;
-  /**
-   * Set for a variable of the original feature description whose feature does
-   * not exist yet; names that feature. Such a variable is accepted and
-   * validated (a bad value still stops start-up), but it is not part of
-   * Config, not passed to the functions and not reported by /config.
-   */
-  readonly reserved?: string;
   /** Parses the (trimmed-to-non-empty) raw value. */
   readonly schema: z.ZodMiniType<unknown, string>;
 }
@@ -607,13 +600,13 @@ type Env = Record<string, string | undefined>;
 
 /**
  * A row's parsed value: the schema's output, or undefined when unset without a
- * default. A group's, its rows' values; reserved rows have none.
+ * default. A group's, its rows' values.
  */
 type ValueOf<R> = R extends { schema: infer S extends z.core.$ZodType; default: string }
   ? z.output<S>
   : R extends { schema: infer S extends z.core.$ZodType }
     ? z.output<S> | undefined
-    : { -readonly [K in keyof R as R[K] extends { reserved: string } ? never : K]: ValueOf<R[K]> };
+    : { -readonly [K in keyof R]: ValueOf<R[K]> };
 /** Every row parsed, in the shape of the table. */
 type Settings = ValueOf<typeof ROWS>;
 
@@ -649,8 +642,7 @@ function read(env: Env, row: Row): unknown {
 }
 
 /**
- * Every row through its schema; a reserved row is validated, then left out.
- * The one cast of the module: the result has the table's shape with each
+ * Every row through its schema. The one cast of the module: the result has the table's shape with each
  * active row replaced by its schema's output (or undefined), which is what
  * `Settings` states.
  */
@@ -658,15 +650,11 @@ function readRows(env: Env): Settings {
   const settings: Record<string, unknown> = {};
   for (const [field, entry] of Object.entries(ROWS as Table)) {
     if (isRow(entry)) {
-      const value = read(env, entry);
-      if (entry.reserved === undefined) settings[field] = value;
+      settings[field] = read(env, entry);
       continue;
     }
     const group: Record<string, unknown> = {};
-    for (const [inner, row] of Object.entries(entry)) {
-      const value = read(env, row);
-      if (row.reserved === undefined) group[inner] = value;
-    }
+    for (const [inner, row] of Object.entries(entry)) group[inner] = read(env, row);
     settings[field] = group;
   }
   return settings as Settings;

@@ -15,15 +15,10 @@ export function renderEnvExample(): string {
     '',
   ];
   for (const variable of VARIABLES) {
-    if (variable.reserved)
-      lines.push(`# Accepted and validated, not used yet (reserved for: ${variable.reserved}).`);
     lines.push(`# ${variable.description}`);
     const value = variable.default ?? '';
-    // Variables without a default, and reserved ones, stay commented out: an empty value would mean the
-    // same, but is easy to misread; a reserved one changes nothing.
-    lines.push(
-      value === '' || variable.reserved ? `# ${variable.name}=${value}` : `${variable.name}=${value}`,
-    );
+    // Variables without a default stay commented out: an empty value would mean the same, but is easy to misread.
+    lines.push(value === '' ? `# ${variable.name}=${value}` : `${variable.name}=${value}`);
     lines.push('');
   }
   return lines.join('\n');
