@@ -235,5 +235,8 @@ describe('store failures between any two writes', () => {
         expect(state.pending).toBe(0);
       }
     },
+    // One batch per write of the batch (a dozen or more), each sent, checked and retried: on a loaded
+    // 2-core machine that is more than the default 20 s of work, though no step waits on a clock.
+    60_000,
   );
 });
