@@ -36,6 +36,8 @@ export const RELOAD = process.env.RELOAD === '1';
 export const RUNS = intSetting('RUNS', 30);
 export const WARMUP = intSetting('WARMUP', 5);
 export const NAIVE_RUNS = intSetting('NAIVE_RUNS', 3);
+/** Runs of the live-rollups baseline (`before`): seconds per call at 1M events and 300 label sets. */
+export const BEFORE_RUNS = intSetting('BEFORE_RUNS', RUNS);
 export const BATCH = intSetting('BATCH', 500);
 export const CONCURRENCY = intSetting('CONCURRENCY', 8);
 export const SEED = intSetting('SEED', 1);
