@@ -12,10 +12,10 @@ import { BulkLoad } from './bulk-load.js';
 import { clearCompactCache, compactClosedPeriods, compactHorizon } from './compaction.js';
 import { recordEvents } from './events.js';
 import {
-  HOUR_MS,
   ENDPOINT_MINUTE_SPREAD,
   endpointMinuteKey,
   endpointMinuteShard,
+  HOUR_MS,
   MINUTE_MS,
   ROLLUP_SHARDS,
   rollupShard,
