@@ -11,10 +11,11 @@ import type { Aggregate } from '../stats/aggregate.js';
 import { byEndpoint } from '../status/status.js';
 import { BulkLoad } from './bulk-load.js';
 import { clearCompactCache, compactClosedPeriods, compactHorizon } from './compaction.js';
-import { recordEvents } from './events.js';
+import { recordEvents, rollupDeltas } from './events.js';
 import {
   ENDPOINT_MINUTE_SPREAD,
   endpointMinuteKey,
+  endpointMinutePartition,
   endpointMinuteShard,
   HOUR_MS,
   MINUTE_MS,
@@ -199,43 +200,54 @@ describe('endpoint minutes (the minutes not compacted yet, read by endpoint)', (
     expect(liveItems).toBeLessThanOrEqual(ENDPOINTS.length * ENDPOINT_MINUTE_SPREAD * tailMinutes);
   }, 120_000);
 
-  it('still reads endpoint minutes stored on any shard (the layout before ENDPOINT_MINUTE_SPREAD) exactly', async () => {
+  it('reads endpoint minutes written by writer shard (the layout before) exactly, and REWRITE_TAIL rewrites them exactly', async () => {
     const tableName = await freshTable();
     const random = seededRandom(3);
     const bulk = new BulkLoad({ tableName, ...RETENTION, now: NOW });
+    /** What the code before wrote: each writer's endpoint minutes on its own shard. */
+    const oldLayout: Record<string, unknown>[] = [];
     for (let m = 2; m >= 0; m--) {
       const minute = Math.floor(NOW / MINUTE_MS) * MINUTE_MS - m * MINUTE_MS;
-      for (let shard = 0; shard < ROLLUP_SHARDS; shard += 3)
-        await bulk.add(
-          requestEvents(`o${m}-${shard}-`, minute, random),
-          tokenOnShard(`o${m}-${shard}`, shard),
-        );
+      for (let shard = 0; shard < ROLLUP_SHARDS; shard += 3) {
+        const events = requestEvents(`o${m}-${shard}-`, minute, random);
+        await bulk.add(events, tokenOnShard(`o${m}-${shard}`, shard));
+        for (const delta of rollupDeltas(
+          events.map((event) => ({ event, resolutions: ['endpoint' as const] })),
+          { tableName, ...RETENTION },
+          shard,
+        )) {
+          oldLayout.push({
+            [TABLE.partitionKey]: endpointMinutePartition('probe', minute, shard),
+            [TABLE.sortKey]: delta.sk,
+            ...delta.identity,
+            ...delta.last,
+            ...Object.fromEntries(delta.counters),
+          });
+        }
+      }
     }
     await bulk.finish();
-    // Each endpoint minute moved to another shard, as the writer-shard layout may have left it.
     for (const item of await scanAll(tableName)) {
-      const pk = String(item[TABLE.partitionKey]);
-      if (!pk.startsWith('RE#')) continue;
-      const moved = pk.replace(/#(\d+)$/, (_, s: string) => `#${(Number(s) + 3) % ROLLUP_SHARDS}`);
+      if (!String(item[TABLE.partitionKey]).startsWith('RE#')) continue;
       await dynamoClient().send(
         new DeleteCommand({
           TableName: tableName,
-          Key: { [TABLE.partitionKey]: pk, [TABLE.sortKey]: item[TABLE.sortKey] },
+          Key: { [TABLE.partitionKey]: item[TABLE.partitionKey], [TABLE.sortKey]: item[TABLE.sortKey] },
         }),
       );
-      await dynamoClient().send(
-        new PutCommand({ TableName: tableName, Item: { ...item, [TABLE.partitionKey]: moved } }),
-      );
     }
+    for (const Item of oldLayout) await dynamoClient().send(new PutCommand({ TableName: tableName, Item }));
     await compactAll(tableName);
+    // Three writer shards (0, 3, 6) in each minute: 3 items per endpoint and minute.
     const before = await expectTailExact(tableName);
-    // The bench's REWRITE_TAIL brings them to the current layout: the same figures, fewer items.
+    expect(before.liveItems).toBe(ENDPOINTS.length * 3 * before.tailMinutes);
+    // The bench's REWRITE_TAIL brings them to the current layout: the same figures, 2 items (shards 0 and 6 share one).
     const rewrite = await rewriteTail(tableName, NOW);
     expect(rewrite.removed).toBe(ENDPOINTS.length * 3 * before.tailMinutes);
+    expect(rewrite.written).toBe(ENDPOINTS.length * ENDPOINT_MINUTE_SPREAD * before.tailMinutes);
     expect(rewrite.events).toBe(ENDPOINTS.length * 3 * before.tailMinutes * MODELS.length * REGIONS.length);
     const after = await expectTailExact(tableName);
     expect(after.liveItems).toBe(ENDPOINTS.length * ENDPOINT_MINUTE_SPREAD * after.tailMinutes);
-    expect(before.liveItems).toBe(ENDPOINTS.length * 3 * before.tailMinutes);
   }, 120_000);
 
   it('puts an endpoint on the same key for the same writer shard, and on ENDPOINT_MINUTE_SPREAD keys in all', () => {
