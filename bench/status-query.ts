@@ -37,6 +37,9 @@
  * compaction and only times the queries (RELOAD=1 loads again). Other knobs:
  * LABELS=30 (one dataset) RUNS=30 WARMUP=5 NAIVE_RUNS=3 BEFORE_RUNS=RUNS BATCH=500
  * CONCURRENCY=8 STORE=process|inprocess SEED=1 LOADER=bulk|write.
+ * REWRITE_TAIL=1 (with DATA_DIR, on tables loaded earlier) first rewrites the
+ * endpoint minutes of the minutes not compacted yet to the current key layout
+ * (bench/status-query/rewrite-tail.ts), for tables loaded before it changed.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -59,6 +62,7 @@ import {
   timeseriesQuery,
 } from './status-query/measure.js';
 import { Check, type Figures, naiveStatus, naiveTimeseries, statusFigures } from './status-query/naive.js';
+import { rewriteTail } from './status-query/rewrite-tail.js';
 import {
   BATCH,
   BEFORE_RUNS,
@@ -74,6 +78,7 @@ import {
   NOW,
   RELOAD,
   RETENTION,
+  REWRITE_TAIL,
   RUNS,
   ratio,
   SEED,
@@ -114,6 +119,13 @@ async function prepare(tableName: string, count: number, tag: string, labels: nu
     const earlier = JSON.parse(readFileSync(note, 'utf8')) as Omit<Prepared, 'config'> & { at: string };
     const config = await createTable(store, tableName); // exists: only checked
     log(`${tableName}: loaded by the run of ${earlier.at} (${int(count)} events), not loaded again`);
+    if (REWRITE_TAIL) {
+      const rewrite = await rewriteTail(tableName, NOW);
+      log(
+        `${tableName}: endpoint minutes not compacted yet rewritten to the current layout: ` +
+          `${rewrite.removed} items removed, ${rewrite.written} written (${int(rewrite.events)} events)`,
+      );
+    }
     return { ...earlier, config, reusedFrom: earlier.at };
   }
   // A table left by an interrupted load, or RELOAD=1: start empty.

@@ -7,7 +7,9 @@
  * the last TAIL_MINUTES minutes × REQUESTS writers per minute into an
  * in-memory dynalite, compacts what is closed, then reads
  * `/status?window=1440` cold (nothing cached) and prints the items,
- * Query/BatchGet calls and KB read, and the figures' totals.
+ * Query/BatchGet calls and KB read, and the figures' totals; then the same
+ * read costs of `/timeseries?window=1440` and of both at 10080 (the earlier
+ * days hold nothing here: only what the tail adds to them is measured).
  *
  * LOADER=bulk (the default) writes through BulkLoad (shared/store/bulk-load.ts)
  * with writer tokens chosen so that the writers of a minute cover the rollup
@@ -23,6 +25,7 @@ import { parseConfig, resetConfig } from '../shared/config.js';
 import type { TraceEvent } from '../shared/events/model.js';
 import { resolveFilters, resolveRange } from '../shared/status/params.js';
 import { computeStatus } from '../shared/status/status.js';
+import { computeTimeseries } from '../shared/status/timeseries.js';
 import { BulkLoad } from '../shared/store/bulk-load.js';
 import { clearCompactCache, compactClosedPeriods } from '../shared/store/compaction.js';
 import { recordEvents } from '../shared/store/events.js';
@@ -99,9 +102,9 @@ for (;;) {
   if ((result.minutes.probe ?? 0) === 0 && result.rebuilt === 0) break;
 }
 const config = parseConfig({ TABLE_NAME: tableName });
-const request = (liveOnly: boolean) => ({
+const request = (liveOnly: boolean, window = 1440) => ({
   config,
-  range: resolveRange({ window: '1440' }, config, NOW, 60),
+  range: resolveRange({ window: String(window) }, config, NOW, 60),
   filters: resolveFilters({}, 'probe'),
   now: NOW,
   liveOnly,
@@ -110,6 +113,21 @@ clearCompactCache();
 const answer = await computeStatus(request(false));
 const live = await computeStatus(request(true));
 const m = answer.meta as unknown as Record<string, number>;
+/** The other views of issue 12's targets, each cold. */
+const others: [string, () => Promise<{ meta: unknown }>][] = [
+  ['/timeseries?window=1440', () => computeTimeseries(request(false))],
+  ['/status?window=10080', () => computeStatus(request(false, 10080))],
+  ['/timeseries?window=10080', () => computeTimeseries(request(false, 10080))],
+];
+const otherLines: string[] = [];
+for (const [name, run] of others) {
+  clearCompactCache();
+  const meta = (await run()).meta as Record<string, number>;
+  otherLines.push(
+    `${name} cold: ${meta.itemsRead} items (${meta.compactItemsRead} compact), ` +
+      `${meta.queries} Queries + ${meta.batchGets} BatchGets, ${((meta.bytesRead ?? 0) / 1024).toFixed(1)} KB, ${meta.readUnits} RRU`,
+  );
+}
 console.log(
   `${endpoints.length * models.length * regions.length} label sets, ${TAIL_MINUTES + 1} minutes up to now × ${REQUESTS} requests each: ` +
     `${n.toLocaleString()} events loaded (${LOADER}${bulk ? `, shards ${[...shardsWritten].sort().join(',')} in every minute` : ''}) in ${loadSeconds.toFixed(1)} s`,
@@ -118,6 +136,7 @@ console.log(
   `/status?window=1440 cold: ${m.itemsRead} items (${m.compactItemsRead} compact), ` +
     `${m.queries} Queries + ${m.batchGets} BatchGets, ${((m.bytesRead ?? 0) / 1024).toFixed(1)} KB, ${m.readUnits} RRU`,
 );
+for (const line of otherLines) console.log(line);
 console.log(
   `totals: ${answer.overall.total} (live rollups only: ${live.overall.total}; events: ${n}); ` +
     `ok ${answer.overall.ok} (live ${live.overall.ok})`,

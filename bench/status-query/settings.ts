@@ -33,6 +33,8 @@ if (process.env.LOADER !== undefined && !['bulk', 'write'].includes(process.env.
  */
 export const DATA_DIR = process.env.DATA_DIR?.trim() || undefined;
 export const RELOAD = process.env.RELOAD === '1';
+/** With DATA_DIR: rewrite a loaded table's endpoint minutes not compacted yet to the current layout first. */
+export const REWRITE_TAIL = process.env.REWRITE_TAIL === '1';
 export const RUNS = intSetting('RUNS', 30);
 export const WARMUP = intSetting('WARMUP', 5);
 export const NAIVE_RUNS = intSetting('NAIVE_RUNS', 3);

@@ -17,7 +17,8 @@
  * 3. Apply: one UpdateItem per rollup key, `ADD` of the aggregated deltas plus
  *    a marker `w_<token>` in the same item, conditional on the marker being
  *    absent. A writer's rollup keys are all on the rollup shard of its token
- *    (shared/store/keys.ts), so concurrent writers spread over the shards and
+ *    (shared/store/keys.ts; its endpoint minutes on a key picked from that
+ *    shard and the endpoint), so concurrent writers spread over the shards and
  *    an adopter finds a dead writer's items from the token on its events. The marker makes "was this writer's delta applied here?" a fact
  *    that can be read later from that one item.
  * 4. Commit: the pending marks are removed (the events become visible).

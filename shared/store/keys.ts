@@ -41,8 +41,13 @@
  * shards; readers query every shard and sum the items of a label set.
  * Endpoint minutes are the minute rollups summed over models and regions,
  * written beside them: a read of minutes not compacted yet (the last two or
- * three) that needs only endpoints reads one item per endpoint and shard
- * rather than one per label set and shard.
+ * three) that needs only endpoints reads at most ENDPOINT_MINUTE_SPREAD
+ * items per endpoint and minute rather than one per label set and shard.
+ * Their partition shard comes from the endpoint (and the writer's shard
+ * modulo ENDPOINT_MINUTE_SPREAD), not from the writer's shard alone: with
+ * every rollup shard written in a minute, an endpoint's minute is 2 items,
+ * not 8. Readers sum whatever items they find, so items written under the
+ * writer-shard layout (before this change) still read right.
  *
  * A compact period item holds the figures of one closed period (a minute, a
  * ten-minute block, an hour or a day) of one source, for every endpoint (view `E`)
@@ -186,16 +191,43 @@ export function rollupPartition(resolution: Resolution, source: Source, ts: numb
   return `${period}#${shard}`;
 }
 
-/** The endpoint-minute rollup (every model and region of an endpoint) of the minute holding `ts`. */
+/**
+ * The endpoint-minute rollup (every model and region of an endpoint) of the
+ * minute holding `ts`, as a writer on rollup shard `writerShard` updates it:
+ * on the key endpointMinuteShard picks (from the endpoint and the writer's shard).
+ */
 export function endpointMinuteKey(
   ts: number,
   labels: Pick<RollupLabels, 'source' | 'endpoint'>,
-  shard: number,
+  writerShard: number,
 ): { pk: string; sk: string } {
   return {
-    pk: endpointMinutePartition(labels.source, ts, shard),
+    pk: endpointMinutePartition(labels.source, ts, endpointMinuteShard(labels.endpoint, writerShard)),
     sk: `${rollupBucket('minute', ts)}#${encodeLabel(labels.endpoint)}`,
   };
+}
+
+/**
+ * Items per endpoint and minute: the writers of the 8 rollup shards share
+ * this many endpoint-minute items (writer shard modulo it), so a minute's
+ * live endpoint figures are at most this many items per endpoint, not one
+ * per rollup shard. 2 halves the writes a busy endpoint puts on one key
+ * (README "Write capacity").
+ */
+export const ENDPOINT_MINUTE_SPREAD = 2;
+
+/**
+ * The partition shard of an endpoint's minute items for writers on
+ * `writerShard`: the endpoint's hash spreads endpoints over the
+ * ROLLUP_SHARDS keys, and its ENDPOINT_MINUTE_SPREAD items lie
+ * ROLLUP_SHARDS / ENDPOINT_MINUTE_SPREAD keys apart. A function of the
+ * endpoint and the writer's token alone, so an adopter finds a dead writer's
+ * item again (shared/store/events.ts).
+ */
+export function endpointMinuteShard(endpoint: string, writerShard: number): number {
+  const hash = createHash('sha256').update(endpoint).digest()[0] as number;
+  const half = (writerShard % ENDPOINT_MINUTE_SPREAD) * (ROLLUP_SHARDS / ENDPOINT_MINUTE_SPREAD);
+  return (hash + half) % ROLLUP_SHARDS;
 }
 
 /** Shard `shard` of the endpoint-minute partition of the day holding `ts`. */
