@@ -218,3 +218,79 @@ export async function checkConsistency(tableName: string): Promise<Consistency> 
   }
   return { visible, pending, minuteTotal, hourTotal, mismatches, markers, fences };
 }
+
+/** One DynamoDB call as traced: its command and when it started and ended, in the order of the trace's events. */
+export interface TracedCall {
+  command: string;
+  /** Position of its start and of its end among the trace's events (a logical clock, not time). */
+  started: number;
+  ended: number | undefined;
+}
+
+export interface StoreCallTrace {
+  readonly calls: readonly TracedCall[];
+  /**
+   * Rounds of calls: a call is in round 1 when no traced call ended before it
+   * started, else one round after the latest round that ended before it. So
+   * calls sent together are one round, and a call that waited for an answer
+   * (or for a free slot) is a round later, however long each call took.
+   */
+  rounds(): number;
+  clear(): void;
+  remove(): void;
+}
+
+/** Traces every call of the shared DynamoDB client (a middleware, as the faults are injected). */
+export function traceStoreCalls(): StoreCallTrace {
+  const name = `traceCalls${installed++}`;
+  let events = 0;
+  let calls: TracedCall[] = [];
+  const client = dynamoClient();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const call: TracedCall = {
+        command: String(context.commandName ?? ''),
+        started: events++,
+        ended: undefined,
+      };
+      calls.push(call);
+      try {
+        return await next(args);
+      } finally {
+        call.ended = events++;
+      }
+    },
+    { step: 'initialize', name, priority: 'high' },
+  );
+  return {
+    get calls() {
+      return calls;
+    },
+    rounds() {
+      return callRounds(calls);
+    },
+    clear() {
+      calls = [];
+    },
+    remove() {
+      client.middlewareStack.remove(name);
+    },
+  };
+}
+
+/** The round count of calls traced by traceStoreCalls (see StoreCallTrace.rounds). */
+export function callRounds(calls: readonly TracedCall[]): number {
+  const byStart = [...calls].sort((a, b) => a.started - b.started);
+  const round = new Map<TracedCall, number>();
+  let most = 0;
+  for (const call of byStart) {
+    let r = 1;
+    for (const earlier of byStart) {
+      if (earlier === call || earlier.ended === undefined || earlier.ended > call.started) continue;
+      r = Math.max(r, (round.get(earlier) ?? 0) + 1);
+    }
+    round.set(call, r);
+    most = Math.max(most, r);
+  }
+  return most;
+}

@@ -39,22 +39,28 @@ export interface Aggregate {
   last: LastResult | undefined;
 }
 
+// Zeroed records copied by emptyAggregate: a cold read makes one aggregate per group of every compact item.
+const NO_ERRORS = Object.fromEntries(ERROR_TYPES.map((t) => [t, 0])) as Record<ErrorType, number>;
+const NO_STATUS_CLASSES = Object.fromEntries(STATUS_CLASSES.map((c) => [c, 0])) as Record<
+  StatusClass,
+  number
+>;
+
 export function emptyAggregate(): Aggregate {
+  const phases = {} as Record<Phase, { sum: number; n: number }>;
+  for (const phase of PHASES) phases[phase] = { sum: 0, n: 0 };
   return {
     total: 0,
     ok: 0,
     simulated: 0,
     latencySum: 0,
     latency: new LogHistogram(),
-    errors: Object.fromEntries(ERROR_TYPES.map((t) => [t, 0])) as Record<ErrorType, number>,
-    statusClasses: Object.fromEntries(STATUS_CLASSES.map((c) => [c, 0])) as Record<StatusClass, number>,
+    errors: { ...NO_ERRORS },
+    statusClasses: { ...NO_STATUS_CLASSES },
     tokens: { input: 0, output: 0, cached: 0, reasoning: 0, events: 0 },
     bytes: 0,
     cost: { usd: 0, pricedEvents: 0 },
-    phases: Object.fromEntries(PHASES.map((p) => [p, { sum: 0, n: 0 }])) as Record<
-      Phase,
-      { sum: number; n: number }
-    >,
+    phases,
     reused: 0,
     last: undefined,
   };

@@ -174,6 +174,48 @@ describe('LogHistogram', () => {
     );
   });
 
+  it('gives the same buckets, quantiles and merges whatever order buckets are added in', () => {
+    // Bucket additions in any order (live rollup attributes come in name order, not bucket order).
+    const additions = fc.array(
+      fc.record({
+        index: fc.integer({ min: ZERO_BUCKET, max: MAX_INDEX }),
+        count: fc.integer({ min: 0, max: 1e6 }),
+      }),
+      { maxLength: 400 },
+    );
+    const reference = (list: { index: number; count: number }[]) => {
+      const sums = new Map<number, number>();
+      for (const { index, count } of list) sums.set(index, (sums.get(index) ?? 0) + count);
+      return [...sums]
+        .filter(([, count]) => count > 0)
+        .sort(([a], [b]) => a - b)
+        .map(([index, count]) => ({ index, count }));
+    };
+    const of = (list: { index: number; count: number }[]) => {
+      const histogram = new LogHistogram();
+      for (const { index, count } of list) histogram.addBucket(index, count);
+      return histogram;
+    };
+    fc.assert(
+      fc.property(additions, additions, (a, b) => {
+        expect(of(a).buckets()).toEqual(reference(a));
+        expect(of(a).count).toBe(a.reduce((n, x) => n + x.count, 0));
+        const both = reference([...a, ...b]);
+        // Into an empty one, into a few buckets, into many, and each way round.
+        expect(new LogHistogram().merge(of(a)).merge(of(b)).buckets()).toEqual(both);
+        expect(of(a).merge(of(b)).buckets()).toEqual(both);
+        expect(of(b).merge(of(a)).buckets()).toEqual(both);
+        const whole = of([...a, ...b]);
+        expect(of(a).merge(of(b)).quantiles(QS)).toEqual(whole.quantiles(QS));
+        expect(of(a).merge(of(b)).equals(whole)).toBe(true);
+        const twice = of(a);
+        twice.merge(twice);
+        expect(twice.buckets()).toEqual(reference([...a, ...a]));
+      }),
+      RUNS,
+    );
+  });
+
   it('round-trips through item attributes, ignoring unrelated attributes', () => {
     fc.assert(
       fc.property(latencies, (values) => {

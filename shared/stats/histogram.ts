@@ -71,6 +71,8 @@ export function bucketAttribute(index: number): string {
 
 /** The bucket index of an attribute name, or undefined if it is not one we write (leading zeros, out of range, …). */
 export function parseBucketAttribute(name: string): number | undefined {
+  // Most of a rollup item's attributes are not buckets: `h` first, before the pattern (a read parses thousands).
+  if (name.charCodeAt(0) !== 104) return undefined;
   const match = /^h(0|[1-9][0-9]{0,3})$/.exec(name);
   if (match === null) return undefined;
   const slot = Number(match[1]);

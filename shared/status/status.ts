@@ -12,6 +12,7 @@ import {
   addRollupItem,
   emptyAggregate,
   mergeAggregate,
+  PACKED_AGGREGATE,
   summarize,
 } from '../stats/aggregate.js';
 import { listMaintenance } from '../store/alerts.js';
@@ -67,8 +68,14 @@ export function burnRate(
   return sli === null ? null : (1 - sli) / (1 - objectivePercent / 100);
 }
 
-/** The rollup items' figures summed per endpoint. */
-export function byEndpoint(items: readonly RollupItem[]): Map<string, Aggregate> {
+/**
+ * The rollup items' figures summed per endpoint. With `parsed`, an item read
+ * live has its attributes parsed once however many sums it goes into.
+ */
+export function byEndpoint(
+  items: readonly RollupItem[],
+  parsed?: WeakMap<RollupItem, Aggregate>,
+): Map<string, Aggregate> {
   const groups = new Map<string, Aggregate>();
   for (const item of items) {
     let aggregate = groups.get(item.endpoint);
@@ -76,7 +83,15 @@ export function byEndpoint(items: readonly RollupItem[]): Map<string, Aggregate>
       aggregate = emptyAggregate();
       groups.set(item.endpoint, aggregate);
     }
-    addRollupItem(aggregate, item);
+    if (parsed && item[PACKED_AGGREGATE] === undefined) {
+      let figures = parsed.get(item);
+      if (!figures) {
+        figures = emptyAggregate();
+        addRollupItem(figures, item);
+        parsed.set(item, figures);
+      }
+      mergeAggregate(aggregate, figures);
+    } else addRollupItem(aggregate, item);
   }
   return groups;
 }
@@ -122,15 +137,17 @@ export async function computeStatus(input: {
   const [loaded, maintenance] = await Promise.all([Promise.all(pending), windows ?? []]);
   const [windowItems, hourItems, sixHourItems] = loaded as [RollupItem[], RollupItem[], RollupItem[]];
 
-  const windowGroups = byEndpoint(windowItems);
-  const hourGroups = byEndpoint(hourItems);
-  const sixHourGroups = byEndpoint(sixHourItems);
+  // The minutes read live (those after the compaction horizon) are in all three answers.
+  const parsed = new WeakMap<RollupItem, Aggregate>();
+  const windowGroups = byEndpoint(windowItems, parsed);
+  const hourGroups = byEndpoint(hourItems, parsed);
+  const sixHourGroups = byEndpoint(sixHourItems, parsed);
   const objective = config.sloTarget;
   const excluded = config.sloExcludeErrors;
 
   // Per range, the counts of the maintenance minutes in it, taken out of the SLO figures (none when the setting is off).
   // Read after the ranges themselves: the reader cuts what it can out of what it has already read.
-  const readGroups = async (from: number, to: number) => byEndpoint(await read(from, to));
+  const readGroups = async (from: number, to: number) => byEndpoint(await read(from, to), parsed);
   const [windowOut, hourOut, sixHourOut] = (await Promise.all(
     ranges.map(async ([from, to]) =>
       maintenance.length === 0

@@ -4,13 +4,16 @@ import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import * as fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ensureSchema } from '../../infra/local/store.js';
+import { traceStoreCalls } from '../../test/faults.js';
 import { traceEvents } from '../../test/fixtures.js';
 import { dynamoClient } from '../aws.js';
+import { parseConfig } from '../config.js';
 import { ERROR_TYPES, type TraceEvent } from '../events/model.js';
 import { TABLE } from '../schema.js';
 import { type Aggregate, addRollupItem, emptyAggregate } from '../stats/aggregate.js';
 import { packGroups, unpackGroups } from '../stats/packed.js';
-import { byEndpoint } from '../status/status.js';
+import { resolveFilters, resolveRange } from '../status/params.js';
+import { byEndpoint, computeStatus } from '../status/status.js';
 import {
   type CompactOptions,
   cellsOf,
@@ -422,6 +425,59 @@ describe('compaction of closed periods', () => {
       // its own edge (5 minutes, 2 blocks) and the third nothing: the rest is shared, not read again.
       expect(together.itemsRead).toBe(17);
       expect(apart).toBeGreaterThan(together.itemsRead);
+    });
+
+    it('answers a cold /status in one round of calls, and one more where a compaction is missing', async () => {
+      // Back to before the 6 h burn window starts, so every closed period it reads is compacted (empty ones too).
+      for (let run = 0; run < 20; run++) {
+        const result = await compactClosedPeriods({ ...options(tableName), lookbackMs: 8 * HOUR_MS });
+        if (result.minutes.probe === 0 && result.rebuilt === 0) break;
+      }
+      const status = async () => {
+        clearCompactCache();
+        const config = parseConfig({ TABLE_NAME: tableName });
+        const trace = traceStoreCalls();
+        try {
+          const answer = await computeStatus({
+            config,
+            range: resolveRange({ window: '180' }, config, NOW, 60),
+            filters: resolveFilters({}, 'probe'),
+            now: NOW,
+          });
+          return { answer, rounds: trace.rounds(), calls: trace.calls.length };
+        } finally {
+          trace.remove();
+        }
+      };
+      const config = parseConfig({ TABLE_NAME: tableName });
+      // As before compaction existed: the reference answer.
+      const liveRequest = {
+        config,
+        range: resolveRange({ window: '180' }, config, NOW, 60),
+        filters: resolveFilters({}, 'probe'),
+        now: NOW,
+        liveOnly: true,
+      };
+      const live = await computeStatus(liveRequest);
+      const figures = (answer: typeof live) => JSON.stringify({ ...answer, meta: null });
+      // The window and its 1 h and 6 h burn windows: compact items, late versions and the minutes after
+      // the compaction horizon (never compacted) are all asked for at once.
+      const cold = await status();
+      expect(cold.rounds).toBe(1);
+      expect(cold.calls).toBeGreaterThan(1);
+      expect(figures(cold.answer)).toBe(figures(live));
+      // Only the compact items say which periods must be read live instead: that takes a second round.
+      const key = compactKey('probe', 'E', levelOf('h'), BASE + HOUR_MS);
+      await dynamoClient().send(
+        new DeleteCommand({
+          TableName: tableName,
+          Key: { [TABLE.partitionKey]: key.pk, [TABLE.sortKey]: key.sk },
+        }),
+      );
+      const fallback = await status();
+      expect(fallback.rounds).toBe(2);
+      expect(fallback.answer.meta.itemsRead).toBeGreaterThan(cold.answer.meta.itemsRead);
+      expect(figures(fallback.answer)).toBe(figures(live));
     });
 
     it('is idempotent: compacting the same periods again writes the same items', async () => {

@@ -371,8 +371,28 @@ class RollupReader implements Rollups {
       options.byLabelSet || options.filter?.model || options.filter?.region ? 'L' : 'E';
     const closedEnd = Math.min(end, compactHorizon(this.now));
     const cells = start < closedEnd ? cellsOf(start, closedEnd, grain) : [];
+    const tail = Math.max(start, closedEnd);
+    // The minutes not compacted yet: by endpoint, one item per endpoint (and shard) instead of one per label set.
+    const byEndpoint = view === 'E' && tail < end;
     const parts = await Promise.all(
       options.sources.map(async (source) => {
+        // The minutes after the compaction horizon are never compacted, whatever the compact items say: their
+        // live read starts now, beside the compact items' and late versions', so a cold read is one round of calls.
+        const tailItems =
+          tail < end
+            ? this.readLive(
+                {
+                  ...options,
+                  sources: [source],
+                  from: tail,
+                  to: end,
+                  resolution: byEndpoint ? options.resolution : liveResolution,
+                },
+                byEndpoint ? 'endpoint' : 'label',
+              )
+            : Promise.resolve([]);
+        // Awaited below; if the compact read fails first, this one's failure must not go unhandled.
+        tailItems.catch(() => {});
         const counts: BatchGetCounts = { items: 0, bytes: 0, calls: 0, queries: 0, units: 0 };
         const valid = await readCompactCells({
           tableName: this.tableName,
@@ -400,20 +420,14 @@ class RollupReader implements Rollups {
           else gaps.push([from, to]);
         };
         for (const cell of cells) if (!valid.has(cell.from)) addGap(cell.from, cell.to);
-        const tail = Math.max(start, closedEnd);
-        // The minutes not compacted yet: by endpoint, one item per endpoint (and shard) instead of one per label set.
-        const byEndpoint = view === 'E' && tail < end;
-        if (tail < end && !byEndpoint) addGap(tail, end);
-        for (const [from, to] of gaps) {
-          items.push(
-            ...(await this.readLive({ ...options, sources: [source], from, to, resolution: liveResolution })),
-          );
-        }
-        if (byEndpoint) {
-          items.push(
-            ...(await this.readLive({ ...options, sources: [source], from: tail, to: end }, 'endpoint')),
-          );
-        }
+        // Periods whose compaction is missing or outdated: known only now, so a second round, all at once.
+        const fallback = await Promise.all(
+          gaps.map(([from, to]) =>
+            this.readLive({ ...options, sources: [source], from, to, resolution: liveResolution }),
+          ),
+        );
+        for (const part of fallback) items.push(...part);
+        items.push(...(await tailItems));
         return items;
       }),
     );

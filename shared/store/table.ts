@@ -15,7 +15,13 @@ export function itemBytes(item: Record<string, unknown>): number {
     size += name.length;
     if (typeof value === 'string') size += Buffer.byteLength(value);
     else if (typeof value === 'number')
-      size += Math.ceil(String(Math.abs(value)).replace(/[.e+-]/g, '').length / 2) + 1;
+      // Whole numbers (most of them: counts) have only digits; the pattern is for the others.
+      size +=
+        Math.ceil(
+          (Number.isSafeInteger(value)
+            ? String(Math.abs(value)).length
+            : String(Math.abs(value)).replace(/[.e+-]/g, '').length) / 2,
+        ) + 1;
     else if (value instanceof Uint8Array) size += value.byteLength;
     else if (typeof value === 'boolean' || value === null) size += 1;
     else size += Buffer.byteLength(JSON.stringify(value) ?? '');
