@@ -1,5 +1,5 @@
 /** Small shared widgets: health pills, SLO widget, error-budget bar, SVG sparklines, incident list. */
-import { ago, dateTime, ms, pct, ratio } from './format';
+import { ago, dateTime, grouped, ms, pct, ratio } from './format';
 import { displayText } from './text';
 import type { Incident, LastResult, SloView } from './types';
 
@@ -187,8 +187,7 @@ export function SloWidget(props: {
             {pct(slo.sli, 3)}
           </span>
           <span class="figure-note">
-            objective {objectivePercent}% · {slo.good.toLocaleString('en-US')} good of{' '}
-            {slo.valid.toLocaleString('en-US')} valid
+            objective {objectivePercent}% · {grouped(slo.good)} good of {grouped(slo.valid)} valid
           </span>
         </div>
         <div class="figure figure-grow">
