@@ -55,6 +55,12 @@ let dateTimeFormat: Intl.DateTimeFormat | undefined;
 let shortTime: Intl.DateTimeFormat | undefined;
 let shortDate: Intl.DateTimeFormat | undefined;
 
+// The one most pages show (cards, the traces table, the alert banner) is made when the browser is
+// first idle, usually while the first answers are on their way: a task of its own, not part of a render.
+// (Through globalThis: the unit tests import this module in Node, which has no requestIdleCallback.)
+const whenIdle = (globalThis as { requestIdleCallback?: (run: () => void) => number }).requestIdleCallback;
+whenIdle?.call(globalThis, () => dateTime(0));
+
 /** An axis label: the time of day, or the date when the axis spans days. */
 export function axisTime(ts: number, spanMs: number): string {
   if (spanMs > 2 * 86_400_000) {
