@@ -56,7 +56,13 @@ const fileOf = (url: unknown) =>
   String(url ?? '')
     .split('/')
     .pop() || String(url);
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return sorted.length % 2
+    ? (sorted[Math.floor(mid)] ?? 0)
+    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+};
 
 interface TraceEvent {
   name: string;
@@ -231,15 +237,16 @@ try {
     const boot = rows(audits, 'bootup-time')
       .map((b) => `${fileOf(b.url)} ${round(b.scripting)}+${round(b.scriptParseCompile)}`)
       .join(', ');
-    const dom = audits['dom-size']?.numericValue;
     console.log(
       `run ${run}: perf ${perf} a11y ${a11y}  FCP ${audits['first-contentful-paint']?.displayValue} LCP ${audits['largest-contentful-paint']?.displayValue} TBT ${audits['total-blocking-time']?.displayValue} SI ${audits['speed-index']?.displayValue} CLS ${audits['cumulative-layout-shift']?.displayValue}; load ${load()}`,
     );
-    console.log(`    ${longTasks.length} long tasks, biggest ms: ${biggest}; DOM ${dom} elements`);
+    console.log(`    ${longTasks.length} long tasks, biggest ms: ${biggest}`);
     console.log(`    main thread ms: ${work}`);
     console.log(`    script ms (eval+parse): ${boot}`);
   }
-  console.log(`median: perf ${median(scores)}, TBT ${round(median(tbts))} ms; load average ${load()}`);
+  console.log(
+    `median of ${RUNS}: perf ${median(scores)}, TBT ${round(median(tbts))} ms; load average ${load()}`,
+  );
 } finally {
   await dashboard.close();
 }
