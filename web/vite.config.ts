@@ -25,6 +25,13 @@ export default defineConfig({
     target: 'es2022',
     sourcemap: false,
     reportCompressedSize: false,
+    rolldownOptions: {
+      output: {
+        // Preact in a file of its own, fetched beside the app's: two halves arrive sooner on a slow
+        // link than one file twice their size (each connection's window grows in parallel).
+        codeSplitting: { groups: [{ name: 'preact', test: /[\\/]node_modules[\\/]preact[\\/]/ }] },
+      },
+    },
   },
   server: { proxy: Object.fromEntries(API_PATHS.map((path) => [path, API])) },
 });

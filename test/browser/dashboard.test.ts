@@ -182,6 +182,12 @@ describe('dashboard in headless Chromium', { timeout: 90_000 }, () => {
     expect(await chat.locator('.card-rate').textContent()).toMatch(/%$/);
     expect(await chat.locator('.pcts').textContent()).toMatch(/p50.*ms.*p95.*p99/);
     expect(await chat.locator('.card-foot').textContent()).toMatch(/ago/);
+    // The overview's burn-rate sparkline is SVG (no uPlot chart for it), with its figures in its name.
+    const burn = page.locator('[data-testid="burn-sparkline"] svg[role="img"]');
+    expect(await burn.getAttribute('aria-label')).toMatch(
+      /^Burn rate over time: latest [\d.]+×, peak [\d.]+×$/,
+    );
+    expect(await burn.locator('.burn-spark-line').getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+L/);
     await page.screenshot({ path: join(ARTIFACTS, 'status.png'), fullPage: true });
   });
 
@@ -261,6 +267,8 @@ describe('dashboard in headless Chromium', { timeout: 90_000 }, () => {
     await page.click('#tab-slo');
     // The tab re-renders after the click: wait for its rows rather than counting at once.
     await poll(() => page.locator('[data-testid="slo-row"]').count()).toBe(10);
+    // Each row's burn sparkline is SVG: ten rows are no ten uPlot charts.
+    await poll(() => page.locator('[data-testid="slo-row"] svg.burn-spark').count()).toBe(10);
     await page.click('#tab-compare');
     await page.locator('[data-testid="compare-table"]').waitFor();
     await page.selectOption('[data-testid="baseline-select"]', 'gpt-4.1-mini');

@@ -1,6 +1,5 @@
 /** Small shared widgets: health pills, SLO widget, error-budget bar, SVG sparklines, incident list. */
-import { TimeChart } from './charts/TimeChart';
-import { ago, dateTime, ms, pct, ratio } from './format';
+import { ago, dateTime, grouped, ms, pct, ratio } from './format';
 import { displayText } from './text';
 import type { Incident, LastResult, SloView } from './types';
 
@@ -88,7 +87,86 @@ export function BurnFigure(props: { label: string; value: number | null }) {
   );
 }
 
-/** Current SLI against the objective, budget left, burn rates, and the burn-rate sparkline (uPlot). */
+/**
+ * The burn rate over the range as a small SVG area (no axes), placed by time
+ * across `xRange`, with the 1× line (the rate that spends the budget exactly
+ * over the objective's window). SVG rather than a uPlot chart: it sits on the
+ * Status tab's first screen and on every row of the SLO tab, where a canvas
+ * chart each would cost a script chunk and a layout-and-draw task apiece.
+ * Buckets without valid executions break the area.
+ */
+export function BurnSparkline(props: {
+  x: readonly number[];
+  values: readonly (number | null)[];
+  xRange?: readonly [number, number];
+  height: number;
+  label: string;
+}) {
+  const { x, values, height } = props;
+  const from = props.xRange?.[0] ?? x[0] ?? 0;
+  const to = props.xRange?.[1] ?? x.at(-1) ?? from + 1;
+  const span = to - from || 1;
+  let peak: number | null = null;
+  let latest: number | null = null;
+  for (const v of values) {
+    if (v === null) continue;
+    if (peak === null || v > peak) peak = v;
+    latest = v;
+  }
+  // The 1× line is always in view: a calm range shows how far below it the burn stays.
+  const top = Math.max(peak ?? 0, 1) * 1.08;
+  // Two units of padding above and below, as the uPlot sparkline had.
+  const yOf = (v: number) => (height - 2 - (v / top) * (height - 4)).toFixed(2);
+  const xOf = (t: number) => (((t - from) / span) * 100).toFixed(2);
+  const base = yOf(0);
+  let area = '';
+  let line = '';
+  let runStart: string | undefined;
+  let runEnd = '';
+  const closeRun = () => {
+    if (runStart !== undefined) area += `L${runEnd},${base}L${runStart},${base}Z`;
+    runStart = undefined;
+  };
+  values.forEach((v, i) => {
+    const t = x[i];
+    if (v === null || t === undefined) {
+      closeRun();
+      return;
+    }
+    const px = xOf(t);
+    const point = `${px},${yOf(v)}`;
+    if (runStart === undefined) {
+      runStart = px;
+      area += `M${point}`;
+      line += `M${point}`;
+    } else {
+      area += `L${point}`;
+      line += `L${point}`;
+    }
+    runEnd = px;
+  });
+  closeRun();
+  const one = yOf(1);
+  return (
+    <svg
+      class="burn-spark"
+      viewBox={`0 0 100 ${height}`}
+      preserveAspectRatio="none"
+      style={{ height: `${height}px` }}
+      role="img"
+      aria-label={`${props.label}: latest ${ratio(latest)}, peak ${ratio(peak)}`}
+    >
+      <path d={area} class="burn-spark-area" />
+      <path d={`M0,${one}L100,${one}`} class="burn-spark-one" vector-effect="non-scaling-stroke" />
+      <path d={line} class="burn-spark-line" vector-effect="non-scaling-stroke" />
+    </svg>
+  );
+}
+
+/** The burn sparkline's height on the SLO widget (its placeholder keeps the same). */
+const SLO_SPARK_HEIGHT = 48;
+
+/** Current SLI against the objective, budget left, burn rates, and the burn-rate sparkline (SVG). */
 export function SloWidget(props: {
   slo: SloView;
   objectivePercent: number;
@@ -100,9 +178,6 @@ export function SloWidget(props: {
 }) {
   const { slo, objectivePercent } = props;
   const met = slo.sli === null ? null : slo.sli >= objectivePercent / 100;
-  const series = props.burn
-    ? [{ label: 'burn rate', color: '--c-burn', values: props.burn.values, fill: true }]
-    : undefined;
   return (
     <div class="slo" data-testid="slo-widget">
       <div class="slo-figures">
@@ -112,8 +187,7 @@ export function SloWidget(props: {
             {pct(slo.sli, 3)}
           </span>
           <span class="figure-note">
-            objective {objectivePercent}% · {slo.good.toLocaleString('en-US')} good of{' '}
-            {slo.valid.toLocaleString('en-US')} valid
+            objective {objectivePercent}% · {grouped(slo.good)} good of {grouped(slo.valid)} valid
           </span>
         </div>
         <div class="figure figure-grow">
@@ -123,23 +197,21 @@ export function SloWidget(props: {
         <BurnFigure label="Burn 1 h" value={slo.burnRate['1h']} />
         <BurnFigure label="Burn 6 h" value={slo.burnRate['6h']} />
       </div>
-      {props.burn && series ? (
-        <div class="slo-spark">
+      {props.burn ? (
+        <div class="slo-spark" data-testid="burn-sparkline">
           <span class="figure-label">Burn rate over the range (1× spends the budget exactly)</span>
-          <TimeChart
+          <BurnSparkline
             x={props.burn.x}
-            series={series}
+            values={props.burn.values}
             xRange={props.xRange}
-            format={(v) => ratio(v)}
-            yMin={0}
-            sparkline
+            height={SLO_SPARK_HEIGHT}
             label="Burn rate over time"
           />
         </div>
       ) : props.reserveSpark ? (
         <div class="slo-spark" aria-hidden="true">
           <span class="figure-label">Burn rate over the range (1× spends the budget exactly)</span>
-          <div class="chart-spark" style={{ '--plot-h': '48px' }} />
+          <div class="burn-spark" style={{ height: `${SLO_SPARK_HEIGHT}px` }} />
         </div>
       ) : null}
     </div>

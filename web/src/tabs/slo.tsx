@@ -1,13 +1,12 @@
 /** SLO: the objective, then per endpoint the SLI, the error budget left, burn rates and the burn-rate sparkline. */
 import { apiUrl, useApi } from '../api';
-import { TimeChart } from '../charts/TimeChart';
 import { Async, EmptyState, Panel, ScrollRegion } from '../components';
 import { burnSeries, pointTimes, useEndpointSeries } from '../data';
-import { pct, ratio } from '../format';
+import { pct } from '../format';
 import { baseQuery, useShared, useStore } from '../state';
 import { displayText } from '../text';
 import type { StatusAnswer } from '../types';
-import { BudgetBar, BurnFigure, SloWidget } from '../widgets';
+import { BudgetBar, BurnFigure, BurnSparkline, SloWidget } from '../widgets';
 
 export function SloTab() {
   const { params } = useStore();
@@ -115,22 +114,12 @@ export function SloTab() {
                           </td>
                           <td class="col-spark">
                             {series && grouped.data ? (
-                              <TimeChart
+                              <BurnSparkline
                                 x={pointTimes(grouped.data)}
-                                series={[
-                                  {
-                                    label: 'burn',
-                                    color: '--c-burn',
-                                    values: burnSeries(series, s.slo.objectivePercent, s.slo.excludedErrors),
-                                    fill: true,
-                                  },
-                                ]}
+                                values={burnSeries(series, s.slo.objectivePercent, s.slo.excludedErrors)}
                                 xRange={[grouped.data.from, grouped.data.to]}
-                                format={ratio}
-                                yMin={0}
                                 height={36}
-                                sparkline
-                                label={`Burn rate of ${e.endpoint} over time`}
+                                label={`Burn rate of ${displayText(e.endpoint)} over time`}
                               />
                             ) : (
                               // The sparkline's height, so the row does not grow when the series arrives.

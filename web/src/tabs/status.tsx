@@ -1,5 +1,6 @@
 /** Status: the overall state, latency and success charts with incidents, and a card per endpoint. */
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import type { VNode } from 'preact';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { ApiState } from '../api';
 import { type ChartSeries, TimeChart } from '../charts/TimeChart';
 import { Async, EmptyState, Panel } from '../components';
@@ -154,6 +155,15 @@ function EndpointCard(props: {
   );
 }
 
+/** Cards built per task: ten cards with their sparklines in one task blocked input for its whole length on a phone. */
+const CARDS_PER_TASK = 2;
+
+/**
+ * The endpoint cards, built a few per task whenever their inputs change (the
+ * first answer, the sparklines arriving, a refresh, a focus): a card not yet
+ * rebuilt keeps what it showed (the same element, so Preact skips it), or a
+ * placeholder of its size at first, so nothing moves while they fill in.
+ */
 function EndpointCards(props: {
   endpoints: EndpointSummary[];
   sparklines: TimeseriesAnswer | undefined;
@@ -161,19 +171,52 @@ function EndpointCards(props: {
   objective: number;
   onFocus: (endpoint: string | undefined) => void;
 }) {
-  if (props.endpoints.length === 0) return <EmptyState />;
+  const { endpoints, sparklines, focused, objective } = props;
+  // How many cards the current inputs have built: a ref (a new answer resets it in the same render),
+  // with a counter to render the next slice.
+  const built = useRef(0);
+  const [, nextSlice] = useState(0);
+  const shown = useRef(new Map<string, VNode>());
+  const inputs = useRef<unknown[]>([]);
+  const focusedNow = useRef(focused);
+  focusedNow.current = focused;
+  const onFocus = useRef(props.onFocus);
+  onFocus.current = props.onFocus;
+  const next = [endpoints, sparklines, focused, objective];
+  if (next.some((v, i) => v !== inputs.current[i])) {
+    inputs.current = next;
+    built.current = 0;
+  }
+  built.current = Math.min(endpoints.length, Math.max(built.current, CARDS_PER_TASK));
+  const upTo = built.current;
+  useEffect(() => {
+    if (built.current >= endpoints.length) return;
+    const timer = setTimeout(() => {
+      built.current += CARDS_PER_TASK;
+      nextSlice((n) => n + 1);
+    }, 0);
+    return () => clearTimeout(timer);
+  });
+  if (endpoints.length === 0) return <EmptyState />;
+  const byKey = new Map(sparklines?.series.map((s) => [s.key, s.points]));
   return (
     <div class="cards">
-      {props.endpoints.map((e) => (
-        <EndpointCard
-          key={e.endpoint}
-          summary={e}
-          objective={props.objective}
-          points={props.sparklines?.series.find((s) => s.key === e.endpoint)?.points}
-          selected={props.focused === e.endpoint}
-          onSelect={() => props.onFocus(props.focused === e.endpoint ? undefined : e.endpoint)}
-        />
-      ))}
+      {endpoints.map((e, i) => {
+        const kept = shown.current.get(e.endpoint);
+        if (i >= upTo) return kept ?? <div key={e.endpoint} class="card skeleton card-skeleton" />;
+        const card = (
+          <EndpointCard
+            key={e.endpoint}
+            summary={e}
+            objective={objective}
+            points={byKey.get(e.endpoint)}
+            selected={focused === e.endpoint}
+            onSelect={() => onFocus.current(focusedNow.current === e.endpoint ? undefined : e.endpoint)}
+          />
+        );
+        shown.current.set(e.endpoint, card);
+        return card;
+      })}
     </div>
   );
 }
