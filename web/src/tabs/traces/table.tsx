@@ -16,7 +16,7 @@ import type { TraceEvent } from '../../types';
 /** Rows in the first render: more than the scrolling box shows on a tall desktop view (70vh). */
 export const FIRST_ROWS = 24;
 /** Rows added per idle slice after that: a few ms of work each on a phone. */
-export const SLICE_ROWS = 12;
+export const SLICE_ROWS = 19;
 
 /** Calls `run` when the browser is idle (soon after, where there is no requestIdleCallback). */
 function whenIdle(run: () => void): () => void {
