@@ -12,6 +12,8 @@
  * average is printed beside the figures.
  *
  * Run: npx tsx bench/dashboard.ts   (builds web/dist first if it is missing)
+ *      TABS=traces npx tsx bench/dashboard.ts   (every part on those tabs only)
+ *      TABS=traces LIGHTHOUSE=0 TRACE_RUNS=7 npx tsx bench/dashboard.ts   (the traced loads only)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -20,11 +22,14 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import lighthouse, { desktopConfig } from 'lighthouse';
+import type { Browser } from 'playwright-core';
 import { DASHBOARD_TABS, openSeededDashboard } from '../test/browser/dashboard-setup.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const TABS = DASHBOARD_TABS;
-const LIGHTHOUSE_TABS = ['status', 'traces'];
+// TABS=traces (comma-separated) narrows every part of the run to those tabs, to iterate faster.
+const only = process.env.TABS?.split(',').filter(Boolean);
+const TABS = only ? DASHBOARD_TABS.filter((tab) => only.includes(tab)) : DASHBOARD_TABS;
+const LIGHTHOUSE_TABS = ['status', 'traces'].filter((tab) => !only || only.includes(tab));
 const load = () =>
   loadavg()
     .map((n) => n.toFixed(2))
@@ -93,6 +98,64 @@ function mainThreadDiagnostics(
   ].join('\n');
 }
 
+/** One event of a Chromium trace (the fields read here). */
+type TraceEvent = {
+  name: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  dur?: number;
+  tdur?: number;
+  args?: { name?: string };
+};
+
+/**
+ * One load of a tab, unthrottled, under a Chromium trace: the renderer main thread's tasks in CPU time (how many
+ * would be long at the mobile preset's 4× CPU slowdown, i.e. over 12.5 ms here, and the blocking time
+ * they would add there), the renderer's own script / style / layout totals (CDP `Performance`
+ * metrics) and the DOM size once the tab is idle.
+ */
+async function tracedLoad(browser: Browser, url: string) {
+  const page = await browser.newPage();
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  await browser.startTracing(page, {
+    categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline'],
+  });
+  await page.goto(url, { waitUntil: 'networkidle' });
+  // Idle slices (requestIdleCallback) may still run after the network is quiet.
+  await page.evaluate('new Promise((done) => requestIdleCallback(() => setTimeout(done, 300)))');
+  const trace = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: TraceEvent[] };
+  const { metrics } = (await cdp.send('Performance.getMetrics')) as {
+    metrics: { name: string; value: number }[];
+  };
+  const metric = (name: string) => (metrics.find((m) => m.name === name)?.value ?? 0) * 1000;
+  const domNodes = (await page.evaluate('document.getElementsByTagName("*").length')) as number;
+  await page.close();
+  const mains = trace.traceEvents.filter(
+    (e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain',
+  );
+  // The page's renderer main thread is the one that ran the most tasks.
+  const tasksOf = (m: TraceEvent) =>
+    trace.traceEvents.filter(
+      (e) => e.pid === m.pid && e.tid === m.tid && e.name === 'RunTask' && e.ph === 'X',
+    );
+  const tasks = mains.map(tasksOf).sort((a, b) => b.length - a.length)[0] ?? [];
+  // Thread time (tdur), not wall time: the time the task ran on a CPU, which the machine's load
+  // stretches much less than its wall time (a task waiting for a CPU still counts in `dur`).
+  const durations = tasks.map((t) => (t.tdur ?? t.dur ?? 0) / 1000).sort((a, b) => b - a);
+  return {
+    taskMs: durations.reduce((a, b) => a + b, 0),
+    longAtMobile: durations.filter((d) => d > 12.5).length,
+    blockingAtMobile: durations.reduce((sum, d) => sum + Math.max(0, 4 * d - 50), 0),
+    biggest: durations.slice(0, 3),
+    scriptMs: metric('ScriptDuration'),
+    styleMs: metric('RecalcStyleDuration'),
+    layoutMs: metric('LayoutDuration'),
+    domNodes,
+  };
+}
+
 const port = await freePort();
 const dashboard = await openSeededDashboard({ debuggingPort: port });
 const { base, browser } = dashboard;
@@ -104,6 +167,40 @@ try {
   for (const tab of LIGHTHOUSE_TABS)
     await warm.goto(`${base}/?tab=${tab}&range=24h`, { waitUntil: 'networkidle' });
   await warm.close();
+
+  // TRACE_RUNS loads of each Lighthouse tab under a Chromium trace (the median run by task time is printed).
+  const traceRuns = Number(process.env.TRACE_RUNS ?? 5);
+  if (traceRuns > 0) {
+    console.log(
+      `Main thread of one load, unthrottled (Chromium trace, tasks’ CPU time, median of ${traceRuns} by task ms; “long at 4×”: tasks over 12.5 ms, which the mobile preset’s 4× slowdown makes long, and the blocking time they would add)`,
+    );
+    console.log(
+      'tab       task ms  long at 4×  TBT at 4×  biggest tasks ms      script  style  layout  DOM nodes',
+    );
+    for (const tab of LIGHTHOUSE_TABS) {
+      const runs = [];
+      for (let i = 0; i < traceRuns; i++)
+        runs.push(await tracedLoad(browser, `${base}/?tab=${tab}&range=24h`));
+      runs.sort((a, b) => a.taskMs - b.taskMs);
+      const r = runs[Math.floor(runs.length / 2)];
+      if (!r) continue;
+      console.log(
+        `${tab.padEnd(8)} ${msText(r.taskMs).padStart(8)}  ${String(r.longAtMobile).padStart(10)}  ${msText(
+          r.blockingAtMobile,
+        ).padStart(
+          9,
+        )}  ${r.biggest.map(msText).join(', ').padEnd(20)}  ${msText(r.scriptMs).padStart(6)}  ${msText(
+          r.styleMs,
+        ).padStart(5)}  ${msText(r.layoutMs).padStart(6)}  ${String(r.domNodes).padStart(9)}`,
+      );
+    }
+    console.log(`load average ${load()}\n`);
+  }
+  // LIGHTHOUSE=0 stops after the traced loads (the fast loop while changing the dashboard).
+  if (process.env.LIGHTHOUSE === '0') {
+    await dashboard.close();
+    process.exit(0);
+  }
 
   console.log('Lighthouse (performance and accessibility scores; metrics from the preset’s simulation)');
   console.log('tab      preset   perf  a11y   FCP     LCP     TBT    CLS     script requests  script bytes');

@@ -3,7 +3,7 @@
  * by cursor ("load more"), CSV and NDJSON export, a call's full detail, and the
  * latency histogram of the selected endpoint.
  */
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { apiUrl, type Query, useApi } from '../api';
 import { Async, EmptyState, ErrorState, Panel, Skeleton } from '../components';
 import { dateTime } from '../format';
@@ -48,6 +48,31 @@ export function TracesTab() {
   const selected = page.items.find((i) => i.id === params.trace);
   // Closing the detail puts focus back on the row it was opened from (not on the page's body).
   const returnFocusTo = useRef<string | undefined>(undefined);
+  // The table's open handler keeps its identity (the table keeps its rows' elements); it reads the
+  // open call through a ref.
+  const openTrace = useRef(params.trace);
+  openTrace.current = params.trace;
+  const onOpen = useCallback(
+    (id: string) => {
+      if (id === openTrace.current) returnFocusTo.current = id;
+      set({ trace: id === openTrace.current ? undefined : id });
+    },
+    [set],
+  );
+  // The config, /status and histogram answers re-render this tab: the table is the same element then,
+  // so Preact skips it. A new first page remounts it (key), so it starts again from its first rows.
+  const table = useMemo(
+    () => (
+      <TracesTable
+        key={page.firstPage}
+        items={page.items}
+        selectedId={params.trace}
+        duplicatesDropped={page.duplicatesDropped}
+        onOpen={onOpen}
+      />
+    ),
+    [page.firstPage, page.items, params.trace, page.duplicatesDropped, onOpen],
+  );
   useEffect(() => {
     const id = returnFocusTo.current;
     if (id === undefined || params.trace !== undefined) return;
@@ -128,17 +153,7 @@ export function TracesTab() {
         ) : (
           <div class={`traces-layout ${selected ? 'has-detail' : ''}`}>
             <div class={page.loading ? 'is-updating' : undefined}>
-              <div class="traces-scroll">
-                <TracesTable
-                  items={page.items}
-                  selectedId={params.trace}
-                  duplicatesDropped={page.duplicatesDropped}
-                  onOpen={(id) => {
-                    if (id === params.trace) returnFocusTo.current = id;
-                    set({ trace: id === params.trace ? undefined : id });
-                  }}
-                />
-              </div>
+              <div class="traces-scroll">{table}</div>
               <div class="table-foot">
                 <span class="muted small" data-testid="traces-count">
                   {page.items.length} call{page.items.length === 1 ? '' : 's'} shown

@@ -15,6 +15,8 @@ export interface Page {
   error: ApiError | undefined;
   moreError: ApiError | undefined;
   duplicatesDropped: number;
+  /** Bumped when a first page arrives: a new set of calls (the table starts again from its first rows). */
+  firstPage: number;
 }
 
 const EMPTY_PAGE: Page = {
@@ -25,6 +27,7 @@ const EMPTY_PAGE: Page = {
   error: undefined,
   moreError: undefined,
   duplicatesDropped: 0,
+  firstPage: 0,
 };
 
 /** Any failure as an ApiError, for the error states. */
@@ -39,19 +42,26 @@ export function useTracePages(query: Query, limit: string) {
 
   useEffect(() => {
     const gen = ++generation.current;
-    setPage((p) => ({ ...EMPTY_PAGE, items: p.items, loading: true }));
+    setPage((p) => ({ ...EMPTY_PAGE, items: p.items, firstPage: p.firstPage, loading: true }));
     fetchJson<TracesAnswer>(apiUrl('/traces', { ...query, limit })).then(
       (answer) => {
         if (gen !== generation.current) return;
-        setPage({ ...EMPTY_PAGE, items: answer.items, next: answer.nextCursor, loading: false });
+        setPage((p) => ({
+          ...EMPTY_PAGE,
+          items: answer.items,
+          next: answer.nextCursor,
+          loading: false,
+          firstPage: p.firstPage + 1,
+        }));
       },
       (error: unknown) => {
         if (gen !== generation.current) return;
-        setPage({
+        setPage((p) => ({
           ...EMPTY_PAGE,
           loading: false,
           error: asApiError(error),
-        });
+          firstPage: p.firstPage,
+        }));
       },
     );
   }, [queryKey, limit, attempt]);
