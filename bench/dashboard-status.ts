@@ -12,40 +12,12 @@
  *
  * Run: npx tsx bench/dashboard-status.ts [runs]   (builds web/dist first if it is missing)
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { loadavg } from 'node:os';
-import { join, resolve } from 'node:path';
 import lighthouse from 'lighthouse';
 import { openSeededDashboard } from '../test/browser/dashboard-setup.js';
+import { buildDashboardIfMissing, freePort, load } from './dashboard-common.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const RUNS = Number(process.argv[2] ?? 3);
-const load = () =>
-  loadavg()
-    .map((n) => n.toFixed(2))
-    .join(' ');
-
-if (!existsSync(join(ROOT, 'web', 'dist', 'index.html'))) {
-  const built = spawnSync('npx', ['vite', 'build', 'web', '--logLevel', 'warn'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
-  if (built.status !== 0) throw new Error('vite build failed');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
+buildDashboardIfMissing();
 
 type Audit = { details?: unknown; numericValue?: number; displayValue?: string };
 type Row = Record<string, unknown>;

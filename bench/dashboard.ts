@@ -15,46 +15,17 @@
  *      TABS=traces npx tsx bench/dashboard.ts   (every part on those tabs only)
  *      TABS=traces LIGHTHOUSE=0 TRACE_RUNS=7 npx tsx bench/dashboard.ts   (the traced loads only)
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { loadavg } from 'node:os';
-import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import lighthouse, { desktopConfig } from 'lighthouse';
 import type { Browser } from 'playwright-core';
 import { DASHBOARD_TABS, openSeededDashboard } from '../test/browser/dashboard-setup.js';
+import { buildDashboardIfMissing, freePort, load } from './dashboard-common.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
 // TABS=traces (comma-separated) narrows every part of the run to those tabs, to iterate faster.
 const only = process.env.TABS?.split(',').filter(Boolean);
 const TABS = only ? DASHBOARD_TABS.filter((tab) => only.includes(tab)) : DASHBOARD_TABS;
 const LIGHTHOUSE_TABS = ['status', 'traces'].filter((tab) => !only || only.includes(tab));
-const load = () =>
-  loadavg()
-    .map((n) => n.toFixed(2))
-    .join(' ');
-
-if (!existsSync(join(ROOT, 'web', 'dist', 'index.html'))) {
-  const built = spawnSync('npx', ['vite', 'build', 'web', '--logLevel', 'warn'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
-  if (built.status !== 0) throw new Error('vite build failed');
-}
-
-/** A free loopback port for Chromium's DevTools endpoint (Lighthouse connects to it). */
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
+buildDashboardIfMissing();
 
 type Table = { items?: Record<string, unknown>[] };
 const items = (lhr: { audits: Record<string, { details?: unknown }> }, id: string) =>
