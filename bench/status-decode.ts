@@ -14,9 +14,8 @@
 import { execFileSync } from 'node:child_process';
 import { Bench } from 'tinybench';
 import { dynamoClient, resetClients } from '../shared/aws.js';
-import { resetConfig } from '../shared/config.js';
 import { unpackSized } from '../shared/stats/packed.js';
-import { createTable, startStore } from './status-query/load.js';
+import { connectTo, createTable, startStore } from './status-query/load.js';
 import { statusQuery } from './status-query/measure.js';
 import { DATA_DIR, intSetting, log, msf } from './status-query/settings.js';
 
@@ -27,12 +26,7 @@ if (!DATA_DIR)
   throw new Error('DATA_DIR: the directory of a table bench/status-query.ts kept (a copy of it)');
 
 const store = await startStore();
-process.env.DYNAMODB_ENDPOINT = store.dynamodbEndpoint;
-process.env.S3_ENDPOINT = store.s3Endpoint;
-process.env.AWS_REGION = 'us-east-1';
-process.env.LOG_LEVEL = 'SILENT';
-resetConfig();
-resetClients();
+connectTo(store);
 
 try {
   const config = await createTable(store, TABLE);

@@ -47,12 +47,18 @@ import { join } from 'node:path';
 import { DeleteTableCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { dynamoClient, resetClients } from '../shared/aws.js';
 import type { Config } from '../shared/config.js';
-import { resetConfig } from '../shared/config.js';
 import { clearCompactCache, compactClosedPeriods } from '../shared/store/compaction.js';
 import { DAY_MS } from '../shared/store/keys.js';
 import { quantile } from '../test/fixtures.js';
 import { labelSpace } from './status-query/data.js';
-import { createTable, type LoadResult, load, socketWarningCount, startStore } from './status-query/load.js';
+import {
+  connectTo,
+  createTable,
+  type LoadResult,
+  load,
+  socketWarningCount,
+  startStore,
+} from './status-query/load.js';
 import {
   type ReadMode,
   statusQuery,
@@ -96,12 +102,7 @@ const uptime = () => {
 
 const store = await startStore();
 const timed = timer(store);
-process.env.DYNAMODB_ENDPOINT = store.dynamodbEndpoint;
-process.env.S3_ENDPOINT = store.s3Endpoint;
-process.env.AWS_REGION = 'us-east-1';
-process.env.LOG_LEVEL = 'SILENT';
-resetConfig();
-resetClients();
+connectTo(store);
 
 /** What loading and compacting a dataset took: measured now, or read from the note of an earlier run (DATA_DIR). */
 interface Prepared {

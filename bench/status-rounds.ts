@@ -18,10 +18,9 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { resetClients } from '../shared/aws.js';
-import { resetConfig } from '../shared/config.js';
 import { callRounds, type TracedCall, traceStoreCalls } from '../test/faults.js';
 import { quantile } from '../test/fixtures.js';
-import { createTable, startStore } from './status-query/load.js';
+import { connectTo, createTable, startStore } from './status-query/load.js';
 import { statusQuery, timeseriesQuery } from './status-query/measure.js';
 import { DATA_DIR, intSetting, log, msf, RUNS, WARMUP } from './status-query/settings.js';
 
@@ -36,12 +35,7 @@ if (!DATA_DIR)
 const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
 
 const store = await startStore();
-process.env.DYNAMODB_ENDPOINT = store.dynamodbEndpoint;
-process.env.S3_ENDPOINT = store.s3Endpoint;
-process.env.AWS_REGION = 'us-east-1';
-process.env.LOG_LEVEL = 'SILENT';
-resetConfig();
-resetClients();
+connectTo(store);
 
 try {
   const config = await createTable(store, TABLE); // exists: only checked

@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ensureSchema, startLocalStore } from '../../infra/local/store.js';
-import { type Config, parseConfig } from '../../shared/config.js';
+import { resetClients } from '../../shared/aws.js';
+import { type Config, parseConfig, resetConfig } from '../../shared/config.js';
 import type { TraceEvent } from '../../shared/events/model.js';
 import { BulkLoad } from '../../shared/store/bulk-load.js';
 import { recordEvents } from '../../shared/store/events.js';
@@ -78,6 +79,16 @@ export async function startStore(): Promise<Store> {
 }
 
 // ---------------------------------------------------------------- loading
+
+/** Points this process's SDK clients and configuration at `store`, as the functions see it locally. */
+export function connectTo(store: Store): void {
+  process.env.DYNAMODB_ENDPOINT = store.dynamodbEndpoint;
+  process.env.S3_ENDPOINT = store.s3Endpoint;
+  process.env.AWS_REGION = 'us-east-1';
+  process.env.LOG_LEVEL = 'SILENT';
+  resetConfig();
+  resetClients();
+}
 
 export interface LoadResult {
   events: number;
