@@ -1,7 +1,7 @@
 /**
  * The dashboard's number formatting without ICU on the first render
  * (web/src/format.ts): `grouped` writes what en-US toLocaleString writes, and
- * the date formatters, made on first use, format like Intl does.
+ * the dates are what en-US Intl.DateTimeFormat writes, without building it.
  */
 import { describe, expect, it } from 'vitest';
 import { axisTime, dateTime, grouped, num } from '../../web/src/format.js';
@@ -21,23 +21,33 @@ describe('grouped', () => {
   });
 });
 
-describe('date formatters made on first use', () => {
-  it('format as Intl.DateTimeFormat does, again on a second call', () => {
-    const ts = Date.UTC(2026, 10, 30, 18, 4, 21);
-    const expected = new Intl.DateTimeFormat(undefined, {
-      month: 'short',
-      day: 'numeric',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    }).format(ts);
-    expect(dateTime(ts)).toBe(expected);
-    expect(dateTime(ts + 1000)).not.toBe(expected);
-    expect(axisTime(ts, 3_600_000)).toBe(
-      new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' }).format(ts),
-    );
-    expect(axisTime(ts, 7 * 86_400_000)).toBe(
-      new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' }).format(ts),
-    );
+describe('dates written by hand', () => {
+  const intl = (options: Intl.DateTimeFormatOptions) => new Intl.DateTimeFormat('en-US', options);
+  const full = intl({
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
+  const time = intl({ hour: '2-digit', minute: '2-digit' });
+  const day = intl({ month: 'short', day: 'numeric' });
+
+  it('are what en-US Intl.DateTimeFormat writes, every hour of the day and every month', () => {
+    // Every hour (midnight and noon are the 12-hour clock's edges) of a day in each month, at odd minutes and seconds.
+    const times: number[] = [];
+    for (let month = 0; month < 12; month++)
+      for (let hour = 0; hour < 24; hour++)
+        times.push(new Date(2026, month, 1 + month * 2, hour, hour * 2 + 1, 59 - hour).getTime());
+    for (const ts of times) {
+      expect(dateTime(ts)).toBe(full.format(ts));
+      expect(axisTime(ts, 3_600_000)).toBe(time.format(ts));
+      expect(axisTime(ts, 7 * 86_400_000)).toBe(day.format(ts));
+    }
+  });
+
+  it('write a dash for a time that is not one', () => {
+    expect(dateTime(Number.NaN)).toBe('—');
+    expect(axisTime(Number.POSITIVE_INFINITY, 3_600_000)).toBe('—');
   });
 });

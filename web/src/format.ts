@@ -46,40 +46,36 @@ export function ratio(value: number | null | undefined): string {
 }
 
 /**
- * The date formatters, made on first use: the first Intl.DateTimeFormat of a
- * page builds ICU's pattern generator, tens of milliseconds on a phone (77 ms
- * measured in headless Chromium on a loaded machine), and at module level it
- * ran inside the task that paints the first screen, which shows no date.
+ * Dates as en-US writes them with Intl.DateTimeFormat ("Nov 30, 09:03:05 PM", in local time), written
+ * by hand: a page's first Intl.DateTimeFormat builds ICU's pattern generator, 160–190 ms of one task
+ * at the mobile preset's 4× CPU slowdown (measured in headless Chromium), a long task on every tab.
+ * The dashboard's text is English, as its numbers are (`grouped`).
  */
-let dateTimeFormat: Intl.DateTimeFormat | undefined;
-let shortTime: Intl.DateTimeFormat | undefined;
-let shortDate: Intl.DateTimeFormat | undefined;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const twoDigits = (n: number) => (n < 10 ? `0${n}` : String(n));
 
-// The one most pages show (cards, the traces table, the alert banner) is made when the browser is
-// first idle, usually while the first answers are on their way: a task of its own, not part of a render.
-// (Through globalThis: the unit tests import this module in Node, which has no requestIdleCallback.)
-const whenIdle = (globalThis as { requestIdleCallback?: (run: () => void) => number }).requestIdleCallback;
-whenIdle?.call(globalThis, () => dateTime(0));
+/** "09:03 PM", or "09:03:05 PM" with seconds: the 12-hour clock with two-digit hours. */
+function clock(date: Date, seconds: boolean): string {
+  const hours = date.getHours();
+  const s = seconds ? `:${twoDigits(date.getSeconds())}` : '';
+  return `${twoDigits(hours % 12 || 12)}:${twoDigits(date.getMinutes())}${s} ${hours < 12 ? 'AM' : 'PM'}`;
+}
+
+/** "Nov 30" */
+const monthDay = (date: Date) => `${MONTHS[date.getMonth()]} ${date.getDate()}`;
 
 /** An axis label: the time of day, or the date when the axis spans days. */
 export function axisTime(ts: number, spanMs: number): string {
-  if (spanMs > 2 * 86_400_000) {
-    shortDate ??= new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
-    return shortDate.format(ts);
-  }
-  shortTime ??= new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-  return shortTime.format(ts);
+  const date = new Date(ts);
+  if (Number.isNaN(date.getTime())) return '—';
+  return spanMs > 2 * 86_400_000 ? monthDay(date) : clock(date, false);
 }
 
+/** "Nov 30, 09:03:05 PM" */
 export function dateTime(ts: number): string {
-  dateTimeFormat ??= new Intl.DateTimeFormat(undefined, {
-    month: 'short',
-    day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  });
-  return dateTimeFormat.format(ts);
+  const date = new Date(ts);
+  if (Number.isNaN(date.getTime())) return '—';
+  return `${monthDay(date)}, ${clock(date, true)}`;
 }
 
 export function ago(ts: number, now = Date.now()): string {
