@@ -1,15 +1,18 @@
 /**
  * The write path's recovery, store-level: a writer that crashes anywhere,
  * then an adopter that crashes anywhere too, and the delivery after them
- * still leaves every event stored once and counted once.
+ * still leaves every event stored once and counted once; and a rollup's last
+ * result is its latest call whatever order concurrent writers arrive in.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkConsistency, type FaultInjector, injectStoreFaults } from '../../test/faults.js';
 import { useFreshStore } from '../../test/helpers.js';
 import type { TraceEvent } from '../events/model.js';
 import { FUNCTIONS } from '../routes.js';
+import { addRollupItem, emptyAggregate } from '../stats/aggregate.js';
 import { EventsInFlight, type RecordOptions, recordEvents } from './events.js';
 import { WRITE_LEASE_MS } from './item-layout.js';
+import { rollupsFor } from './rollups.js';
 
 const NOW = Date.UTC(2026, 10, 30, 9, 0, 0);
 let tableName: string;
@@ -194,5 +197,44 @@ describe('events held by a writer still within its lease', () => {
       [2, 'latencyMs'],
       [3, 'usage.input'],
     ]);
+  });
+});
+
+describe('the last result of a rollup', () => {
+  it('is the latest call, in whatever order the writers of its shards arrive', async () => {
+    // Forty one-call requests of one minute and label set, newest first. Each writer picks one of the
+    // eight rollup shards, so most shards are reached again by an older call after a newer one: that
+    // older call must not set the shard's last result back in time. (Were it to, the newest call's
+    // shard would keep it only if no other request landed there: odds of (7/8)^39, under 1%.)
+    const minute = NOW - 3 * 60 * 60_000;
+    const calls: TraceEvent[] = Array.from({ length: 40 }, (_, i) => ({
+      id: `order-${i}`,
+      ts: minute + 50_000 - i * 1000,
+      source: 'ingest',
+      endpoint: 'moderations',
+      ...(i === 0
+        ? { ok: false, status: 503, errorType: 'server_error' as const }
+        : { ok: true, status: 200 }),
+      latencyMs: 30,
+    }));
+    for (const call of calls) await recordEvents([call], options(NOW));
+    const rollups = rollupsFor({ config: { tableName }, now: NOW, liveOnly: true });
+    for (const resolution of ['minute', 'hour'] as const) {
+      const items = await rollups.read({
+        sources: ['ingest'],
+        from: minute,
+        to: minute + 60_000,
+        resolution,
+      });
+      const figures = emptyAggregate();
+      for (const item of items.filter((i) => i.endpoint === 'moderations')) addRollupItem(figures, item);
+      expect(figures.total, resolution).toBe(40);
+      expect(figures.last, resolution).toEqual({
+        ts: minute + 50_000,
+        ok: false,
+        status: 503,
+        errorType: 'server_error',
+      });
+    }
   });
 });

@@ -242,7 +242,7 @@ export function rollupDeltas(
         deltas.set(id, delta);
       }
       addEvent(delta.counters, event);
-      // Within one batch the latest event wins; across concurrent writers the last write does.
+      // The latest event wins, within one batch here and across concurrent writers in deltaUpdate.
       if (event.ts >= ((delta.last[ROLLUP_LAST.ts] as number | undefined) ?? Number.NEGATIVE_INFINITY)) {
         delta.last = {
           [ROLLUP_LAST.ts]: event.ts,
@@ -666,7 +666,16 @@ class Writer {
     await eachLimited(rollupDeltas(this.contributions, this.options, this.shard), PARALLEL, async (delta) => {
       this.attempted.push(delta);
       try {
-        await this.send(deltaUpdate(this.table, delta, this.marker));
+        await this.send(deltaUpdate(this.table, delta, this.marker, 'when-newer'));
+        return;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+      // Refused: either the item's last result is newer than this delta's (a concurrent writer of later
+      // events got there first), or this writer is fenced out. The counters go in alone, on the marker's
+      // condition only, so the last result never goes back in time.
+      try {
+        await this.send(deltaUpdate(this.table, delta, this.marker, 'counters-only'));
       } catch (error) {
         if (isConditionFailure(error)) throw new FencedOut(`writer ${this.token} was fenced out`);
         throw error;
@@ -869,14 +878,24 @@ class Writer {
   }
 }
 
-/** The UpdateItem that applies a delta once: ADD the counters and set the writer's marker, if absent. */
-function deltaUpdate(tableName: string, delta: RollupDelta, marker: string): UpdateCommand {
+/**
+ * The UpdateItem that applies a delta once: ADD the counters and set the writer's marker, if absent.
+ * `when-newer` also sets the item's last result, on the condition that the item has none as recent:
+ * concurrent writers of the same item may arrive in any order. `counters-only` leaves it.
+ */
+function deltaUpdate(
+  tableName: string,
+  delta: RollupDelta,
+  marker: string,
+  last: 'when-newer' | 'counters-only',
+): UpdateCommand {
   const names: Record<string, string> = { '#marker': marker };
   const values: Record<string, unknown> = { ':applied': MARK.applied };
   const sets: string[] = ['#marker = :applied'];
   const adds: string[] = [];
   let i = 0;
-  for (const [name, value] of Object.entries({ ...delta.identity, ...delta.last })) {
+  const setValues = last === 'when-newer' ? { ...delta.identity, ...delta.last } : delta.identity;
+  for (const [name, value] of Object.entries(setValues)) {
     names[`#k${i}`] = name;
     values[`:k${i}`] = value;
     sets.push(`#k${i} = :k${i}`);
@@ -888,11 +907,18 @@ function deltaUpdate(tableName: string, delta: RollupDelta, marker: string): Upd
     adds.push(`#c${i} :c${i}`);
     i++;
   }
+  let condition = 'attribute_not_exists(#marker)';
+  const lastTs = delta.last[ROLLUP_LAST.ts];
+  if (last === 'when-newer' && lastTs !== undefined) {
+    names['#lastTs'] = ROLLUP_LAST.ts;
+    values[':lastTs'] = lastTs;
+    condition += ' AND (attribute_not_exists(#lastTs) OR #lastTs <= :lastTs)';
+  }
   return new UpdateCommand({
     TableName: tableName,
     Key: dynamoKey(delta),
     UpdateExpression: `SET ${sets.join(', ')} ADD ${adds.join(', ')}`,
-    ConditionExpression: 'attribute_not_exists(#marker)',
+    ConditionExpression: condition,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
   });
