@@ -1,5 +1,5 @@
 /**
- * The Status tab's load, taken apart: Lighthouse's mobile preset a few times
+ * One tab's load (Status unless TAB names another), taken apart: Lighthouse's mobile preset a few times
  * (scores vary with this machine's load, so the median is printed beside the
  * load average), the main-thread audits that explain its TBT, and, measured
  * without throttling in a phone-sized window, the parts that do not depend on
@@ -8,15 +8,17 @@
  * style, layout) from opening the page until it is quiet.
  *
  * bench/dashboard.ts covers every tab and preset; this one is for working on
- * the Status tab's first screen.
+ * one tab's first screen (Status, or the one TAB names).
  *
  * Run: npx tsx bench/dashboard-status.ts [runs]   (builds web/dist first if it is missing)
+ *      TAB=traces npx tsx bench/dashboard-status.ts 5
  */
 import lighthouse from 'lighthouse';
 import { openSeededDashboard } from '../test/browser/dashboard-setup.js';
 import { buildDashboardIfMissing, freePort, load } from './dashboard-common.js';
 
 const RUNS = Number(process.argv[2] ?? 3);
+const TAB = process.env.TAB ?? 'status';
 buildDashboardIfMissing();
 
 type Audit = { details?: unknown; numericValue?: number; displayValue?: string };
@@ -117,7 +119,7 @@ function taskBreakdown(events: TraceEvent[]): string {
 const port = await freePort();
 const dashboard = await openSeededDashboard({ debuggingPort: port });
 const { base, browser } = dashboard;
-const url = `${base}/?tab=status&range=24h`;
+const url = `${base}/?tab=${TAB}&range=24h`;
 console.log(`seeded ${dashboard.seeded.events} events (24 h, 10 endpoints); load average ${load()}\n`);
 
 try {
@@ -179,7 +181,7 @@ try {
   console.log(taskBreakdown(trace.traceEvents));
   console.log(`load average ${load()}\n`);
 
-  console.log('Lighthouse mobile preset, Status tab');
+  console.log(`Lighthouse mobile preset, ${TAB} tab`);
   const scores: number[] = [];
   const tbts: number[] = [];
   for (let run = 1; run <= RUNS; run++) {
