@@ -394,6 +394,33 @@ describe('dashboard in headless Chromium', { timeout: 90_000 }, () => {
     await poll(() => detail.count()).toBe(0);
   });
 
+  it('traces: makes the rows near view, more as the table scrolls or the keyboard moves past them', async () => {
+    const rows = page.locator('[data-testid="trace-row"]');
+    const table = page.locator('[data-testid="traces-table"]');
+    await page.goto(`${base}/?tab=traces&range=24h`);
+    await rows.first().waitFor();
+    // A page of 100 calls: 50 rows made, and the table says there are 100 (and a header row).
+    expect(await rows.count()).toBe(50);
+    expect(await table.getAttribute('aria-rowcount')).toBe('101');
+    // Scrolled to the end of its box, the table makes the rest.
+    await page.locator('.traces-scroll').evaluate((box) => {
+      box.scrollTop = box.scrollHeight;
+    });
+    await poll(() => rows.count()).toBe(100);
+    expect(await rows.last().getAttribute('aria-rowindex')).toBe('101');
+
+    // From the keyboard: End on a fresh page goes to the last call, made for it.
+    await page.reload();
+    await rows.first().waitFor();
+    expect(await rows.count()).toBe(50);
+    await rows.first().locator('.row-open').focus();
+    await page.keyboard.press('End');
+    await poll(() =>
+      page.evaluate('document.activeElement.closest("tr")?.getAttribute("aria-rowindex") ?? null'),
+    ).toBe('101');
+    expect(await rows.count()).toBe(100);
+  });
+
   it('exports the traces as CSV and NDJSON downloads', async () => {
     await page.goto(`${base}/?tab=traces&range=1h`);
     await page.locator('[data-testid="trace-row"]').first().waitFor();
@@ -499,7 +526,14 @@ describe('dashboard in headless Chromium', { timeout: 90_000 }, () => {
     await mobile.goto(`${base}/?tab=traces&range=24h`);
     await mobile.locator('[data-testid="trace-row"]').first().waitFor();
     expect(await mobile.evaluate<number>(PAGE_WIDTH)).toBeLessThanOrEqual(360);
+    // A phone gets time, endpoint, status and latency: the other cells are not made at all.
+    const cells = () => mobile.locator('[data-testid="trace-row"]').first().locator('td').count();
+    const headers = () => mobile.locator('[data-testid="traces-table"] thead th').count();
+    expect([await headers(), await cells()]).toEqual([4, 4]);
     await mobile.screenshot({ path: join(ARTIFACTS, 'traces-phone-dark.png'), fullPage: true });
+    // Turned to a wider screen, the table has every column again.
+    await mobile.setViewportSize({ width: 1024, height: 780 });
+    await poll(async () => [await headers(), await cells()]).toEqual([9, 9]);
     await phone.close();
 
     // The theme toggle overrides the system preference, and is remembered.

@@ -7,7 +7,16 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, apiUrl, useApi } from './api';
 import { ErrorState, Skeleton } from './components';
 import { ago, pct } from './format';
-import { baseQuery, RANGES, SharedContext, StoreContext, TABS, type TabId, useUrlState } from './state';
+import {
+  baseQuery,
+  RANGES,
+  SharedContext,
+  StoreContext,
+  TABS,
+  type TabId,
+  useMediaQuery,
+  useUrlState,
+} from './state';
 import { StatusTab } from './tabs/status';
 import { displayText } from './text';
 import type { PublicConfig, StatusAnswer } from './types';
@@ -97,13 +106,7 @@ function storedTheme(): ThemeChoice {
 /** The theme choice (stored) and the theme in effect (for chart colours). */
 function useTheme(): [ThemeChoice, 'light' | 'dark', (t: ThemeChoice) => void] {
   const [choice, setChoice] = useState<ThemeChoice>(storedTheme);
-  const media = useMemo(() => matchMedia('(prefers-color-scheme: dark)'), []);
-  const [systemDark, setSystemDark] = useState(media.matches);
-  useEffect(() => {
-    const onChange = () => setSystemDark(media.matches);
-    media.addEventListener('change', onChange);
-    return () => media.removeEventListener('change', onChange);
-  }, [media]);
+  const systemDark = useMediaQuery('(prefers-color-scheme: dark)');
   const effective = choice === 'auto' ? (systemDark ? 'dark' : 'light') : choice;
   useEffect(() => {
     document.documentElement.dataset.theme = effective;

@@ -102,3 +102,19 @@ export interface Shared {
 }
 export const SharedContext = createContext<Shared>({ tick: 0, theme: 'light', config: undefined });
 export const useShared = () => useContext(SharedContext);
+
+/** Whether a media query matches, kept up to date as the window or the system setting changes. */
+export function useMediaQuery(query: string): boolean {
+  const [matches, setMatches] = useState(() => matchMedia(query).matches);
+  useEffect(() => {
+    const media = matchMedia(query);
+    const onChange = () => setMatches(media.matches);
+    onChange();
+    media.addEventListener('change', onChange);
+    return () => media.removeEventListener('change', onChange);
+  }, [query]);
+  return matches;
+}
+
+/** Phone width: the width at which the stylesheet hides `.hide-narrow`. */
+export const NARROW_SCREEN = '(max-width: 600px)';

@@ -1,49 +1,65 @@
 /**
  * The table of calls, newest first: one row a call, opened for its detail.
  *
- * A page of up to FIRST_ROWS calls renders at once; a bigger page (the 200 and 500 page sizes, or
- * "load more") adds the rest in idle slices, so no single task builds hundreds of rows. Measured on
- * the default page of 100, slicing it (24 rows, then 12 or 19 per slice) cost more than it saved:
- * every slice is its own style, layout and paint frame, which the mobile preset scales 4× into more
- * long tasks (Lighthouse mobile TBT 1,550 ms against 610 ms at the same load). The columns have
- * fixed widths (`table-layout: fixed`), so they do not move as rows arrive. Each row's element is kept while its call, selection and Tab stop are unchanged, so
- * opening a call re-renders two rows, not the page.
+ * Only the rows near the table's scrolling box are made: FIRST_ROWS at first (the box shows about 15
+ * at 1280 × 720, 21 on a phone), then MORE_ROWS more whenever the last one made comes within a box's
+ * height of view, or the keyboard moves past it. Making the default page of 100 at once was the
+ * biggest task of the Traces tab's load (about 65 ms of script and 58 ms of style and layout on this
+ * machine, unthrottled); rows added in idle slices instead cost more, since each slice lays the whole
+ * table out again. "Load more" makes every row loaded: the visitor asked for them. The columns have
+ * fixed widths (`table-layout: fixed`), so they do not move as rows arrive; `aria-rowcount` and
+ * `aria-rowindex` tell assistive technology how many calls there are. Each row's element is kept while
+ * its call, selection and Tab stop are unchanged, so opening a call re-renders two rows, not the page.
  */
-import type { JSX } from 'preact';
+import type { JSX, RefObject } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { dateTime, ms, num } from '../../format';
+import { NARROW_SCREEN, useMediaQuery } from '../../state';
 import { displayText } from '../../text';
 import type { TraceEvent } from '../../types';
 
-/** Rows in the first render: the default page size. */
-export const FIRST_ROWS = 100;
-/** Rows added per idle slice after that. */
-export const SLICE_ROWS = 50;
+/** Rows made at first: enough to fill the scrolling box on any common screen. */
+export const FIRST_ROWS = 50;
+/** Rows added each time the last row made comes near. */
+export const MORE_ROWS = 50;
 
-/** Calls `run` when the browser is idle (soon after, where there is no requestIdleCallback). */
-function whenIdle(run: () => void): () => void {
-  if (typeof requestIdleCallback === 'function') {
-    const handle = requestIdleCallback(run, { timeout: 500 });
-    return () => cancelIdleCallback(handle);
-  }
-  const timer = setTimeout(run, 16);
-  return () => clearTimeout(timer);
-}
-
-/** How many of `total` rows to render: FIRST_ROWS at mount, then SLICE_ROWS more per idle slice. */
-function useRowsShown(total: number): number {
-  const [shown, setShown] = useState(FIRST_ROWS);
+/**
+ * How many of `total` rows to make: FIRST_ROWS, then MORE_ROWS more each time the last row made
+ * comes within a box's height of the scrolling box around `body`; every row once the page grows
+ * ("load more"); never fewer than `atLeast` (the open call's row). `showAtLeast` asks for more.
+ */
+function useRowsShown(
+  total: number,
+  atLeast: number,
+  body: RefObject<HTMLTableSectionElement | null>,
+): [number, (rows: number) => void] {
+  const [wanted, setWanted] = useState(FIRST_ROWS);
+  const [firstTotal] = useState(total);
+  const shown = total > firstTotal ? total : Math.min(total, Math.max(wanted, atLeast));
   useEffect(() => {
-    if (shown >= total) return;
-    return whenIdle(() => setShown((n) => n + SLICE_ROWS));
-  }, [shown, total]);
-  return Math.min(shown, total);
+    const last = body.current?.lastElementChild;
+    if (!last || shown >= total || typeof IntersectionObserver !== 'function') return;
+    // Observed afresh after each growth: its first callback says whether the new last row is near too.
+    const observer = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((entry) => entry.isIntersecting)) setWanted(shown + MORE_ROWS);
+      },
+      { root: last.closest('.traces-scroll'), rootMargin: '0px 0px 100% 0px' },
+    );
+    observer.observe(last);
+    return () => observer.disconnect();
+  }, [shown, total, body]);
+  return [shown, (rows) => setWanted((n) => Math.max(n, rows))];
 }
 
 function Row(props: {
   event: TraceEvent;
+  /** The row's place among the calls, 0 first. */
+  index: number;
   selected: boolean;
   current: boolean;
+  /** Every column, or (on a phone) time, endpoint, status and latency only. */
+  wide: boolean;
   onOpen: (id: string) => void;
 }) {
   const e = props.event;
@@ -53,6 +69,7 @@ function Row(props: {
     <tr
       class={props.selected ? 'is-selected' : undefined}
       aria-selected={props.selected}
+      aria-rowindex={props.index + 2}
       data-id={e.id}
       onClick={() => props.onOpen(e.id)}
       data-testid="trace-row"
@@ -73,14 +90,14 @@ function Row(props: {
         </button>
       </td>
       <td class="mono">{displayText(e.endpoint)}</td>
-      <td class="mono hide-narrow">{displayText(e.model ?? '—')}</td>
-      <td class="hide-narrow">{displayText(e.region ?? '—')}</td>
-      <td class="hide-narrow">{displayText(e.source)}</td>
+      {props.wide ? <td class="mono">{displayText(e.model ?? '—')}</td> : null}
+      {props.wide ? <td>{displayText(e.region ?? '—')}</td> : null}
+      {props.wide ? <td>{displayText(e.source)}</td> : null}
       {/* The ✓ / ✗ is drawn by CSS with empty alternative text: one cell, and the status is read as the number. */}
       <td class={e.ok ? 'status-ok' : 'status-fail'}>{e.status ?? '—'}</td>
-      <td class="hide-narrow">{displayText(e.errorType ?? '')}</td>
+      {props.wide ? <td>{displayText(e.errorType ?? '')}</td> : null}
       <td class="num">{ms(e.latencyMs)}</td>
-      <td class="num hide-narrow">{tokens === undefined ? '—' : num(tokens)}</td>
+      {props.wide ? <td class="num">{tokens === undefined ? '—' : num(tokens)}</td> : null}
     </tr>
   );
 }
@@ -95,90 +112,128 @@ export function TracesTable(props: {
   onOpen: (id: string) => void;
 }) {
   const { items, duplicatesDropped, onOpen } = props;
-  const shown = useRowsShown(items.length);
-  const cache = useRef<RowCache>(new Map());
+  const body = useRef<HTMLTableSectionElement>(null);
+  const selectedAt = items.findIndex((e) => e.id === props.selectedId);
+  const [shown, showAtLeast] = useRowsShown(items.length, selectedAt + 1, body);
+  // On a phone five columns do not fit: their cells are not made at all (rather than made and hidden), which
+  // halves the elements a page of rows costs there.
+  const wide = !useMediaQuery(NARROW_SCREEN);
+  const cache = useRef<{ wide: boolean; rows: RowCache }>({ wide, rows: new Map() });
   // One Tab stop for the whole table (the open call's row, else the first): the arrow keys move between
   // rows, and Tab goes on past the table rather than through every row.
-  const current = items.some((e) => e.id === props.selectedId) ? props.selectedId : items[0]?.id;
+  const current = selectedAt >= 0 ? props.selectedId : items[0]?.id;
+  // The row the keyboard moved to before it was made: focused once it is.
+  const focusWhenMade = useRef<number | undefined>(undefined);
+  const moveFocus = (buttons: HTMLElement[], to: number) => {
+    for (const b of buttons) b.tabIndex = -1;
+    const button = buttons[to];
+    if (button) {
+      button.tabIndex = 0;
+      button.focus();
+    }
+  };
+  const rowButtons = () => [...(body.current?.querySelectorAll<HTMLElement>('.row-open') ?? [])];
+  useEffect(() => {
+    const at = focusWhenMade.current;
+    if (at === undefined || at >= shown) return;
+    focusWhenMade.current = undefined;
+    moveFocus(rowButtons(), at);
+  }, [shown]);
   const onKeyDown = (event: KeyboardEvent) => {
     const target = event.target as HTMLElement;
     if (!target.classList.contains('row-open')) return;
-    const buttons = [...(event.currentTarget as HTMLElement).querySelectorAll<HTMLElement>('.row-open')];
+    const buttons = rowButtons();
     const at = buttons.indexOf(target);
     let next = -1;
-    if (event.key === 'ArrowDown') next = Math.min(buttons.length - 1, at + 1);
+    if (event.key === 'ArrowDown') next = Math.min(items.length - 1, at + 1);
     else if (event.key === 'ArrowUp') next = Math.max(0, at - 1);
     else if (event.key === 'Home') next = 0;
-    else if (event.key === 'End') next = buttons.length - 1;
+    else if (event.key === 'End') next = items.length - 1;
     if (next < 0) return;
     event.preventDefault();
-    for (const b of buttons) b.tabIndex = -1;
-    const to = buttons[next];
-    if (to) {
-      to.tabIndex = 0;
-      to.focus();
+    if (next < buttons.length) moveFocus(buttons, next);
+    else {
+      focusWhenMade.current = next;
+      showAtLeast(next + 1);
     }
   };
   const rows: JSX.Element[] = [];
   const kept: RowCache = new Map();
-  for (const event of items.slice(0, shown)) {
+  for (const [index, event] of items.slice(0, shown).entries()) {
     const selected = event.id === props.selectedId;
     const isCurrent = event.id === current;
-    const old = cache.current.get(event.id);
+    const old = cache.current.wide === wide ? cache.current.rows.get(event.id) : undefined;
     // The same element as last time: Preact skips the row without diffing it.
     const row =
       old && old.event === event && old.selected === selected && old.current === isCurrent ? (
         old.row
       ) : (
-        <Row key={event.id} event={event} selected={selected} current={isCurrent} onOpen={onOpen} />
+        <Row
+          key={event.id}
+          event={event}
+          index={index}
+          selected={selected}
+          current={isCurrent}
+          wide={wide}
+          onOpen={onOpen}
+        />
       );
     kept.set(event.id, { event, selected, current: isCurrent, row });
     rows.push(row);
   }
-  cache.current = kept;
+  cache.current = { wide, rows: kept };
   return (
     <table
       class="table traces-table"
       data-testid="traces-table"
       data-duplicates-dropped={duplicatesDropped}
       data-rows-shown={shown}
+      aria-rowcount={items.length + 1}
       onKeyDown={onKeyDown}
     >
       <caption class="visually-hidden">
         Calls, newest first. Up and down arrows move between calls, Enter opens one, Tab leaves the table.
       </caption>
       <thead>
-        <tr>
+        <tr aria-rowindex={1}>
           <th scope="col" class="tc-time">
             Time
           </th>
           <th scope="col" class="tc-endpoint">
             Endpoint
           </th>
-          <th scope="col" class="tc-model hide-narrow">
-            Model
-          </th>
-          <th scope="col" class="tc-region hide-narrow">
-            Region
-          </th>
-          <th scope="col" class="tc-source hide-narrow">
-            Source
-          </th>
+          {wide ? (
+            <>
+              <th scope="col" class="tc-model">
+                Model
+              </th>
+              <th scope="col" class="tc-region">
+                Region
+              </th>
+              <th scope="col" class="tc-source">
+                Source
+              </th>
+            </>
+          ) : null}
           <th scope="col" class="tc-status">
             Status
           </th>
-          <th scope="col" class="tc-error hide-narrow">
-            Error
-          </th>
+          {wide ? (
+            <th scope="col" class="tc-error">
+              Error
+            </th>
+          ) : null}
           <th scope="col" class="tc-latency">
             Latency
           </th>
-          <th scope="col" class="tc-tokens hide-narrow">
-            Tokens
-          </th>
+          {wide ? (
+            <th scope="col" class="tc-tokens">
+              Tokens
+            </th>
+          ) : null}
         </tr>
       </thead>
-      <tbody>{rows}</tbody>
+      <tbody ref={body}>{rows}</tbody>
     </table>
   );
 }
