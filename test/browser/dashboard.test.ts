@@ -549,6 +549,53 @@ describe('dashboard in headless Chromium', { timeout: 90_000 }, () => {
     await page.click('.theme-toggle');
   });
 
+  it('on a phone, draws the charts below the first screen once they come near, or once the page has settled', async () => {
+    // The page's clock is paused and stepped by hand: "settled" is 3 s of the page's time, whatever this machine's load.
+    const phone = await browser.newContext({ viewport: { width: 360, height: 780 } });
+    await phone.clock.install();
+    await phone.clock.pauseAt(Date.now() + 1000);
+    const mobile = await phone.newPage();
+    watch(mobile, collected);
+    const cards = mobile.locator('[data-testid="endpoint-card"]');
+    const canvas = mobile.locator('[data-testid="latency-chart"] canvas');
+    try {
+      await mobile.goto(`${base}/?range=24h`);
+      // The answers come in real time; the page's own timers run as its clock is stepped, 50 ms at a time.
+      let stepped = 0;
+      while ((await cards.count()) < 10) {
+        expect(stepped, 'page time to show the endpoint cards').toBeLessThan(2500);
+        await phone.clock.runFor(50);
+        stepped += 50;
+      }
+      // Below the first screen, not near it, and the page has not been settled for 3 s: no chart yet.
+      expect(await canvas.count()).toBe(0);
+      await phone.clock.runFor(3500);
+      await phone.clock.resume();
+      await canvas.waitFor();
+
+      // On a fresh load, scrolling the chart into view draws it without waiting.
+      await phone.clock.pauseAt(Date.now() + 60_000);
+      await mobile.reload();
+      stepped = 0;
+      while ((await cards.count()) < 10) {
+        expect(stepped, 'page time to show the endpoint cards').toBeLessThan(2500);
+        await phone.clock.runFor(50);
+        stepped += 50;
+      }
+      expect(await canvas.count()).toBe(0);
+      await mobile.locator('[data-testid="latency-chart"]').scrollIntoViewIfNeeded();
+      // The chart's build is queued on a zero-delay timer: step the clock (less than the 3 s) until it is drawn.
+      stepped = 0;
+      while ((await canvas.count()) === 0) {
+        expect(stepped, 'page time to draw the chart once in view').toBeLessThan(2500);
+        await phone.clock.runFor(50);
+        stepped += 50;
+      }
+    } finally {
+      await phone.close();
+    }
+  });
+
   it('chat tab: a question streams an answer with citations; a trace citation opens the trace', async () => {
     await page.goto(`${base}/?tab=chat&range=24h`);
     // Without ENABLE_AI=1 the LLM toggle is off, and says why.

@@ -91,14 +91,17 @@ function queueBuild(build: () => void): void {
   setTimeout(runNextBuild, 0);
 }
 
-/** How far below the view a chart starts loading, so that it is drawn by the time it scrolls in. */
-const NEAR_VIEW_MARGIN = '400px 0px';
-/** A chart that stays out of view is still drawn once the page has been idle this long at most. */
+/** How far below the view a chart starts loading, so that it is mostly drawn by the time it scrolls in. */
+const NEAR_VIEW_MARGIN = '100px 0px';
+/** A chart out of view is drawn anyway this long after it mounts, once the browser is idle. */
 const IDLE_BUILD_MS = 3000;
 
 /**
- * True once the element is near the view, or the browser has been idle (then
- * charts further down are drawn too, so that scrolling finds them ready).
+ * True once the element is near the view, or IDLE_BUILD_MS after mount when the browser is idle (then
+ * charts further down are drawn too, so that scrolling finds them ready). Not at the first idle moment:
+ * that comes while the page is still loading, and on a phone, where the charts sit below the first
+ * screen, importing uPlot (about 45 ms of script here, unthrottled) and building a chart then made two
+ * of the Status tab's longest tasks during its load.
  */
 function useNearView(ref: { current: Element | null }): boolean {
   const [near, setNear] = useState(false);
@@ -116,15 +119,15 @@ function useNearView(ref: { current: Element | null }): boolean {
       { rootMargin: NEAR_VIEW_MARGIN },
     );
     observer.observe(el);
-    const idle =
-      typeof requestIdleCallback === 'function'
-        ? requestIdleCallback(() => setNear(true), { timeout: IDLE_BUILD_MS })
-        : undefined;
-    const timer = idle === undefined ? setTimeout(() => setNear(true), IDLE_BUILD_MS) : undefined;
+    let idle: number | undefined;
+    const timer = setTimeout(() => {
+      if (typeof requestIdleCallback === 'function') idle = requestIdleCallback(() => setNear(true));
+      else setNear(true);
+    }, IDLE_BUILD_MS);
     return () => {
       observer.disconnect();
+      clearTimeout(timer);
       if (idle !== undefined) cancelIdleCallback(idle);
-      if (timer !== undefined) clearTimeout(timer);
     };
   }, [ref, near]);
   return near;
