@@ -52,18 +52,63 @@ function useRowsShown(
   return [shown, (rows) => setWanted((n) => Math.max(n, rows))];
 }
 
+/** A column after the first (the time, which opens the call): its header, its cell, and whether a phone shows it. */
+interface Column {
+  id: string;
+  label: string;
+  onPhone: boolean;
+  cellClass?: (e: TraceEvent) => string;
+  text: (e: TraceEvent) => string | number;
+}
+
+const COLUMNS: readonly Column[] = [
+  {
+    id: 'endpoint',
+    label: 'Endpoint',
+    onPhone: true,
+    cellClass: () => 'mono',
+    text: (e) => displayText(e.endpoint),
+  },
+  {
+    id: 'model',
+    label: 'Model',
+    onPhone: false,
+    cellClass: () => 'mono',
+    text: (e) => displayText(e.model ?? '—'),
+  },
+  { id: 'region', label: 'Region', onPhone: false, text: (e) => displayText(e.region ?? '—') },
+  { id: 'source', label: 'Source', onPhone: false, text: (e) => displayText(e.source) },
+  // The ✓ / ✗ is drawn by CSS with empty alternative text: one cell, and the status is read as the number.
+  {
+    id: 'status',
+    label: 'Status',
+    onPhone: true,
+    cellClass: (e) => (e.ok ? 'status-ok' : 'status-fail'),
+    text: (e) => e.status ?? '—',
+  },
+  { id: 'error', label: 'Error', onPhone: false, text: (e) => displayText(e.errorType ?? '') },
+  { id: 'latency', label: 'Latency', onPhone: true, cellClass: () => 'num', text: (e) => ms(e.latencyMs) },
+  {
+    id: 'tokens',
+    label: 'Tokens',
+    onPhone: false,
+    cellClass: () => 'num',
+    text: (e) => (e.usage ? num((e.usage.input ?? 0) + (e.usage.output ?? 0)) : '—'),
+  },
+];
+/** On a phone five columns do not fit: their cells are not made at all (rather than made and hidden). */
+const PHONE_COLUMNS = COLUMNS.filter((c) => c.onPhone);
+
 function Row(props: {
   event: TraceEvent;
   /** The row's place among the calls, 0 first. */
   index: number;
   selected: boolean;
   current: boolean;
-  /** Every column, or (on a phone) time, endpoint, status and latency only. */
-  wide: boolean;
+  columns: readonly Column[];
   onOpen: (id: string) => void;
 }) {
   const e = props.event;
-  const tokens = e.usage ? (e.usage.input ?? 0) + (e.usage.output ?? 0) : undefined;
   const when = dateTime(e.ts);
   return (
     <tr
@@ -89,15 +134,11 @@ function Row(props: {
           {when}
         </button>
       </td>
-      <td class="mono">{displayText(e.endpoint)}</td>
-      {props.wide ? <td class="mono">{displayText(e.model ?? '—')}</td> : null}
-      {props.wide ? <td>{displayText(e.region ?? '—')}</td> : null}
-      {props.wide ? <td>{displayText(e.source)}</td> : null}
-      {/* The ✓ / ✗ is drawn by CSS with empty alternative text: one cell, and the status is read as the number. */}
-      <td class={e.ok ? 'status-ok' : 'status-fail'}>{e.status ?? '—'}</td>
-      {props.wide ? <td>{displayText(e.errorType ?? '')}</td> : null}
-      <td class="num">{ms(e.latencyMs)}</td>
-      {props.wide ? <td class="num">{tokens === undefined ? '—' : num(tokens)}</td> : null}
+      {props.columns.map((c) => (
+        <td key={c.id} class={c.cellClass?.(e)}>
+          {c.text(e)}
+        </td>
+      ))}
     </tr>
   );
 }
@@ -115,10 +156,8 @@ export function TracesTable(props: {
   const body = useRef<HTMLTableSectionElement>(null);
   const selectedAt = items.findIndex((e) => e.id === props.selectedId);
   const [shown, showAtLeast] = useRowsShown(items.length, selectedAt + 1, body);
-  // On a phone five columns do not fit: their cells are not made at all (rather than made and hidden), which
-  // halves the elements a page of rows costs there.
-  const wide = !useMediaQuery(NARROW_SCREEN);
-  const cache = useRef<{ wide: boolean; rows: RowCache }>({ wide, rows: new Map() });
+  const columns = useMediaQuery(NARROW_SCREEN) ? PHONE_COLUMNS : COLUMNS;
+  const cache = useRef<{ columns: readonly Column[]; rows: RowCache }>({ columns, rows: new Map() });
   // One Tab stop for the whole table (the open call's row, else the first): the arrow keys move between
   // rows, and Tab goes on past the table rather than through every row.
   const current = selectedAt >= 0 ? props.selectedId : items[0]?.id;
@@ -162,7 +201,7 @@ export function TracesTable(props: {
   for (const [index, event] of items.slice(0, shown).entries()) {
     const selected = event.id === props.selectedId;
     const isCurrent = event.id === current;
-    const old = cache.current.wide === wide ? cache.current.rows.get(event.id) : undefined;
+    const old = cache.current.columns === columns ? cache.current.rows.get(event.id) : undefined;
     // The same element as last time: Preact skips the row without diffing it.
     const row =
       old && old.event === event && old.selected === selected && old.current === isCurrent ? (
@@ -174,14 +213,14 @@ export function TracesTable(props: {
           index={index}
           selected={selected}
           current={isCurrent}
-          wide={wide}
+          columns={columns}
           onOpen={onOpen}
         />
       );
     kept.set(event.id, { event, selected, current: isCurrent, row });
     rows.push(row);
   }
-  cache.current = { wide, rows: kept };
+  cache.current = { columns, rows: kept };
   return (
     <table
       class="table traces-table"
@@ -199,38 +238,11 @@ export function TracesTable(props: {
           <th scope="col" class="tc-time">
             Time
           </th>
-          <th scope="col" class="tc-endpoint">
-            Endpoint
-          </th>
-          {wide ? (
-            <>
-              <th scope="col" class="tc-model">
-                Model
-              </th>
-              <th scope="col" class="tc-region">
-                Region
-              </th>
-              <th scope="col" class="tc-source">
-                Source
-              </th>
-            </>
-          ) : null}
-          <th scope="col" class="tc-status">
-            Status
-          </th>
-          {wide ? (
-            <th scope="col" class="tc-error">
-              Error
+          {columns.map((c) => (
+            <th key={c.id} scope="col" class={`tc-${c.id}`}>
+              {c.label}
             </th>
-          ) : null}
-          <th scope="col" class="tc-latency">
-            Latency
-          </th>
-          {wide ? (
-            <th scope="col" class="tc-tokens">
-              Tokens
-            </th>
-          ) : null}
+          ))}
         </tr>
       </thead>
       <tbody ref={body}>{rows}</tbody>
