@@ -557,6 +557,49 @@ describe('compaction of closed periods', () => {
   });
 });
 
+describe("a new table's first runs", () => {
+  it('leave a day whose first hours no run compacted to the reads, rather than reading its minutes one by one', async () => {
+    // 22:27: the default 2-day lookback starts at 22:00 two days ago, so the first run compacts 22:00-23:00
+    // and the second 23:00-24:00, closing that day. Its 22 hours before were never compacted.
+    const now = Date.UTC(2026, 10, 27, 22, 27, 12);
+    const tableName = await freshTable();
+    const dayStart = Date.UTC(2026, 10, 25);
+    const make = traceEvents('first-runs');
+    await recordEvents(
+      [
+        make({ ts: dayStart + 3 * HOUR_MS, endpoint: 'chat' }),
+        make({ ts: dayStart + 22 * HOUR_MS + 5 * MINUTE_MS, endpoint: 'chat' }),
+        make({
+          ts: dayStart + 23 * HOUR_MS + 30 * MINUTE_MS,
+          endpoint: 'models',
+          ok: false,
+          errorType: 'timeout',
+        }),
+      ],
+      { tableName, ...RETENTION, now },
+    );
+    const run = { tableName, ...RETENTION, sources: ['probe' as const] };
+    await compactClosedPeriods({ ...run, now });
+    const trace = traceStoreCalls();
+    try {
+      const second = await compactClosedPeriods({ ...run, now: now + 60_000 });
+      expect(second.minutes.probe).toBe(60);
+      // The 60 minutes of the run, not the 1,380 of the day before them (a Query per shard each).
+      const queries = trace.calls.filter((c) => c.command === 'QueryCommand').length;
+      expect(queries).toBeLessThan(100);
+    } finally {
+      trace.remove();
+    }
+    // Reads over that day are exact: compacted hours where there are, live rollups for the rest.
+    await expectCompactedEqualsLive(tableName, { from: dayStart, to: dayStart + DAY_MS }, now + 60_000);
+    await expectCompactedEqualsLive(
+      tableName,
+      { from: dayStart, to: dayStart + DAY_MS, byLabelSet: true },
+      now + 60_000,
+    );
+  });
+});
+
 describe('rollup shards', () => {
   /** Per rollup bucket and label set: the figures of the items given. */
   function figuresByBucket(items: readonly Record<string, unknown>[]) {

@@ -529,6 +529,13 @@ class SourceCompaction {
     );
     const earliest = floorTo(horizon - (this.options.lookbackMs ?? LOOKBACK_MS), HOUR_MS);
     const upTo = typeof progress?.upTo === 'number' ? Math.max(progress.upTo, earliest) : earliest;
+    // The first minute this table's compactor compacted (set by its first run; a compactor from before
+    // `since` was kept counts as having compacted everything). A period that starts before it holds
+    // minutes no run compacted: building it would read each of them live, a Query per shard and minute
+    // (a day closed by a first run's second hour: about 11,000 Queries per source), so it is left to
+    // the reads, which take such periods live anyway.
+    const since =
+      progress === undefined ? upTo : typeof progress.since === 'number' ? progress.since : -Infinity;
     const end = Math.min(horizon, upTo + (this.options.maxMinutes ?? MAX_MINUTES_PER_RUN) * MINUTE_MS);
     // Versions first: a write landing after this read is either in the live rollups read
     // next, or raises a version and makes what is built here stale. Never the other way round.
@@ -568,7 +575,7 @@ class SourceCompaction {
     for (const minute of [...fresh, ...dirty]) {
       for (const level of [...COMPACT_LEVELS].reverse()) {
         const from = floorTo(minute, level.ms);
-        if (from + level.ms <= closedUpTo)
+        if (from >= since && from + level.ms <= closedUpTo)
           targets.set(`${level.code}${from}`, { level, from, to: from + level.ms });
       }
     }
@@ -594,9 +601,12 @@ class SourceCompaction {
           new UpdateCommand({
             TableName: this.table,
             Key: dynamo(compactorKey(this.source)),
-            UpdateExpression: 'SET upTo = :end',
+            UpdateExpression: `SET upTo = :end${progress === undefined ? ', since = if_not_exists(since, :since)' : ''}`,
             ConditionExpression: 'attribute_not_exists(upTo) OR upTo < :end',
-            ExpressionAttributeValues: { ':end': end },
+            ExpressionAttributeValues: {
+              ':end': end,
+              ...(progress === undefined ? { ':since': since } : {}),
+            },
           }),
         )
         .catch((error: unknown) => {
