@@ -222,6 +222,8 @@ export async function checkConsistency(tableName: string): Promise<Consistency> 
 /** One DynamoDB call as traced: its command and when it started and ended, in the order of the trace's events. */
 export interface TracedCall {
   command: string;
+  /** What the command was sent with (its expressions, keys and values). */
+  input: Record<string, unknown>;
   /** Position of its start and of its end among the trace's events (a logical clock, not time). */
   started: number;
   ended: number | undefined;
@@ -250,6 +252,7 @@ export function traceStoreCalls(): StoreCallTrace {
     (next, context) => async (args) => {
       const call: TracedCall = {
         command: String(context.commandName ?? ''),
+        input: args.input as Record<string, unknown>,
         started: events++,
         ended: undefined,
       };

@@ -5,12 +5,28 @@
  * result is its latest call whatever order concurrent writers arrive in.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { checkConsistency, type FaultInjector, injectStoreFaults } from '../../test/faults.js';
+import {
+  checkConsistency,
+  type FaultInjector,
+  injectStoreFaults,
+  traceStoreCalls,
+} from '../../test/faults.js';
 import { useFreshStore } from '../../test/helpers.js';
 import type { TraceEvent } from '../events/model.js';
+import { ERROR_TYPES } from '../events/model.js';
 import { FUNCTIONS } from '../routes.js';
 import { addRollupItem, emptyAggregate } from '../stats/aggregate.js';
-import { EventsInFlight, type RecordOptions, recordEvents } from './events.js';
+import { bucketIndex } from '../stats/histogram.js';
+import {
+  ALWAYS_FITS,
+  EventsInFlight,
+  EXPRESSION_LIMIT_BYTES,
+  type RecordOptions,
+  ROLLUP_KINDS,
+  recordEvents,
+  rollupDeltas,
+  updateExpressionBytes,
+} from './events.js';
 import { WRITE_LEASE_MS } from './item-layout.js';
 import { rollupsFor } from './rollups.js';
 
@@ -236,5 +252,94 @@ describe('the last result of a rollup', () => {
         errorType: 'server_error',
       });
     }
+  });
+});
+
+describe("DynamoDB's 4 KB limit on an update expression", () => {
+  /** `count` calls of one label set and minute, each latency in its own histogram bucket, every error type and a status class each. */
+  function diverseCalls(tag: string, count: number, minute: number): TraceEvent[] {
+    return Array.from({ length: count }, (_, i) => {
+      const errorType = ERROR_TYPES[i % (ERROR_TYPES.length + 1)];
+      return {
+        id: `${tag}-${i}`,
+        ts: minute + (i % 60) * 1000,
+        source: 'ingest',
+        endpoint: 'responses',
+        model: 'gpt-4.1-mini',
+        region: 'eu-west-1',
+        ok: errorType === undefined,
+        status: [200, 301, 429, 503, undefined][i % 5],
+        ...(errorType ? { errorType } : {}),
+        // 1.021^i ms: each call a bucket further up (the buckets are 2% wide), from 1 ms to an hour.
+        latencyMs: Math.min(3_600_000, 1.021 ** i),
+        timing: {
+          dnsMs: 1,
+          connectMs: 2,
+          tlsMs: 3,
+          ttfbMs: 4,
+          transferMs: 5,
+          ttftMs: 6,
+          reused: i % 2 === 0,
+        },
+        usage: { input: 10, output: 20, cached: 1, reasoning: 2 },
+        costUsd: 0.001,
+        streamed: i % 3 === 0,
+      };
+    });
+  }
+
+  it(`is never reached by ${ALWAYS_FITS} calls, the size recorded without measuring`, () => {
+    const calls = diverseCalls('fits', ALWAYS_FITS, NOW - 2 * 60 * 60_000);
+    expect(new Set(calls.map((c) => bucketIndex(c.latencyMs))).size).toBe(ALWAYS_FITS);
+    const deltas = rollupDeltas(
+      calls.map((event) => ({ event, resolutions: ROLLUP_KINDS })),
+      options(NOW),
+      0,
+    );
+    for (const delta of deltas)
+      expect(updateExpressionBytes(tableName, delta)).toBeLessThanOrEqual(EXPRESSION_LIMIT_BYTES);
+  });
+
+  it('1,000 calls of one label set and minute, each in its own latency bucket, are stored and counted, no update over 4 KB', async () => {
+    const minute = NOW - 4 * 60 * 60_000;
+    const calls = diverseCalls('wide', 1000, minute);
+    // One writer for all of them would send an expression well over the limit.
+    const oneWriter = rollupDeltas(
+      calls.map((event) => ({ event, resolutions: ROLLUP_KINDS })),
+      options(NOW),
+      0,
+    );
+    expect(Math.max(...oneWriter.map((d) => updateExpressionBytes(tableName, d)))).toBeGreaterThan(
+      EXPRESSION_LIMIT_BYTES,
+    );
+    const trace = traceStoreCalls();
+    try {
+      const result = await recordEvents(calls, options(NOW));
+      expect(result.stored).toBe(1000);
+      const updates = trace.calls.filter((c) => c.input.UpdateExpression !== undefined);
+      expect(updates.length).toBeGreaterThan(0);
+      for (const call of updates) {
+        expect(String(call.input.UpdateExpression ?? '').length).toBeLessThanOrEqual(EXPRESSION_LIMIT_BYTES);
+        expect(String(call.input.ConditionExpression ?? '').length).toBeLessThanOrEqual(
+          EXPRESSION_LIMIT_BYTES,
+        );
+      }
+    } finally {
+      trace.remove();
+    }
+    const rollups = rollupsFor({ config: { tableName }, now: NOW, liveOnly: true });
+    for (const resolution of ['minute', 'hour'] as const) {
+      const items = await rollups.read({
+        sources: ['ingest'],
+        from: minute,
+        to: minute + 60_000,
+        resolution,
+      });
+      const figures = emptyAggregate();
+      for (const item of items.filter((i) => i.endpoint === 'responses')) addRollupItem(figures, item);
+      expect(figures.total, resolution).toBe(1000);
+      expect(figures.latency.count, resolution).toBe(1000);
+    }
+    expect((await checkConsistency(tableName)).mismatches).toEqual([]);
   });
 });

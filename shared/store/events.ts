@@ -294,15 +294,32 @@ export async function recordEvents(
     const id = keyId(eventKey(event.ts, event.id));
     if (!unique.has(id)) unique.set(id, event);
   }
-  const first = new Writer(options, now);
-  const existing = await first.claimAndCount([...unique.values()]);
   const result: RecordResult = {
-    stored: first.counted,
+    stored: 0,
     duplicates: storable.length - unique.size,
     refused,
-    writeRequests: first.writeRequests,
+    writeRequests: 0,
   };
-  if (existing.length === 0) return result;
+  let busy = 0;
+  // Usually one writer; more only where one writer's rollup update would pass DynamoDB's expression limit.
+  const existing: TraceEvent[] = [];
+  for (const part of writerParts([...unique.values()], (event) => event, options)) {
+    const writer = new Writer(options, now);
+    try {
+      existing.push(...(await writer.claimAndCount(part)));
+      result.stored += writer.counted;
+    } catch (error) {
+      // Earlier parts are stored: report this one as not done yet rather than the request as a failure.
+      if (result.stored === 0) throw error;
+      logger.warn('writing part of the events failed', { error: error as Error });
+      busy += part.length;
+    }
+    result.writeRequests += writer.writeRequests;
+  }
+  if (existing.length === 0) {
+    if (busy > 0) throw new EventsInFlight(busy, result);
+    return result;
+  }
 
   const found = await inspectUntilSettled(
     options.tableName,
@@ -310,22 +327,66 @@ export async function recordEvents(
     now,
   );
   result.duplicates += found.committed;
-  let busy = found.busy.length;
-  if (found.abandoned.length > 0) {
+  busy += found.busy.length;
+  const eventOf = new Map(existing.map((e) => [keyId(eventKey(e.ts, e.id)), e]));
+  for (const part of writerParts(found.abandoned, (state) => eventOf.get(keyId(state.key)), options)) {
     const adopter = new Writer(options, now);
     try {
-      busy += await adopter.adoptAndCount(found.abandoned, existing);
+      busy += await adopter.adoptAndCount(part, existing);
       result.stored += adopter.counted;
     } catch (error) {
       // The first round's events are stored: report the rest as not done yet rather than as a failure.
       if (result.stored === 0) throw error;
       logger.warn('adopting pending events failed', { error: error as Error });
-      busy += found.abandoned.length;
+      busy += part.length;
     }
     result.writeRequests += adopter.writeRequests;
   }
   if (busy > 0) throw new EventsInFlight(busy, result);
   return result;
+}
+
+/** DynamoDB's limit on one expression string, in bytes (the update expressions here are ASCII). */
+export const EXPRESSION_LIMIT_BYTES = 4096;
+
+/**
+ * `items` in parts that one writer each can record: the rollup updates of a part's events stay within
+ * EXPRESSION_LIMIT_BYTES. One part unless a rollup item would get hundreds of latency buckets from one
+ * request (up to 1,000 calls of one label set and minute, each latency its own bucket); then halves,
+ * until every part fits. A part is its own writer, so the write protocol is the same for each.
+ */
+function writerParts<T>(
+  items: readonly T[],
+  eventOf: (item: T) => TraceEvent | undefined,
+  options: RecordOptions,
+): T[][] {
+  if (items.length === 0) return [];
+  if (items.length <= ALWAYS_FITS) return [[...items]];
+  const contributions = items.flatMap((item) => {
+    const event = eventOf(item);
+    return event ? [{ event, resolutions: ROLLUP_KINDS }] : [];
+  });
+  const fits = rollupDeltas(contributions, options, 0).every(
+    (delta) => updateExpressionBytes(options.tableName, delta) <= EXPRESSION_LIMIT_BYTES,
+  );
+  if (fits || items.length === 1) return [[...items]];
+  const half = Math.ceil(items.length / 2);
+  return [
+    ...writerParts(items.slice(0, half), eventOf, options),
+    ...writerParts(items.slice(half), eventOf, options),
+  ];
+}
+
+/**
+ * Events that fit one writer whatever they are: a delta adds at most one latency bucket per event to
+ * its fixed counters (checked at this size with every event in its own bucket, error type and status
+ * class: events.test.ts). Requests up to this size, most of them, skip building their updates twice.
+ */
+export const ALWAYS_FITS = 200;
+
+/** The length of the update expression that applies `delta` (the longer of its two forms). */
+export function updateExpressionBytes(tableName: string, delta: RollupDelta): number {
+  return (deltaUpdate(tableName, delta, MARKER_PREFIX, 'when-newer').input.UpdateExpression ?? '').length;
 }
 
 interface Key {
@@ -895,17 +956,19 @@ function deltaUpdate(
   const adds: string[] = [];
   let i = 0;
   const setValues = last === 'when-newer' ? { ...delta.identity, ...delta.last } : delta.identity;
+  // Placeholders numbered in base 36 (`#1k`): a delta may ADD hundreds of counters, and the expression
+  // must stay within EXPRESSION_LIMIT_BYTES.
   for (const [name, value] of Object.entries(setValues)) {
-    names[`#k${i}`] = name;
-    values[`:k${i}`] = value;
-    sets.push(`#k${i} = :k${i}`);
-    i++;
+    const id = (i++).toString(36);
+    names[`#${id}`] = name;
+    values[`:${id}`] = value;
+    sets.push(`#${id} = :${id}`);
   }
   for (const [name, value] of delta.counters) {
-    names[`#c${i}`] = name;
-    values[`:c${i}`] = value;
-    adds.push(`#c${i} :c${i}`);
-    i++;
+    const id = (i++).toString(36);
+    names[`#${id}`] = name;
+    values[`:${id}`] = value;
+    adds.push(`#${id} :${id}`);
   }
   let condition = 'attribute_not_exists(#marker)';
   const lastTs = delta.last[ROLLUP_LAST.ts];
@@ -931,10 +994,10 @@ function undoUpdate(tableName: string, delta: RollupDelta, marker: string): Upda
   const adds: string[] = [];
   let i = 0;
   for (const [name, value] of delta.counters) {
-    names[`#c${i}`] = name;
-    values[`:c${i}`] = -value;
-    adds.push(`#c${i} :c${i}`);
-    i++;
+    const id = (i++).toString(36);
+    names[`#${id}`] = name;
+    values[`:${id}`] = -value;
+    adds.push(`#${id} :${id}`);
   }
   return new UpdateCommand({
     TableName: tableName,
