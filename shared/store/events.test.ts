@@ -71,6 +71,19 @@ async function writesOf(tag: string): Promise<number> {
   }
 }
 
+/** The live rollups' figures of an ingested endpoint over one minute, from its minute or its hour items. */
+async function liveFigures(endpoint: string, minute: number, resolution: 'minute' | 'hour') {
+  const items = await rollupsFor({ config: { tableName }, now: NOW, liveOnly: true }).read({
+    sources: ['ingest'],
+    from: minute,
+    to: minute + 60_000,
+    resolution,
+  });
+  const figures = emptyAggregate();
+  for (const item of items.filter((i) => i.endpoint === endpoint)) addRollupItem(figures, item);
+  return figures;
+}
+
 async function expectExact(visible: number) {
   const state = await checkConsistency(tableName);
   expect(state.mismatches).toEqual([]);
@@ -234,16 +247,8 @@ describe('the last result of a rollup', () => {
       latencyMs: 30,
     }));
     for (const call of calls) await recordEvents([call], options(NOW));
-    const rollups = rollupsFor({ config: { tableName }, now: NOW, liveOnly: true });
     for (const resolution of ['minute', 'hour'] as const) {
-      const items = await rollups.read({
-        sources: ['ingest'],
-        from: minute,
-        to: minute + 60_000,
-        resolution,
-      });
-      const figures = emptyAggregate();
-      for (const item of items.filter((i) => i.endpoint === 'moderations')) addRollupItem(figures, item);
+      const figures = await liveFigures('moderations', minute, resolution);
       expect(figures.total, resolution).toBe(40);
       expect(figures.last, resolution).toEqual({
         ts: minute + 50_000,
@@ -327,16 +332,8 @@ describe("DynamoDB's 4 KB limit on an update expression", () => {
     } finally {
       trace.remove();
     }
-    const rollups = rollupsFor({ config: { tableName }, now: NOW, liveOnly: true });
     for (const resolution of ['minute', 'hour'] as const) {
-      const items = await rollups.read({
-        sources: ['ingest'],
-        from: minute,
-        to: minute + 60_000,
-        resolution,
-      });
-      const figures = emptyAggregate();
-      for (const item of items.filter((i) => i.endpoint === 'responses')) addRollupItem(figures, item);
+      const figures = await liveFigures('responses', minute, resolution);
       expect(figures.total, resolution).toBe(1000);
       expect(figures.latency.count, resolution).toBe(1000);
     }
