@@ -300,22 +300,17 @@ export async function recordEvents(
     refused,
     writeRequests: 0,
   };
-  let busy = 0;
   // Usually one writer; more only where one writer's rollup update would pass DynamoDB's expression limit.
   const existing: TraceEvent[] = [];
-  for (const part of writerParts([...unique.values()], (event) => event, options)) {
-    const writer = new Writer(options, now);
-    try {
+  let busy = await writeParts(
+    writerParts([...unique.values()], (event) => event, options),
+    result,
+    () => new Writer(options, now),
+    async (writer, part) => {
       existing.push(...(await writer.claimAndCount(part)));
-      result.stored += writer.counted;
-    } catch (error) {
-      // Earlier parts are stored: report this one as not done yet rather than the request as a failure.
-      if (result.stored === 0) throw error;
-      logger.warn('writing part of the events failed', { error: error as Error });
-      busy += part.length;
-    }
-    result.writeRequests += writer.writeRequests;
-  }
+      return 0;
+    },
+  );
   if (existing.length === 0) {
     if (busy > 0) throw new EventsInFlight(busy, result);
     return result;
@@ -329,21 +324,42 @@ export async function recordEvents(
   result.duplicates += found.committed;
   busy += found.busy.length;
   const eventOf = new Map(existing.map((e) => [keyId(eventKey(e.ts, e.id)), e]));
-  for (const part of writerParts(found.abandoned, (state) => eventOf.get(keyId(state.key)), options)) {
-    const adopter = new Writer(options, now);
-    try {
-      busy += await adopter.adoptAndCount(part, existing);
-      result.stored += adopter.counted;
-    } catch (error) {
-      // The first round's events are stored: report the rest as not done yet rather than as a failure.
-      if (result.stored === 0) throw error;
-      logger.warn('adopting pending events failed', { error: error as Error });
-      busy += part.length;
-    }
-    result.writeRequests += adopter.writeRequests;
-  }
+  busy += await writeParts(
+    writerParts(found.abandoned, (state) => eventOf.get(keyId(state.key)), options),
+    result,
+    () => new Writer(options, now),
+    (adopter, part) => adopter.adoptAndCount(part, existing),
+  );
   if (busy > 0) throw new EventsInFlight(busy, result);
   return result;
+}
+
+/**
+ * Runs `write` with a new writer for each part, adding what it stored and sent to `result`. Returns
+ * the items not done: those `write` reports held elsewhere, and those of a part that failed once
+ * earlier events were stored (not done yet rather than a failed request). A failure before anything
+ * was stored is thrown.
+ */
+async function writeParts<T>(
+  parts: T[][],
+  result: RecordResult,
+  newWriter: () => Writer,
+  write: (writer: Writer, part: T[]) => Promise<number>,
+): Promise<number> {
+  let busy = 0;
+  for (const part of parts) {
+    const writer = newWriter();
+    try {
+      busy += await write(writer, part);
+      result.stored += writer.counted;
+    } catch (error) {
+      if (result.stored === 0) throw error;
+      logger.warn('writing part of the events failed', { error: error as Error });
+      busy += part.length;
+    }
+    result.writeRequests += writer.writeRequests;
+  }
+  return busy;
 }
 
 /** DynamoDB's limit on one expression string, in bytes (the update expressions here are ASCII). */
